@@ -1,0 +1,105 @@
+"""The hooks a plugin implements. Each docstring is the contract.
+
+A plugin is a module (or object) registered under the ``abstractllm`` entry-point
+group whose functions carry ``@abstractllm.hookimpl``. Core calls the generation
+hooks for every call, so a plugin can observe or change all of them with a wrapper
+(``@hookimpl(wrapper=True)``); core's own implementations run last and delegate to
+the loaded :class:`~abstractllm.backend.Backend`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from abstractllm.backend import Backend, BackendInfo
+    from abstractllm.config import ConfigManager
+    from abstractllm.errors import AbstractLLMError
+    from abstractllm.request import GenerationRequest
+    from abstractllm.response import Completion, StreamDelta
+    from abstractllm.tool_hooks import ToolCallContext
+
+hookspec = pluggy.HookspecMarker("abstractllm")
+
+
+@hookspec
+def abstractllm_backends() -> list[BackendInfo]:
+    """Declare the (provider, mode) pairs this plugin can load, with their options.
+
+    Called once when plugins are discovered. Two plugins declaring the same pair is an
+    error reported for the later one.
+    """
+
+
+@hookspec(firstresult=True)
+def abstractllm_resolve_mode(provider: str, config: Mapping[str, Any]) -> str | None:
+    """Claim a configuration for a mode: return the mode name, or None to pass.
+
+    ``config`` holds the raw ``create_llm`` keyword arguments (not yet validated). The
+    first non-None answer wins; core's rules for ``"huggingface"`` run last, so a
+    plugin can claim configurations before them.
+    """
+
+
+@hookspec(firstresult=True)
+def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
+    """Load a model for the validated ``config`` of the mode ``info`` describes.
+
+    Return the loaded backend, or None when ``info`` is not this plugin's. Exceptions
+    are mapped through ``abstractllm_map_error``.
+    """
+
+
+@hookspec(firstresult=True)
+def abstractllm_generate(backend: Backend, request: GenerationRequest) -> Completion:
+    """Generate a complete answer. Core's implementation calls ``backend.generate``."""
+
+
+@hookspec(firstresult=True)
+def abstractllm_generate_stream(backend: Backend, request: GenerationRequest) -> Iterator[StreamDelta]:
+    """Return an iterator of deltas. Core's implementation calls ``backend.stream``."""
+
+
+@hookspec(firstresult=True)
+def abstractllm_generate_async(backend: Backend, request: GenerationRequest) -> Awaitable[Completion]:
+    """Return an awaitable of the answer. Core's implementation calls ``backend.generate_async``."""
+
+
+@hookspec(firstresult=True)
+def abstractllm_generate_stream_async(backend: Backend, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+    """Return an async iterator of deltas. Core's implementation calls ``backend.stream_async``."""
+
+
+@hookspec
+def abstractllm_capabilities(backend: Backend) -> Mapping[str, Any] | None:
+    """Report capabilities of a loaded model as ``ModelCapability`` values to values.
+
+    Every plugin's answer is merged over core's (``backend.capabilities()``); a plugin
+    that claims a capability must make it work.
+    """
+
+
+@hookspec(firstresult=True)
+def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
+    """Translate an exception raised while loading or generating in mode ``info``.
+
+    Return an ``abstractllm.errors`` instance (core sets ``__cause__``, provider, mode
+    and model), or None to let another plugin or core's generic mapping decide.
+    """
+
+
+@hookspec(firstresult=True)
+def abstractllm_before_tool_call(context: ToolCallContext) -> str | None:
+    """Called before a tool the caller passed is run for a model's tool call.
+
+    Return None to let it run, or a string to refuse: the string is given back to the
+    model as that tool's result and the tool is not run. Plugins may also just log.
+    """
+
+
+@hookspec
+def abstractllm_after_tool_call(context: ToolCallContext, result: Any, error: BaseException | None) -> None:
+    """Called after a tool ran (or failed: ``error`` is set). For logging and metrics."""

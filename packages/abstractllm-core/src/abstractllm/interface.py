@@ -1,0 +1,528 @@
+"""The model object users hold: what ``create_llm`` returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, overload
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.config import ConfigManager, param_name
+from abstractllm.enums import MessageRole
+from abstractllm.errors import (
+    AbstractLLMError,
+    ContextWindowExceededError,
+    GenerationError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    ProviderAPIError,
+    ProviderConnectionError,
+    RequestTimeoutError,
+    ResourceExhaustedError,
+    UnsupportedFeatureError,
+    UnsupportedOperationError,
+)
+from abstractllm.messages import Message, normalize_messages
+from abstractllm.options import GENERATION_OPTIONS, validate_options
+from abstractllm.plugins import Plugins
+from abstractllm.request import GenerationParams, GenerationRequest
+from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
+from abstractllm.structured import normalize_response_format
+from abstractllm.tools import check_tool_calls, normalize_tool_choice, normalize_tools
+
+__all__ = ["AbstractLLMInterface", "map_exception"]
+
+logger = logging.getLogger(__name__)
+
+
+def map_exception(error: BaseException, info: BackendInfo, plugins: Plugins, model: str | None) -> AbstractLLMError:
+    """Translate any exception from a backend into an ``abstractllm.errors`` class.
+
+    ``abstractllm`` errors pass through (with provider, mode and model filled in);
+    others go to the ``abstractllm_map_error`` hook, then to generic rules. The
+    original is kept as ``__cause__``.
+    """
+    if isinstance(error, AbstractLLMError):
+        return error.with_context(provider=info.provider, mode=info.mode, model=model)
+    mapped = plugins.hook.abstractllm_map_error(error=error, info=info)
+    if mapped is None:
+        mapped = _generic_error(error)
+    if mapped.original_exception is None:
+        mapped.original_exception = error
+    mapped.__cause__ = error
+    return mapped.with_context(provider=info.provider, mode=info.mode, model=model)
+
+
+def _generic_error(error: BaseException) -> AbstractLLMError:
+    detail = f"{type(error).__name__}: {error}"
+    if isinstance(error, MemoryError):
+        return ResourceExhaustedError(f"out of memory: {detail}")
+    if isinstance(error, TimeoutError):
+        return RequestTimeoutError(f"timed out: {detail}")
+    if isinstance(error, ConnectionError):
+        return ProviderConnectionError(f"connection failed: {detail}")
+    if isinstance(error, FileNotFoundError):
+        return ModelNotFoundError(f"file not found: {detail}")
+    if isinstance(error, (ValueError, TypeError)):
+        return GenerationError(f"the backend rejected the request: {detail}")
+    return ProviderAPIError(f"the backend failed: {detail}")
+
+
+class AbstractLLMInterface:
+    """A loaded model of some provider and mode.
+
+    ``generate`` returns a :class:`GenerateResponse` (a ``str``), or with
+    ``stream=True`` a generator of :class:`StreamChunk` (also ``str``).
+    ``generate_async`` is the same for asyncio and never blocks the event loop.
+    Parameters given to a call override the model's configuration for that call only.
+    ``unload()`` (or leaving a ``with`` block) frees the model; the object is unusable after.
+    """
+
+    def __init__(self, backend: Backend, info: BackendInfo, config_manager: ConfigManager, plugins: Plugins) -> None:
+        self._backend: Backend | None = backend
+        self._info = info
+        self._plugins = plugins
+        self.config_manager = config_manager
+        self._lock = threading.Lock()
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> str:
+        return self._info.provider
+
+    @property
+    def mode(self) -> str:
+        return self._info.mode
+
+    @property
+    def model(self) -> str:
+        return self._require_backend().model_name
+
+    @property
+    def backend(self) -> Backend:
+        """The loaded backend (for plugin authors and tests)."""
+        return self._require_backend()
+
+    def __repr__(self) -> str:
+        name = self._backend.model_name if self._backend is not None else "<unloaded>"
+        return f"<{type(self).__name__} provider={self.provider!r} mode={self.mode!r} model={name!r}>"
+
+    # -- configuration ------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """The effective configuration; secrets such as ``api_key`` are masked."""
+        return self.config_manager.get_config()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The original library's ``provider.config``: the effective configuration, secrets masked."""
+        return self.get_config()
+
+    def update_config(self, config: Mapping[Any, Any]) -> None:
+        """Validate and change per-instance parameters (generation parameters apply to later calls)."""
+        self.config_manager.update_config(config)
+
+    def set_config(self, **kwargs: Any) -> None:
+        self.update_config(kwargs)
+
+    def get_param(self, name: Any, default: Any = None) -> Any:
+        return self.config_manager.get_param(name, default)
+
+    def get_capabilities(self) -> dict[str, Any]:
+        """``ModelCapability`` values to values; look up with members or strings alike."""
+        backend = self._require_backend()
+        merged: dict[str, Any] = {}
+        for answer in reversed(self._plugins.hook.abstractllm_capabilities(backend=backend)):
+            if answer:
+                merged.update({param_name(key): value for key, value in answer.items()})
+        return merged
+
+    # -- generation -----------------------------------------------------------------------
+
+    @overload
+    def generate(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: Literal[False] = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse: ...
+
+    @overload
+    def generate(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: Literal[True],
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> Generator[StreamChunk, None, None]: ...
+
+    @overload
+    def generate(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse | Generator[StreamChunk, None, None]: ...
+
+    def generate(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse | Generator[StreamChunk, None, None]:
+        """Generate a reply to ``prompt`` (a string, or a list of chat messages).
+
+        A string is one user turn through the model's chat template (a raw completion on
+        models without one); ``raw=True`` completes the string verbatim on any model.
+        ``messages`` (the original library's keyword) is a conversation placed before
+        ``prompt``. ``params`` are generation parameters (``temperature``, ``max_tokens``,
+        ``top_p``, ``top_k``, ``repetition_penalty``, ``do_sample``,
+        ``num_return_sequences``, ``seed``, ``stop`` and the backend's own).
+        """
+        request = self._build_request(prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params)
+        backend = self._require_backend()
+        if stream:
+            return self._stream(backend, request)
+        started = time.perf_counter()
+        try:
+            completion = self._plugins.hook.abstractllm_generate(backend=backend, request=request)
+        except Exception as exc:
+            raise self._map(exc) from exc
+        return self._response(completion, request, Timing(total=time.perf_counter() - started))
+
+    @overload
+    async def generate_async(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: Literal[False] = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse: ...
+
+    @overload
+    async def generate_async(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: Literal[True],
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> AsyncGenerator[StreamChunk, None]: ...
+
+    @overload
+    async def generate_async(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]: ...
+
+    async def generate_async(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]] | None = None,
+        system_prompt: str | None = None,
+        *,
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        response_format: Any = None,
+        raw: bool = False,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        **params: Any,
+    ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]:
+        """``generate`` for asyncio: awaiting gives the response, or with ``stream=True`` an async generator."""
+        request = self._build_request(prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params)
+        backend = self._require_backend()
+        if stream:
+            return self._stream_async(backend, request)
+        started = time.perf_counter()
+        try:
+            completion = await self._plugins.hook.abstractllm_generate_async(backend=backend, request=request)
+        except Exception as exc:
+            raise self._map(exc) from exc
+        return self._response(completion, request, Timing(total=time.perf_counter() - started))
+
+    def count_tokens(self, prompt: str | Sequence[Message | Mapping[str, Any]], system_prompt: str | None = None) -> int | None:
+        """Exact prompt tokens for this input (chat template included), or None if the backend cannot tell."""
+        request = self._build_request(prompt, system_prompt, False, None, None, None, False, None, {})
+        return self._require_backend().count_tokens(request)
+
+    # -- resources ------------------------------------------------------------------------
+
+    def unload(self) -> None:
+        """Free the model (shared models are freed when their last user unloads). Idempotent."""
+        with self._lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> AbstractLLMInterface:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.unload()
+
+    async def __aenter__(self) -> AbstractLLMInterface:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.unload()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _require_backend(self) -> Backend:
+        backend = self._backend
+        if backend is None:
+            raise UnsupportedOperationError(
+                "this model was unloaded; create it again with create_llm(...)",
+                provider=self.provider,
+                mode=self.mode,
+            )
+        return backend
+
+    def _map(self, error: BaseException) -> AbstractLLMError:
+        name = self._backend.model_name if self._backend is not None else None
+        return map_exception(error, self._info, self._plugins, name)
+
+    def _generation_options(self) -> dict[str, Any]:
+        return {**GENERATION_OPTIONS, **self._info.generation_options}
+
+    def _build_request(
+        self,
+        prompt: Any,
+        system_prompt: str | None,
+        stream: bool,
+        tools: Sequence[Any] | None,
+        tool_choice: Any,
+        response_format: Any,
+        raw: bool,
+        messages: Sequence[Any] | None,
+        params: Mapping[str, Any],
+    ) -> GenerationRequest:
+        where = f"generate() on {self.provider}/{self.mode}"
+        options = self._generation_options()
+        given = validate_options(params, options, where=where, provider=self.provider, mode=self.mode)
+        effective = {name: self.config_manager.get_param(name, option.default) for name, option in options.items()}
+        effective.update(given)
+        for name in ("stream", "raw"):
+            value = locals()[name]
+            if not isinstance(value, bool):
+                raise InvalidArgumentError(
+                    f"{where}: {name} must be True or False, got {value!r}", parameter=name, value=value, allowed="True or False"
+                )
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise InvalidArgumentError(
+                f"{where}: system_prompt must be a string, got {type(system_prompt).__name__}",
+                parameter="system_prompt",
+                value=type(system_prompt).__name__,
+                allowed="str",
+            )
+        core_names = set(GENERATION_OPTIONS)
+        params_obj = GenerationParams(
+            **{name: value for name, value in effective.items() if name in core_names},
+            extra={name: value for name, value in effective.items() if name not in core_names and value is not None},
+        )
+        if stream and params_obj.num_return_sequences > 1:
+            raise InvalidArgumentError(
+                f"{where}: stream=True returns one sequence; set num_return_sequences=1 or stream=False",
+                parameter="num_return_sequences",
+                value=params_obj.num_return_sequences,
+                allowed="1 when streaming",
+            )
+        conversation, plain_prompt = self._conversation(prompt, system_prompt, messages, raw, where)
+        tool_definitions = normalize_tools(tools)
+        choice = normalize_tool_choice(tool_choice, tool_definitions)
+        request = GenerationRequest(
+            messages=tuple(conversation),
+            params=params_obj,
+            prompt=plain_prompt,
+            raw=raw,
+            tools=tool_definitions,
+            tool_choice=choice,
+            response_format=normalize_response_format(response_format),
+        )
+        self._check_features(request)
+        self._check_context_window(request)
+        return request
+
+    def _conversation(
+        self, prompt: Any, system_prompt: str | None, messages: Sequence[Any] | None, raw: bool, where: str
+    ) -> tuple[list[Message], str | None]:
+        if system_prompt is None and not raw:
+            configured = self.config_manager.get_param("system_prompt")
+            system_prompt = configured if isinstance(configured, str) else None
+        history: list[Message] = normalize_messages(messages) if messages else []
+        plain: str | None = None
+        if isinstance(prompt, str):
+            if not prompt.strip() and not history:
+                raise InvalidArgumentError(
+                    f"{where}: prompt is empty; pass the text to complete",
+                    parameter="prompt",
+                    value=prompt,
+                    allowed="non-empty text",
+                )
+            plain = prompt
+            if prompt:
+                history.append(Message(role=MessageRole.USER.value, content=prompt))
+        elif prompt is None:
+            if not history:
+                raise InvalidArgumentError(
+                    f"{where}: prompt is missing", parameter="prompt", value=None, allowed="a string or a list of messages"
+                )
+        elif isinstance(prompt, Sequence):
+            history.extend(normalize_messages(prompt))
+        else:
+            raise InvalidArgumentError(
+                f"{where}: prompt must be a string or a list of chat messages, got {type(prompt).__name__}",
+                parameter="prompt",
+                value=type(prompt).__name__,
+                allowed="str or list of messages",
+            )
+        if raw and (plain is None or messages or system_prompt is not None):
+            raise InvalidArgumentError(
+                f"{where}: raw=True completes one plain string verbatim; drop messages and system_prompt, or drop raw",
+                parameter="raw",
+                value=True,
+                allowed="raw=True with a plain string prompt only",
+            )
+        if system_prompt is not None:
+            history = [message for message in history if message.role != MessageRole.SYSTEM.value]
+            history.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
+        if len(history) != 1 or history[0].role != MessageRole.USER.value:
+            plain = None if not raw else plain
+        return history, plain
+
+    def _check_features(self, request: GenerationRequest) -> None:
+        capabilities = self.get_capabilities()
+        if request.tools and request.tool_choice != "none" and not capabilities.get("supports_tool_use"):
+            raise UnsupportedFeatureError(
+                f"{self.provider}/{self.mode} cannot call tools with this model",
+                feature="tools",
+                provider=self.provider,
+                mode=self.mode,
+            )
+        if request.response_format is not None and not capabilities.get("supports_json_mode"):
+            raise UnsupportedFeatureError(
+                f"{self.provider}/{self.mode} cannot produce structured output with this model",
+                feature="response_format",
+                provider=self.provider,
+                mode=self.mode,
+            )
+
+    def _check_context_window(self, request: GenerationRequest) -> None:
+        backend = self._require_backend()
+        window = backend.context_window()
+        if window is None:
+            return
+        try:
+            used = backend.count_tokens(request)
+        except Exception as exc:
+            raise self._map(exc) from exc
+        if used is not None and used >= window:
+            raise ContextWindowExceededError(
+                f"the prompt takes {used} tokens but the context window of {self.model} is {window} tokens;"
+                " shorten the prompt or the conversation",
+                provider=self.provider,
+                mode=self.mode,
+                model=self.model,
+                context_window=window,
+                content_length=used,
+                value=used,
+                allowed=f"fewer than {window} prompt tokens",
+            )
+
+    def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
+        if not completion.choices:
+            raise self._map(GenerationError("the backend returned no sequence"))
+        responses = []
+        for choice in completion.choices:
+            calls = check_tool_calls(choice.tool_calls, request.tools) if choice.tool_calls else []
+            responses.append(
+                GenerateResponse(
+                    choice.text,
+                    model=completion.model or self.model,
+                    provider=self.provider,
+                    mode=self.mode,
+                    finish_reason=choice.finish_reason,
+                    usage=completion.usage,
+                    timing=timing,
+                    tool_calls=calls,
+                    response_format=request.response_format,
+                )
+            )
+        first = responses[0]
+        first.choices = responses
+        return first
+
+    def _chunk(self, delta: StreamDelta, request: GenerationRequest) -> StreamChunk:
+        calls = check_tool_calls(delta.tool_calls, request.tools) if delta.tool_calls else None
+        return StreamChunk(delta.text, finish_reason=delta.finish_reason, usage=delta.usage, tool_calls=calls, model=self.model)
+
+    def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
+        try:
+            deltas: Iterator[StreamDelta] = self._plugins.hook.abstractllm_generate_stream(backend=backend, request=request)
+            for delta in deltas:
+                yield self._chunk(delta, request)
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise self._map(exc) from exc
+
+    async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
+        try:
+            deltas = self._plugins.hook.abstractllm_generate_stream_async(backend=backend, request=request)
+            async for delta in deltas:
+                yield self._chunk(delta, request)
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise self._map(exc) from exc

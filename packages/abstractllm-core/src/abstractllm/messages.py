@@ -1,0 +1,132 @@
+"""Chat messages: the one message type used by prompts, backends and sessions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from abstractllm.enums import MessageRole
+from abstractllm.errors import InvalidArgumentError
+from abstractllm.tools import ToolCall
+
+__all__ = ["Message", "ChatMessage", "normalize_messages"]
+
+_ROLES = frozenset(role.value for role in MessageRole)
+
+
+@dataclass
+class Message:
+    """One chat turn.
+
+    ``role`` is one of ``system``, ``user``, ``assistant``, ``tool``. An assistant turn
+    may carry ``tool_calls``; a ``tool`` turn answers the call whose id is ``tool_call_id``
+    (``name`` is the tool's name). ``timestamp`` is seconds since the epoch.
+    """
+
+    role: str
+    content: str | None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    timestamp: float = field(default_factory=time.time)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict; ``from_dict`` reads it back unchanged."""
+        data: dict[str, Any] = {
+            "role": str(self.role),
+            "content": self.content,
+            "timestamp": self.timestamp,
+            "metadata": dict(self.metadata),
+        }
+        if self.name is not None:
+            data["name"] = self.name
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Build a message from ``to_dict`` output or an OpenAI-style message dict."""
+        return _message_from_mapping(data, where="message")
+
+    def to_chat_dict(self) -> dict[str, Any]:
+        """The OpenAI chat-completions shape of this message (what chat templates expect)."""
+        data: dict[str, Any] = {"role": str(self.role), "content": self.content or ""}
+        if self.name is not None and self.role != MessageRole.TOOL:
+            data["name"] = self.name
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_openai() for call in self.tool_calls]
+        if self.role == MessageRole.TOOL:
+            if self.tool_call_id is not None:
+                data["tool_call_id"] = self.tool_call_id
+            if self.name is not None:
+                data["name"] = self.name
+        return data
+
+
+ChatMessage = Message
+
+
+def _message_from_mapping(data: Mapping[str, Any], *, where: str) -> Message:
+    role = data.get("role")
+    role_value = role.value if isinstance(role, MessageRole) else role
+    if role_value not in _ROLES:
+        raise InvalidArgumentError(
+            f"{where} has role {role!r}; use one of {sorted(_ROLES)}",
+            parameter="messages",
+            value=role,
+            allowed=", ".join(sorted(_ROLES)),
+        )
+    content = data.get("content")
+    if content is not None and not isinstance(content, str):
+        raise InvalidArgumentError(
+            f"{where} content must be a string, got {type(content).__name__}",
+            parameter="messages",
+            value=type(content).__name__,
+            allowed="str",
+        )
+    raw_calls = data.get("tool_calls") or None
+    calls = [ToolCall.from_dict(call) for call in raw_calls] if raw_calls else None
+    if content is None and not calls:
+        raise InvalidArgumentError(f"{where} has no content", parameter="messages", value=None, allowed="a string")
+    timestamp = data.get("timestamp")
+    return Message(
+        role=str(role_value),
+        content=content,
+        name=data.get("name"),
+        tool_calls=calls,
+        tool_call_id=data.get("tool_call_id"),
+        timestamp=float(timestamp) if isinstance(timestamp, (int, float)) else time.time(),
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def normalize_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[Message]:
+    """Validate and copy a list of ``Message`` objects or message dicts.
+
+    Raises ``InvalidArgumentError`` (parameter ``messages``) naming the bad item.
+    """
+    result: list[Message] = []
+    for index, item in enumerate(messages):
+        where = f"message {index}"
+        if isinstance(item, Message):
+            result.append(_message_from_mapping(item.to_dict(), where=where))
+        elif isinstance(item, Mapping):
+            result.append(_message_from_mapping(item, where=where))
+        else:
+            raise InvalidArgumentError(
+                f"{where} is a {type(item).__name__}; pass a dict with 'role' and 'content' or a Message",
+                parameter="messages",
+                value=type(item).__name__,
+                allowed="dict or Message",
+            )
+    if not result:
+        raise InvalidArgumentError(
+            "messages is empty; pass at least one message", parameter="messages", value=[], allowed="non-empty list"
+        )
+    return result

@@ -1,0 +1,228 @@
+"""Declared options: their defaults and how their values are checked.
+
+Every parameter a user can pass — to ``create_llm`` or to ``generate`` — is an
+:class:`Option`. Core declares the generation parameters and the options every
+HuggingFace mode understands; a backend declares its own in its ``BackendInfo``.
+Validation happens before anything loads or is sent, and raises
+``InvalidArgumentError`` naming the parameter, the value and what is allowed; an
+unknown name gets a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.errors import InvalidArgumentError
+
+__all__ = [
+    "Option",
+    "GENERATION_OPTIONS",
+    "COMMON_OPTIONS",
+    "validate_options",
+    "suggest",
+    "check_bool",
+    "check_str",
+    "check_optional_str",
+    "check_dict",
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_stop",
+]
+
+Check = Callable[[Any], Any]
+
+
+class _Rejected(ValueError):
+    """Raised by a check; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One parameter: its ``name``, ``default``, a ``check`` that returns the normalised
+    value or raises ``ValueError`` saying what is allowed, and a one-line ``doc``.
+    ``secret`` options are masked wherever configuration is shown. ``env`` names
+    environment variables read, in order, for the default.
+    """
+
+    name: str
+    default: Any
+    check: Check
+    doc: str
+    secret: bool = False
+    env: tuple[str, ...] = ()
+
+
+def check_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Rejected("True or False")
+    return value
+
+
+def check_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Rejected("a non-empty string")
+    return value
+
+
+def check_optional_str(value: Any) -> str | None:
+    return None if value is None else check_str(value)
+
+
+def check_dict(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise _Rejected("a dict with string keys")
+    return dict(value)
+
+
+def check_int(minimum: int | None = None, maximum: int | None = None, *, optional: bool = True) -> Check:
+    """An int (not a bool) within the bounds; ``None`` passes when ``optional``."""
+    bounds = _bounds_text(minimum, maximum, "≥", "≤")
+
+    def check(value: Any) -> int | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Rejected(f"an integer{bounds}")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise _Rejected(f"an integer{bounds}")
+        return value
+
+    return check
+
+
+def check_float(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    exclusive_minimum: bool = False,
+    optional: bool = True,
+) -> Check:
+    """A finite number within the bounds (``minimum`` exclusive when asked); ``None`` passes when ``optional``."""
+    bounds = _bounds_text(minimum, maximum, ">" if exclusive_minimum else "≥", "≤")
+
+    def check(value: Any) -> float | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _Rejected(f"a number{bounds}")
+        if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+            raise _Rejected(f"a number{bounds}")
+        if maximum is not None and value > maximum:
+            raise _Rejected(f"a number{bounds}")
+        return float(value)
+
+    return check
+
+
+def check_choice(*choices: str, optional: bool = True) -> Check:
+    """One of ``choices`` (compared case-insensitively, returned lower-cased)."""
+
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, str) and value.lower() in choices:
+            return value.lower()
+        raise _Rejected("one of " + ", ".join(repr(choice) for choice in choices))
+
+    return check
+
+
+def check_stop(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
+        return tuple(value)
+    raise _Rejected("a non-empty string or a list of non-empty strings")
+
+
+def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: str) -> str:
+    parts = []
+    if minimum is not None:
+        parts.append(f"{low} {minimum}")
+    if maximum is not None:
+        parts.append(f"{high} {maximum}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+GENERATION_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option("temperature", 0.7, check_float(0.0, optional=False), "Randomness; 0 means greedy decoding."),
+        Option("max_tokens", 512, check_int(1, optional=False), "Most new tokens to generate."),
+        Option("top_p", None, check_float(0.0, 1.0, exclusive_minimum=True), "Nucleus sampling mass, 0 < top_p ≤ 1."),
+        Option("top_k", None, check_int(0), "Sample from the k most likely tokens; 0 disables."),
+        Option(
+            "repetition_penalty", None, check_float(0.0, exclusive_minimum=True), "Penalty > 0 for repeated tokens; 1 is none."
+        ),
+        Option("do_sample", None, lambda v: None if v is None else check_bool(v), "False forces greedy decoding."),
+        Option("num_return_sequences", 1, check_int(1, optional=False), "How many completions to return."),
+        Option("seed", None, check_int(), "Seed for reproducible sampling."),
+        Option("stop", (), check_stop, "Stop sequences; never part of the returned text."),
+    )
+}
+
+COMMON_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option("model", None, check_optional_str, "Model id on the Hub, a local folder, or a file."),
+        Option("model_type", None, check_optional_str, "Mode to use; detected when not given."),
+        Option("system_prompt", None, check_optional_str, "System prompt used when a call gives none."),
+    )
+}
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the closest known name, or ''."""
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def validate_options(
+    values: Mapping[str, Any],
+    options: Mapping[str, Option],
+    *,
+    where: str,
+    provider: str | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """Check every value against its option and return the normalised values.
+
+    ``where`` names the call for messages (e.g. ``"generate()"``). Unknown names and
+    rejected values raise ``InvalidArgumentError`` naming the parameter.
+    """
+    result: dict[str, Any] = {}
+    for raw_name, value in values.items():
+        name = str(raw_name.value) if hasattr(raw_name, "value") else str(raw_name)
+        option = options.get(name)
+        if option is None:
+            raise InvalidArgumentError(
+                f"{where} got an unknown parameter {name!r}.{suggest(name, options)}"
+                f" Known parameters: {', '.join(sorted(options))}",
+                provider=provider,
+                mode=mode,
+                parameter=name,
+                value=None,
+                allowed=", ".join(sorted(options)),
+            )
+        try:
+            result[name] = option.check(value)
+        except ValueError as exc:
+            shown = "<hidden>" if option.secret else repr(value)
+            raise InvalidArgumentError(
+                f"{where}: {name}={shown} is invalid; expected {exc}",
+                provider=provider,
+                mode=mode,
+                parameter=name,
+                value=None if option.secret else value,
+                allowed=str(exc),
+            ) from None
+    return result

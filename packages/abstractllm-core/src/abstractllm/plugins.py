@@ -1,0 +1,148 @@
+"""Plugin discovery: the pluggy manager, entry points, and the table of installed backends.
+
+Plugins are registered under the entry-point group ``abstractllm``. A plugin that fails
+to import or whose hooks are invalid is recorded in :attr:`Plugins.broken` with its
+distribution's name and the reason, and the others keep working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pluggy
+
+from abstractllm import hookspecs
+from abstractllm.backend import BackendInfo
+
+__all__ = ["ENTRY_POINT_GROUP", "BrokenPlugin", "InstalledBackend", "Plugins", "get_plugins", "hookimpl"]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "abstractllm"
+
+hookimpl = pluggy.HookimplMarker("abstractllm")
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be used: its entry point, distribution and why."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+@dataclass(frozen=True)
+class InstalledBackend:
+    """A backend declared by a plugin, with the distribution that ships it."""
+
+    info: BackendInfo
+    plugin: str
+    distribution: str
+    version: str
+
+
+@dataclass
+class Plugins:
+    """The plugin manager with every discovered plugin, and the backends they declare."""
+
+    manager: pluggy.PluginManager
+    backends: dict[tuple[str, str], InstalledBackend] = field(default_factory=dict)
+    broken: list[BrokenPlugin] = field(default_factory=list)
+    distributions: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+    def providers(self) -> list[str]:
+        return sorted({provider for provider, _ in self.backends})
+
+    def modes(self, provider: str) -> dict[str, InstalledBackend]:
+        return {mode: backend for (name, mode), backend in self.backends.items() if name == provider}
+
+    def register(self, plugin: object, name: str, distribution: str = "(local)", version: str = "") -> bool:
+        """Register a plugin object; returns False (and records it as broken) when its hooks are invalid."""
+        try:
+            self.manager.register(plugin, name=name)
+            self.manager.check_pending()
+        except Exception as exc:  # pluggy.PluginValidationError and friends
+            if self.manager.is_registered(plugin):
+                self.manager.unregister(plugin)
+            self._broken(name, distribution, exc)
+            return False
+        self.distributions[name] = (distribution, version)
+        self._collect_backends(plugin, name)
+        return True
+
+    def unregister(self, name: str) -> None:
+        plugin = self.manager.get_plugin(name)
+        if plugin is not None:
+            self.manager.unregister(plugin)
+        self.backends = {key: value for key, value in self.backends.items() if value.plugin != name}
+        self.distributions.pop(name, None)
+
+    def _collect_backends(self, plugin: object, name: str) -> None:
+        distribution, version = self.distributions.get(name, ("(local)", ""))
+        for impl in self.manager.hook.abstractllm_backends.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            try:
+                declared = cast("list[BackendInfo]", impl.function() or [])
+            except Exception as exc:
+                self._broken(name, distribution, exc)
+                return
+            for info in declared:
+                key = (info.provider, info.mode)
+                if key in self.backends:
+                    other = self.backends[key]
+                    self._broken(
+                        name,
+                        distribution,
+                        ValueError(f"{info.provider}/{info.mode} is already served by {other.distribution}"),
+                    )
+                    continue
+                self.backends[key] = InstalledBackend(info, name, distribution, version)
+
+    def _broken(self, name: str, distribution: str, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("plugin %s from %s is broken: %s", name, distribution, reason)
+        self.broken.append(BrokenPlugin(name, distribution, reason))
+
+
+def _new_plugins() -> Plugins:
+    from abstractllm import default_hooks
+    from abstractllm.providers import huggingface
+
+    manager = pluggy.PluginManager("abstractllm")
+    manager.add_hookspecs(hookspecs)
+    plugins = Plugins(manager)
+    plugins.register(default_hooks, "abstractllm.default_hooks", "abstractllm-core")
+    plugins.register(huggingface, "abstractllm.providers.huggingface", "abstractllm-core")
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        distribution = entry_point.dist.name if entry_point.dist else "(unknown distribution)"
+        version = entry_point.dist.version if entry_point.dist else ""
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # a broken plugin must not break the others
+            plugins._broken(entry_point.name, distribution, exc)
+            continue
+        plugins.register(plugin, entry_point.name, distribution, version)
+    return plugins
+
+
+_lock = threading.Lock()
+_plugins: Plugins | None = None
+
+
+def get_plugins(*, reload: bool = False) -> Plugins:
+    """The process-wide plugins, discovered on first use (``reload`` discovers again)."""
+    global _plugins
+    with _lock:
+        if _plugins is None or reload:
+            _plugins = _new_plugins()
+        return _plugins

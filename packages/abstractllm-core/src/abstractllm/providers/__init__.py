@@ -1,0 +1,1 @@
+"""Providers whose routing core knows without importing any backend."""

@@ -1,0 +1,228 @@
+"""The ``"huggingface"`` provider: its modes, shared options and mode resolution.
+
+Core owns what every HuggingFace mode shares so that a configuration can be routed
+(and a missing backend named) before any backend is imported. The modes themselves
+come from the backend distributions:
+
+============  ===========================  =======================================
+mode          distribution                 accepted ``model_type`` spellings
+============  ===========================  =======================================
+pipeline      abstractllm-hf-pipeline      pipeline, transformers, local
+gguf          abstractllm-hf-gguf          gguf, llama.cpp, llamacpp, llama_cpp
+api           abstractllm-hf-api           api, inference_api, inference-api
+endpoint      abstractllm-hf-api           endpoint, tgi, vllm, openai
+============  ===========================  =======================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from abstractllm.interface import AbstractLLMInterface
+from abstractllm.model_cache import clear_all_model_caches
+from abstractllm.options import Option, check_bool, check_choice, check_dict, check_float, check_optional_str
+from abstractllm.plugins import hookimpl
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "HF_MODES",
+    "HF_OPTIONS",
+    "HF_TOKEN_ENV",
+    "HuggingFaceProvider",
+    "canonical_mode",
+    "hf_options",
+    "resolve_mode",
+]
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "huggingface"
+DEFAULT_MODEL = "abstractllm/tiny-llama"
+HF_TOKEN_ENV = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
+
+HF_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pipeline": ("abstractllm-hf-pipeline", ("pipeline", "transformers", "local")),
+    "gguf": ("abstractllm-hf-gguf", ("gguf", "llama.cpp", "llamacpp", "llama_cpp")),
+    "api": ("abstractllm-hf-api", ("api", "inference_api", "inference-api")),
+    "endpoint": ("abstractllm-hf-api", ("endpoint", "tgi", "vllm", "openai")),
+}
+
+
+def _check_device_map(value: Any) -> Any:
+    if value is None or isinstance(value, str) or (isinstance(value, Mapping) and all(isinstance(k, str) for k in value)):
+        return value
+    raise ValueError("a string such as 'auto' or a dict of module name to device")
+
+
+HF_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option("model_path", None, check_optional_str, "Path to a local model folder or file."),
+        Option(
+            "api_key",
+            None,
+            check_optional_str,
+            "HuggingFace token; default from HUGGINGFACE_API_KEY, then HF_TOKEN.",
+            secret=True,
+            env=HF_TOKEN_ENV,
+        ),
+        Option("use_inference_api", False, check_bool, "Use HuggingFace's hosted Inference API."),
+        Option(
+            "inference_api_url",
+            None,
+            check_optional_str,
+            "URL of a custom endpoint (TGI, vLLM, llama.cpp server, Inference Endpoint).",
+        ),
+        Option("endpoint_url", None, check_optional_str, "Alias of inference_api_url."),
+        Option("device", None, check_optional_str, "'cuda' when available, else 'cpu'; also 'cuda:N', 'mps'."),
+        Option("device_map", None, _check_device_map, "accelerate device map, e.g. 'auto'."),
+        Option("quantization", None, check_choice("4bit", "8bit"), "bitsandbytes quantization: '4bit' or '8bit'."),
+        Option("model_kwargs", {}, check_dict, "Extra keyword arguments for loading the model."),
+        Option("pipeline_kwargs", {}, check_dict, "Extra keyword arguments for the text-generation pipeline."),
+        Option("revision", None, check_optional_str, "Hub revision (branch, tag or commit)."),
+        Option("cache_dir", None, check_optional_str, "HuggingFace cache folder (default: HF_HOME's hub cache)."),
+        Option("trust_remote_code", False, check_bool, "Allow code shipped with the model to run."),
+        Option("timeout", 60.0, check_float(0.0, exclusive_minimum=True), "Seconds before a request or load times out."),
+    )
+}
+
+ROUTING_OPTIONS = ("model_path", "api_key", "use_inference_api", "inference_api_url", "endpoint_url")
+
+
+def hf_options(*names: str) -> dict[str, Option]:
+    """The shared HuggingFace options a backend accepts: the routing ones plus ``names``."""
+    return {name: HF_OPTIONS[name] for name in (*ROUTING_OPTIONS, *names)}
+
+
+def canonical_mode(model_type: str, extra_aliases: Mapping[str, tuple[str, ...]] | None = None) -> str | None:
+    """The mode a ``model_type`` spelling names, or None."""
+    wanted = model_type.strip().lower()
+    for mode, (_, aliases) in HF_MODES.items():
+        if wanted == mode or wanted in aliases:
+            return mode
+    for mode, aliases in (extra_aliases or {}).items():
+        if wanted == mode or wanted in aliases:
+            return mode
+    return None
+
+
+def resolve_mode(config: Mapping[str, Any]) -> str:
+    """Core's routing rules for a ``create_llm("huggingface", ...)`` configuration.
+
+    1. ``model_type`` when given (any accepted spelling; unknown names are returned as given).
+    2. ``inference_api_url`` / ``endpoint_url`` → ``endpoint``; ``use_inference_api=True`` → ``api``.
+    3. ``model_path`` or ``model`` ending in ``.gguf``, or a repo id whose name contains ``GGUF`` → ``gguf``.
+    4. Otherwise ``pipeline``.
+    """
+    model_type = config.get("model_type")
+    if isinstance(model_type, str) and model_type.strip():
+        return canonical_mode(model_type) or model_type
+    if config.get("inference_api_url") or config.get("endpoint_url"):
+        return "endpoint"
+    if config.get("use_inference_api") is True:
+        return "api"
+    for key in ("model_path", "model"):
+        value = config.get(key)
+        if isinstance(value, str) and value.lower().endswith(".gguf"):
+            return "gguf"
+    model = config.get("model")
+    if isinstance(model, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model) and "gguf" in model.split("/")[1].lower():
+        return "gguf"
+    return "pipeline"
+
+
+@hookimpl(trylast=True)
+def abstractllm_resolve_mode(provider: str, config: Mapping[str, Any]) -> str | None:
+    return resolve_mode(config) if provider == PROVIDER else None
+
+
+def _hub_cache_dir(cache_dir: str | None = None) -> Path:
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+class HuggingFaceProvider(AbstractLLMInterface):
+    """Every model made with ``create_llm("huggingface", ...)``, whatever its mode."""
+
+    DEFAULT_MODEL = DEFAULT_MODEL
+
+    @staticmethod
+    def default_cache_dir() -> Path:
+        """The HuggingFace hub cache folder in effect (``HF_HUB_CACHE``, ``HF_HOME``, or the default)."""
+        return _hub_cache_dir()
+
+    @staticmethod
+    def list_cached_models(cache_dir: str | None = None) -> list[dict[str, Any]]:
+        """Models in the local HuggingFace cache, with the modes that can run each.
+
+        Each entry: ``name`` (repo id), ``size`` (bytes), ``last_used`` (epoch seconds),
+        ``path``, ``files`` and ``modes`` (``gguf`` when it holds ``.gguf`` files,
+        ``pipeline`` when it holds a ``config.json``). Uses huggingface_hub's cache scan
+        when installed, else reads the cache folder layout.
+        """
+        root = _hub_cache_dir(cache_dir)
+        if not root.is_dir():
+            return []
+        try:
+            from huggingface_hub import scan_cache_dir
+        except ImportError:
+            return _scan_layout(root)
+        entries = []
+        for repo in scan_cache_dir(root).repos:
+            if repo.repo_type != "model":
+                continue
+            files = sorted({file.file_name for revision in repo.revisions for file in revision.files})
+            entries.append(
+                {
+                    "name": repo.repo_id,
+                    "size": repo.size_on_disk,
+                    "last_used": repo.last_accessed,
+                    "path": str(repo.repo_path),
+                    "files": files,
+                    "modes": _modes_for(files),
+                }
+            )
+        return sorted(entries, key=lambda entry: entry["name"])
+
+    @staticmethod
+    def clear_model_cache() -> int:
+        """Drop every model this process keeps loaded for sharing; returns how many were dropped."""
+        return clear_all_model_caches()
+
+
+def _modes_for(files: list[str]) -> list[str]:
+    modes = []
+    if any(name.lower().endswith(".gguf") for name in files):
+        modes.append("gguf")
+    if "config.json" in files:
+        modes.append("pipeline")
+    return modes
+
+
+def _scan_layout(root: Path) -> list[dict[str, Any]]:
+    entries = []
+    for folder in sorted(root.glob("models--*")):
+        name = folder.name[len("models--") :].replace("--", "/")
+        snapshot_files = [path for path in (folder / "snapshots").rglob("*") if path.is_file()]
+        files = sorted({path.name for path in snapshot_files})
+        blobs = [path for path in (folder / "blobs").glob("*") if path.is_file()]
+        entries.append(
+            {
+                "name": name,
+                "size": sum(path.stat().st_size for path in blobs),
+                "last_used": max((path.stat().st_atime for path in blobs), default=0.0),
+                "path": str(folder),
+                "files": files,
+                "modes": _modes_for(files),
+            }
+        )
+    return entries

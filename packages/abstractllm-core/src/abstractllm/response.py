@@ -1,0 +1,223 @@
+"""Results: what backends return (``Completion``, ``StreamDelta``) and what users get.
+
+A user-facing :class:`GenerateResponse` *is* a ``str`` (the reply text), as in the
+original AbstractLLM, and also carries the model, finish reason, usage, timing, every
+sequence when several were asked for, tool calls and the parsed structured reply.
+Streaming yields :class:`StreamChunk` objects, also ``str``; the last one carries the
+finish reason and usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from abstractllm.structured import ResponseFormat, parse_structured
+from abstractllm.tools import ToolCall
+
+__all__ = ["Usage", "Choice", "Completion", "StreamDelta", "Timing", "GenerateResponse", "StreamChunk"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Exact token counts as the backend measured them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
+class Choice:
+    """One generated sequence. ``finish_reason`` is ``"stop"``, ``"length"`` or ``"tool_calls"``."""
+
+    text: str
+    finish_reason: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass
+class Completion:
+    """A backend's answer to a non-streamed request: one choice per requested sequence."""
+
+    choices: list[Choice]
+    usage: Usage
+    model: str | None = None
+
+
+@dataclass
+class StreamDelta:
+    """One piece of a streamed answer. The backend's last delta sets ``finish_reason`` and
+    ``usage`` (its text may be empty); ``tool_calls`` are complete calls, on the last delta.
+    """
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds: ``total`` for the call, ``first_token`` until the first text (streams)."""
+
+    total: float
+    first_token: float | None = None
+
+
+class GenerateResponse(str):
+    """The reply text, with metadata as attributes.
+
+    ``choices`` holds every sequence (a list of ``GenerateResponse``; this object is the
+    first). ``parsed`` is the structured reply when ``response_format`` was given.
+    The original library's ``ToolCallRequest`` shape is here too: ``content``,
+    ``tool_calls``, ``has_tool_calls()`` and ``execute_tool_calls(functions)``.
+    """
+
+    model: str | None
+    provider: str | None
+    mode: str | None
+    finish_reason: str | None
+    usage: Usage
+    timing: Timing | None
+    tool_calls: list[ToolCall]
+    choices: list[GenerateResponse]
+    _response_format: ResponseFormat | None
+
+    def __new__(
+        cls,
+        text: str,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        mode: str | None = None,
+        finish_reason: str | None = None,
+        usage: Usage | None = None,
+        timing: Timing | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        response_format: ResponseFormat | None = None,
+    ) -> GenerateResponse:
+        self = super().__new__(cls, text)
+        self.model = model
+        self.provider = provider
+        self.mode = mode
+        self.finish_reason = finish_reason
+        self.usage = usage or Usage()
+        self.timing = timing
+        self.tool_calls = list(tool_calls or [])
+        self.choices = [self]
+        self._response_format = response_format
+        return self
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def content(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def parsed(self) -> Any:
+        """The structured reply as Python data; raises ``OutputParsingError`` when it is
+        incomplete (``finish_reason == "length"``), not JSON, or breaks the schema."""
+        from abstractllm.errors import UnsupportedOperationError
+
+        if self._response_format is None:
+            raise UnsupportedOperationError("no response_format was given for this reply; pass response_format=...")
+        return parse_structured(self.text, self._response_format, self.finish_reason)
+
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    def execute_tool_calls(self, functions: Mapping[str, Callable[..., Any]]) -> list[dict[str, Any]]:
+        """Run each valid call whose tool is in ``functions``; one result dict per call:
+        ``{"call_id", "name", "arguments", "output"}`` or ``{..., "error"}``. A tool that is
+        not in ``functions`` is never run.
+        """
+        results = []
+        for call in self.tool_calls:
+            entry: dict[str, Any] = {"call_id": call.id, "name": call.name, "arguments": call.arguments}
+            function = functions.get(call.name)
+            if call.error is not None:
+                entry["error"] = call.error
+            elif function is None:
+                entry["error"] = f"tool {call.name!r} was not provided by the caller"
+            else:
+                try:
+                    entry["output"] = function(**call.arguments)
+                except Exception as exc:  # a tool's failure is its result, reported to the caller
+                    logger.warning("tool %s raised %s", call.name, type(exc).__name__, exc_info=True)
+                    entry["error"] = f"{type(exc).__name__}: {exc}"
+            results.append(entry)
+        return results
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.to_dict(),
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "choices": [choice.text for choice in self.choices],
+        }
+
+    def __repr__(self) -> str:
+        return f"GenerateResponse({self.text!r}, finish_reason={self.finish_reason!r}, usage={self.usage.to_dict()})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (str, (self.text,))
+
+    def json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+class StreamChunk(str):
+    """A piece of streamed text; the final chunk has ``finish_reason``, ``usage`` and ``tool_calls``."""
+
+    finish_reason: str | None
+    usage: Usage | None
+    tool_calls: list[ToolCall]
+    model: str | None
+
+    def __new__(
+        cls,
+        text: str,
+        *,
+        finish_reason: str | None = None,
+        usage: Usage | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        model: str | None = None,
+    ) -> StreamChunk:
+        self = super().__new__(cls, text)
+        self.finish_reason = finish_reason
+        self.usage = usage
+        self.tool_calls = list(tool_calls or [])
+        self.model = model
+        return self
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def is_final(self) -> bool:
+        return self.finish_reason is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (str, (self.text,))

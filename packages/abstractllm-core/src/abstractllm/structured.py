@@ -1,0 +1,78 @@
+"""Structured output: the ``response_format`` a caller asks for, normalised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.errors import InvalidArgumentError, OutputParsingError
+from abstractllm.json_schema import schema_errors
+
+__all__ = ["ResponseFormat", "normalize_response_format", "parse_structured"]
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """``kind`` is ``"json_object"`` (any JSON object) or ``"json_schema"`` (``schema`` applies)."""
+
+    kind: str
+    schema: dict[str, Any] | None = None
+    name: str = "response"
+
+    def json_schema(self) -> dict[str, Any]:
+        """The schema to constrain decoding with (``{"type": "object"}`` for ``json_object``)."""
+        return self.schema if self.schema is not None else {"type": "object"}
+
+    def to_openai(self) -> dict[str, Any]:
+        if self.kind == "json_object":
+            return {"type": "json_object"}
+        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema, "strict": True}}
+
+
+def normalize_response_format(value: Any) -> ResponseFormat | None:
+    """Accept OpenAI's ``{"type": "json_object"}`` / ``{"type": "json_schema", "json_schema": {...}}``,
+    ``{"type": "text"}``, or a class with ``model_json_schema()`` (e.g. a pydantic model).
+    """
+    if value is None:
+        return None
+    if hasattr(value, "model_json_schema"):
+        schema = value.model_json_schema()
+        return ResponseFormat("json_schema", dict(schema), name=getattr(value, "__name__", "response"))
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind == "text":
+            return None
+        if kind == "json_object":
+            schema = value.get("schema")
+            return ResponseFormat("json_object", dict(schema) if isinstance(schema, Mapping) else None)
+        if kind == "json_schema":
+            spec = value.get("json_schema")
+            if isinstance(spec, Mapping) and isinstance(spec.get("schema"), Mapping):
+                return ResponseFormat("json_schema", dict(spec["schema"]), name=str(spec.get("name") or "response"))
+    raise InvalidArgumentError(
+        "response_format must be {'type': 'json_object'}, {'type': 'json_schema', 'json_schema': "
+        "{'name': ..., 'schema': {...}}} or a class with model_json_schema()",
+        parameter="response_format",
+        value=value if isinstance(value, Mapping) else type(value).__name__,
+        allowed="json_object, json_schema or a pydantic model class",
+    )
+
+
+def parse_structured(text: str, response_format: ResponseFormat, finish_reason: str | None) -> Any:
+    """The reply parsed as JSON and checked against the schema.
+
+    Raises ``OutputParsingError`` when the reply was cut by ``max_tokens``, is not JSON,
+    or breaks the schema.
+    """
+    if finish_reason == "length":
+        raise OutputParsingError("the structured reply was cut off by max_tokens (finish_reason 'length'); raise max_tokens")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OutputParsingError(f"the reply is not valid JSON: {exc.msg} at position {exc.pos}", original_exception=exc) from exc
+    problems = schema_errors(value, response_format.json_schema())
+    if problems:
+        raise OutputParsingError("the reply does not match the schema: " + "; ".join(problems[:5]))
+    return value
