@@ -293,7 +293,7 @@ class AbstractLLMInterface:
 
     def count_tokens(self, prompt: str | Sequence[Message | Mapping[str, Any]], system_prompt: str | None = None) -> int | None:
         """Exact prompt tokens for this input (chat template included), or None if the backend cannot tell."""
-        request = self._build_request(prompt, system_prompt, False, None, None, None, False, None, {})
+        request = self._build_request(prompt, system_prompt, False, None, None, None, False, None, {}, check_window=False)
         return self._require_backend().count_tokens(request)
 
     # -- resources ------------------------------------------------------------------------
@@ -347,6 +347,8 @@ class AbstractLLMInterface:
         raw: bool,
         messages: Sequence[Any] | None,
         params: Mapping[str, Any],
+        *,
+        check_window: bool = True,
     ) -> GenerationRequest:
         where = f"generate() on {self.provider}/{self.mode}"
         options = self._generation_options()
@@ -391,7 +393,8 @@ class AbstractLLMInterface:
             response_format=normalize_response_format(response_format),
         )
         self._check_features(request)
-        self._check_context_window(request)
+        if check_window:
+            self._check_context_window(request)
         return request
 
     def _conversation(

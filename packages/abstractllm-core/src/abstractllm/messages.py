@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from abstractllm.enums import MessageRole
@@ -22,7 +24,8 @@ class Message:
 
     ``role`` is one of ``system``, ``user``, ``assistant``, ``tool``. An assistant turn
     may carry ``tool_calls``; a ``tool`` turn answers the call whose id is ``tool_call_id``
-    (``name`` is the tool's name). ``timestamp`` is seconds since the epoch.
+    (``name`` is the tool's name). ``timestamp`` is seconds since the epoch (written as
+    ISO 8601 by ``to_dict``, as the original library did).
     """
 
     role: str
@@ -32,13 +35,15 @@ class Message:
     tool_call_id: str | None = None
     timestamp: float = field(default_factory=time.time)
     metadata: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict; ``from_dict`` reads it back unchanged."""
         data: dict[str, Any] = {
+            "id": self.id,
             "role": str(self.role),
             "content": self.content,
-            "timestamp": self.timestamp,
+            "timestamp": datetime.fromtimestamp(self.timestamp, timezone.utc).isoformat(),
             "metadata": dict(self.metadata),
         }
         if self.name is not None:
@@ -94,15 +99,32 @@ def _message_from_mapping(data: Mapping[str, Any], *, where: str) -> Message:
     calls = [ToolCall.from_dict(call) for call in raw_calls] if raw_calls else None
     if content is None and not calls:
         raise InvalidArgumentError(f"{where} has no content", parameter="messages", value=None, allowed="a string")
-    timestamp = data.get("timestamp")
     return Message(
         role=str(role_value),
         content=content,
         name=data.get("name"),
         tool_calls=calls,
         tool_call_id=data.get("tool_call_id"),
-        timestamp=float(timestamp) if isinstance(timestamp, (int, float)) else time.time(),
+        timestamp=_timestamp(data.get("timestamp"), where),
         metadata=dict(data.get("metadata") or {}),
+        id=str(data.get("id") or uuid.uuid4()),
+    )
+
+
+def _timestamp(value: Any, where: str) -> float:
+    if value is None:
+        return time.time()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    raise InvalidArgumentError(
+        f"{where} has an unreadable timestamp {value!r}", parameter="messages", value=value, allowed="ISO 8601 or epoch seconds"
     )
 
 

@@ -35,8 +35,9 @@ class BackendConformance:
         raise NotImplementedError("implement make_llm() to return create_llm(...) for your backend")
 
     @pytest.fixture(scope="class")
-    def llm(self) -> Iterator[AbstractLLMInterface]:
-        model = self.make_llm()
+    @classmethod
+    def llm(cls) -> Iterator[AbstractLLMInterface]:
+        model = cls().make_llm()
         yield model
         model.unload()
 

@@ -1,0 +1,237 @@
+"""The ``abstractllm`` command: generate, chat, plugins, models.
+
+A user error prints one line (``abstractllm: error: ...``) on stderr and exits with
+status 2; no traceback. ``--debug`` shows tracebacks and debug logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from abstractllm.errors import AbstractLLMError
+
+__all__ = ["main"]
+
+
+def _value(text: str) -> Any:
+    """``-o NAME VALUE``: a Python/JSON literal when it parses (0.5, 12, true, [..]), else the string."""
+    lowered = {"true": True, "false": False, "null": None, "none": None}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    return text
+
+
+def _model_config(args: argparse.Namespace) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for name in ("model", "model_path", "model_type"):
+        value = getattr(args, name)
+        if value is not None:
+            config[name] = value
+    for name, value in args.option or []:
+        config[name] = _value(value)
+    return config
+
+
+def _create(args: argparse.Namespace) -> Any:
+    from abstractllm.factory import create_llm
+
+    config = _model_config(args)
+    generation = {k: config.pop(k) for k in list(config) if k in _generation_names()}
+    return create_llm(args.provider, **config), generation
+
+
+def _generation_names() -> set[str]:
+    from abstractllm.options import GENERATION_OPTIONS
+
+    return set(GENERATION_OPTIONS)
+
+
+def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise AbstractLLMError("no prompt: pass it as an argument or on standard input")
+    llm, params = _create(args)
+    try:
+        if args.stream:
+            for chunk in llm.generate(prompt, system_prompt=args.system, stream=True, **params):
+                out.write(str(chunk))
+                out.flush()
+            out.write("\n")
+        else:
+            out.write(str(llm.generate(prompt, system_prompt=args.system, **params)) + "\n")
+    finally:
+        llm.unload()
+    return 0
+
+
+_CHAT_HELP = "commands: /save PATH, /load PATH, /clear, /history, /quit"
+
+
+def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    from abstractllm.session import Session
+
+    llm, params = _create(args)
+    session = Session(system_prompt=args.system, provider=llm)
+    interactive = sys.stdin.isatty()
+    out.write(f"Chatting with {llm.model} ({llm.mode}). {_CHAT_HELP}\n")
+    out.flush()
+    try:
+        while True:
+            if interactive:
+                out.write("> ")
+                out.flush()
+            line = sys.stdin.readline()
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not _chat_command(line, session, out):
+                    break
+                continue
+            for chunk in session.generate(line, stream=True, **params):
+                out.write(str(chunk))
+                out.flush()
+            out.write("\n")
+            out.flush()
+    finally:
+        llm.unload()
+    return 0
+
+
+def _chat_command(line: str, session: Any, out: TextIO) -> bool:
+    """Run a /command; returns False to quit."""
+    command, _, argument = line.partition(" ")
+    argument = argument.strip()
+    if command in ("/quit", "/exit"):
+        return False
+    if command == "/clear":
+        session.clear()
+        out.write("history cleared\n")
+    elif command == "/history":
+        for message in session.get_history():
+            out.write(f"{message.role}: {message.content}\n")
+    elif command in ("/save", "/load"):
+        if not argument:
+            out.write(f"usage: {command} PATH\n")
+        else:
+            try:
+                if command == "/save":
+                    session.save(argument)
+                    out.write(f"saved {len(session.messages)} messages to {argument}\n")
+                else:
+                    session.load(argument)
+                    out.write(f"loaded {len(session.messages)} messages from {argument}\n")
+            except AbstractLLMError as exc:
+                out.write(f"error: {exc}\n")
+    else:
+        out.write(f"unknown command {command}; {_CHAT_HELP}\n")
+    out.flush()
+    return True
+
+
+def _cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
+    from abstractllm.plugins import get_plugins
+
+    plugins = get_plugins()
+    report: dict[str, Any] = {"backends": [], "broken": []}
+    for (provider, mode), backend in sorted(plugins.backends.items()):
+        report["backends"].append(
+            {
+                "provider": provider,
+                "mode": mode,
+                "distribution": backend.distribution,
+                "version": backend.version,
+                "description": backend.info.description,
+                "options": sorted(backend.info.load_options),
+            }
+        )
+    for broken in plugins.broken:
+        report["broken"].append({"plugin": broken.name, "distribution": broken.distribution, "error": broken.error})
+    if args.json:
+        out.write(json.dumps(report, indent=2) + "\n")
+        return 0
+    for entry in report["backends"]:
+        out.write(f"{entry['provider']}/{entry['mode']}  {entry['distribution']} {entry['version']}  {entry['description']}\n")
+    for entry in report["broken"]:
+        out.write(f"BROKEN {entry['plugin']} ({entry['distribution']}): {entry['error']}\n")
+    if not report["backends"]:
+        out.write("no backends installed; try: pip install abstractllm-core[huggingface]\n")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    from abstractllm.providers.huggingface import HuggingFaceProvider
+
+    models = HuggingFaceProvider.list_cached_models(args.cache_dir)
+    if args.json:
+        out.write(json.dumps(models, indent=2, default=str) + "\n")
+        return 0
+    for model in models:
+        out.write(f"{model['name']}  {model['size'] / 1e6:.1f} MB  modes: {', '.join(model['modes']) or '-'}\n")
+    if not models:
+        out.write(f"no models in {args.cache_dir or HuggingFaceProvider.default_cache_dir()}\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="abstractllm", description="Run HuggingFace models through one interface.")
+    parser.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def model_arguments(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--provider", default="huggingface")
+        sub.add_argument("--model")
+        sub.add_argument("--model-path", dest="model_path")
+        sub.add_argument("--model-type", dest="model_type")
+        sub.add_argument("--system", help="system prompt")
+        sub.add_argument(
+            "-o", "--option", nargs=2, action="append", metavar=("NAME", "VALUE"), help="any parameter, e.g. -o temperature 0"
+        )
+
+    generate = commands.add_parser("generate", help="generate one reply")
+    generate.add_argument("prompt", nargs="?", help="the prompt (default: standard input)")
+    generate.add_argument("--stream", action="store_true")
+    model_arguments(generate)
+    chat = commands.add_parser("chat", help="an interactive session with history")
+    model_arguments(chat)
+    plugins = commands.add_parser("plugins", help="installed backends and broken plugins")
+    plugins.add_argument("--json", action="store_true")
+    models = commands.add_parser("models", help="models in the local HuggingFace cache")
+    models.add_argument("--cache-dir", dest="cache_dir")
+    models.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    out = out or sys.stdout
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr)
+    handlers = {"generate": _cmd_generate, "chat": _cmd_chat, "plugins": _cmd_plugins, "models": _cmd_models}
+    try:
+        return handlers[args.command](args, out)
+    except AbstractLLMError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"abstractllm: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""Conversations with history: ``Session`` and ``SessionManager``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from abstractllm.enums import MessageRole
+from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
+from abstractllm.interface import AbstractLLMInterface
+from abstractllm.messages import Message, normalize_messages
+from abstractllm.response import GenerateResponse, StreamChunk
+from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
+from abstractllm.tools import ToolDefinition, normalize_tools
+
+__all__ = ["Message", "Session", "SessionManager"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _ClassOrInstanceMethod(Generic[T, R]):
+    """``Session.load(path)`` makes a new session; ``session.load(path)`` loads into this one."""
+
+    def __init__(self, on_class: Callable[..., R], on_instance: Callable[..., R]) -> None:
+        self._on_class = on_class
+        self._on_instance = on_instance
+
+    def __get__(self, instance: T | None, owner: type[T]) -> Callable[..., R]:
+        if instance is None:
+            return self._on_class.__get__(owner, owner)  # type: ignore[no-any-return,attr-defined]
+        return self._on_instance.__get__(instance, owner)  # type: ignore[no-any-return,attr-defined]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Session:
+    """A conversation with one model.
+
+    ``generate`` sends the history plus the new prompt and records both turns (a streamed
+    reply enters the history when the stream ends). When the history outgrows the model's
+    context window, the oldest turns are left out of the request (never the system prompt
+    or the newest turn); the history itself keeps them. ``save``/``load`` use JSON written
+    atomically; a file that fails to load changes nothing.
+    """
+
+    def __init__(
+        self,
+        system_prompt: str | None = None,
+        provider: AbstractLLMInterface | str | None = None,
+        provider_config: Mapping[Any, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tools: Sequence[Any] | None = None,
+    ) -> None:
+        if isinstance(provider, str):
+            from abstractllm.factory import create_llm
+
+            provider = create_llm(provider, **dict(provider_config or {}))
+        elif provider is not None and not isinstance(provider, AbstractLLMInterface):
+            raise InvalidArgumentError(
+                f"provider must be a model from create_llm() or a provider name, got {type(provider).__name__}",
+                parameter="provider",
+                value=type(provider).__name__,
+            )
+        self.id = str(uuid.uuid4())
+        self.created_at = _now()
+        self.last_updated = self.created_at
+        self.system_prompt = system_prompt
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.messages: list[Message] = []
+        self.tools: list[ToolDefinition] = []
+        self._tool_functions: dict[str, Callable[..., Any]] = {}
+        self._provider: AbstractLLMInterface | None = provider
+        if system_prompt is not None:
+            self.add_message(MessageRole.SYSTEM, system_prompt)
+        for tool in tools or []:
+            self.add_tool(tool)
+
+    # -- history --------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> AbstractLLMInterface | None:
+        return self._provider
+
+    def add_message(
+        self,
+        role: MessageRole | str,
+        content: str | None,
+        name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Message:
+        """Append a message (``tool_calls`` and ``tool_call_id`` may be given as keywords)."""
+        message = normalize_messages(
+            [{"role": role, "content": content, "name": name, "metadata": dict(metadata or {}), **fields}]
+        )[0]
+        self.messages.append(message)
+        self.last_updated = _now()
+        return message
+
+    def get_history(self, include_system: bool = True) -> list[Message]:
+        return [m for m in self.messages if include_system or m.role != MessageRole.SYSTEM.value]
+
+    def clear_history(self, keep_system_prompt: bool = True) -> None:
+        if keep_system_prompt and self.system_prompt is not None:
+            self.messages = [m for m in self.messages if m.role == MessageRole.SYSTEM.value]
+        else:
+            self.messages = []
+        self.last_updated = _now()
+
+    def clear(self) -> None:
+        """Forget the conversation, keeping the system prompt."""
+        self.clear_history(keep_system_prompt=True)
+
+    def add_tool(self, tool: Any) -> None:
+        """Make a tool available to every generation of this session (functions can be run)."""
+        (definition,) = normalize_tools([tool])
+        self.tools = [t for t in self.tools if t.name != definition.name] + [definition]
+        if callable(tool) and not isinstance(tool, ToolDefinition):
+            self._tool_functions[definition.name] = tool
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "last_updated": self.last_updated.isoformat(),
+            "system_prompt": self.system_prompt,
+            "metadata": self.metadata,
+            "messages": [message.to_dict() for message in self.messages],
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the session as JSON atomically (a temporary file renamed over ``path``)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Parse and validate a session file completely; raises ``InvalidArgumentError`` naming the file."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise InvalidArgumentError(f"no session file at {path}", parameter="path", value=str(path)) from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidArgumentError(
+                f"{path} is not a readable session file: {exc}", parameter="path", value=str(path)
+            ) from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
+            raise InvalidArgumentError(
+                f"{path} is not a session file: it needs a JSON object with a 'messages' list",
+                parameter="path",
+                value=str(path),
+            )
+        try:
+            messages = normalize_messages(raw["messages"]) if raw["messages"] else []
+            created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else _now()
+            updated = datetime.fromisoformat(raw["last_updated"]) if raw.get("last_updated") else created
+        except (InvalidArgumentError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"{path} has an invalid entry: {exc}", parameter="path", value=str(path)) from exc
+        system_prompt = raw.get("system_prompt")
+        return {
+            "id": str(raw.get("id") or uuid.uuid4()),
+            "created_at": created,
+            "last_updated": updated,
+            "system_prompt": system_prompt if isinstance(system_prompt, str) else None,
+            "metadata": dict(raw.get("metadata") or {}),
+            "messages": messages,
+        }
+
+    def _load_into(self, path: str | os.PathLike[str]) -> Session:
+        state = self._read(path)
+        self.id = state["id"]
+        self.created_at = state["created_at"]
+        self.last_updated = state["last_updated"]
+        self.system_prompt = state["system_prompt"]
+        self.metadata = state["metadata"]
+        self.messages = state["messages"]
+        return self
+
+    @classmethod
+    def _load_new(
+        cls,
+        path: str | os.PathLike[str],
+        provider: AbstractLLMInterface | str | None = None,
+        provider_config: Mapping[Any, Any] | None = None,
+    ) -> Session:
+        state = cls._read(path)
+        session = cls(provider=provider, provider_config=provider_config)
+        return session._load_into_state(state)
+
+    def _load_into_state(self, state: dict[str, Any]) -> Session:
+        for key, value in state.items():
+            setattr(self, key, value)
+        return self
+
+    load = _ClassOrInstanceMethod["Session", "Session"](_load_new, _load_into)  # type: ignore[arg-type]
+
+    # -- generation -------------------------------------------------------------------------
+
+    def _model(self, provider: AbstractLLMInterface | None) -> AbstractLLMInterface:
+        model = provider or self._provider
+        if model is None:
+            raise UnsupportedOperationError(
+                "No provider specified. Either initialize the session with a provider or specify one when sending a message."
+            )
+        return model
+
+    def _request_messages(self, model: AbstractLLMInterface, max_tokens: Any) -> list[Message]:
+        """The history to send, with the oldest turns left out until it fits the context window."""
+        messages = list(self.messages)
+        window = model.get_capabilities().get("max_tokens")
+        if not isinstance(window, int) or model.count_tokens(messages) is None:
+            return messages
+        reserve = max_tokens if isinstance(max_tokens, int) else model.config_manager.get_param("max_tokens", 0)
+        budget = max(window - min(int(reserve or 0), window // 2), 1)
+        while len(messages) > 1:
+            used = model.count_tokens(messages)
+            if used is None or used < budget:
+                break
+            drop = next((i for i, m in enumerate(messages[:-1]) if m.role != MessageRole.SYSTEM.value), None)
+            if drop is None:
+                break
+            logger.debug("session %s: leaving out the oldest turn to fit %d tokens", self.id, window)
+            del messages[drop]
+            while drop < len(messages) - 1 and messages[drop].role == MessageRole.TOOL.value:
+                del messages[drop]  # a tool result without its call makes no sense
+        return messages
+
+    def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: Mapping[str, Any]) -> list[Message]:
+        if prompt is not None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise InvalidArgumentError("prompt must be non-empty text", parameter="prompt", value=prompt)
+            self.add_message(MessageRole.USER, prompt)
+        if not self.messages:
+            raise InvalidArgumentError("nothing to send: pass a prompt", parameter="prompt", value=None)
+        return self._request_messages(model, params.get("max_tokens"))
+
+    def _record(self, reply: GenerateResponse | str, tool_calls: Any = None) -> Message:
+        metadata: dict[str, Any] = {}
+        if isinstance(reply, GenerateResponse):
+            metadata = {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict(), "model": reply.model}
+        return self.add_message(MessageRole.ASSISTANT, str(reply), metadata=metadata, tool_calls=tool_calls or None)
+
+    def generate(
+        self,
+        prompt: str | None = None,
+        provider: AbstractLLMInterface | None = None,
+        *,
+        stream: bool = False,
+        tool_functions: Mapping[str, Callable[..., Any]] | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse | Generator[StreamChunk, None, None]:
+        """Send ``prompt`` with the history and record the reply (with ``tool_functions`` or
+        session tools, runs the tool loop as :meth:`generate_with_tools`)."""
+        if tool_functions or (self._tool_functions and not stream):
+            return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
+        model = self._model(provider)
+        kwargs.pop("system_prompt", None)
+        messages = self._begin(prompt, model, kwargs)
+        if stream:
+            return self._stream(model.generate(messages=messages, stream=True, **kwargs))
+        reply = model.generate(messages=messages, **kwargs)
+        self._record(reply, reply.tool_calls)
+        return reply
+
+    def send(self, message: str, provider: AbstractLLMInterface | None = None, stream: bool = False, **kwargs: Any) -> Any:
+        """The original library's name for :meth:`generate`."""
+        return self.generate(message, provider, stream=stream, **kwargs)
+
+    def _stream(self, chunks: Generator[StreamChunk, None, None]) -> Generator[StreamChunk, None, None]:
+        parts: list[str] = []
+        last: StreamChunk | None = None
+        for chunk in chunks:
+            parts.append(str(chunk))
+            last = chunk
+            yield chunk
+        self._record_stream(parts, last)
+
+    def _record_stream(self, parts: list[str], last: StreamChunk | None) -> None:
+        metadata: dict[str, Any] = {}
+        if last is not None:
+            metadata = {"finish_reason": last.finish_reason, "usage": last.usage.to_dict() if last.usage else None}
+        self.add_message(
+            MessageRole.ASSISTANT, "".join(parts), metadata=metadata, tool_calls=(last.tool_calls if last else None) or None
+        )
+
+    async def generate_async(
+        self,
+        prompt: str | None = None,
+        provider: AbstractLLMInterface | None = None,
+        *,
+        stream: bool = False,
+        tool_functions: Mapping[str, Callable[..., Any]] | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]:
+        """:meth:`generate` for asyncio; with ``stream=True`` awaiting gives an async generator."""
+        if tool_functions or (self._tool_functions and not stream):
+            return await self.generate_with_tools_async(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
+        model = self._model(provider)
+        kwargs.pop("system_prompt", None)
+        messages = self._begin(prompt, model, kwargs)
+        if stream:
+            return self._stream_async(await model.generate_async(messages=messages, stream=True, **kwargs))
+        reply = await model.generate_async(messages=messages, **kwargs)
+        self._record(reply, reply.tool_calls)
+        return reply
+
+    async def send_async(
+        self, message: str, provider: AbstractLLMInterface | None = None, stream: bool = False, **kwargs: Any
+    ) -> Any:
+        return await self.generate_async(message, provider, stream=stream, **kwargs)
+
+    async def _stream_async(self, chunks: AsyncGenerator[StreamChunk, None]) -> AsyncGenerator[StreamChunk, None]:
+        parts: list[str] = []
+        last: StreamChunk | None = None
+        async for chunk in chunks:
+            parts.append(str(chunk))
+            last = chunk
+            yield chunk
+        self._record_stream(parts, last)
+
+    # -- tools ------------------------------------------------------------------------------
+
+    def _tool_setup(
+        self, tools: Sequence[Any] | None, tool_functions: Mapping[str, Callable[..., Any]] | None
+    ) -> tuple[list[Any], dict[str, Callable[..., Any]]]:
+        functions = {**self._tool_functions, **dict(tool_functions or {})}
+        definitions: list[Any] = list(self.tools)
+        for tool in tools or []:
+            (definition,) = normalize_tools([tool])
+            definitions = [d for d in definitions if d.name != definition.name] + [definition]
+            if callable(tool) and not isinstance(tool, ToolDefinition):
+                functions[definition.name] = tool
+        for name, function in (tool_functions or {}).items():
+            if all(d.name != name for d in definitions):
+                definitions.append(ToolDefinition.from_function(function))
+        if not definitions:
+            raise InvalidArgumentError("no tools: pass tools=[...] or tool_functions={...}", parameter="tools", value=None)
+        return definitions, functions
+
+    def generate_with_tools(
+        self,
+        prompt: str | None = None,
+        tools: Sequence[Any] | None = None,
+        *,
+        tool_functions: Mapping[str, Callable[..., Any]] | None = None,
+        max_tool_rounds: int = 5,
+        provider: AbstractLLMInterface | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse:
+        """Model → tool calls → the caller's functions run → results fed back → … → final answer.
+
+        At most ``max_tool_rounds`` rounds of tool calls; the last request then asks for an
+        answer without tools. Every step enters the history.
+        """
+        kwargs.pop("max_tool_calls", None)
+        definitions, functions = self._tool_setup(tools, tool_functions)
+        model = self._model(provider)
+        kwargs.pop("system_prompt", None)
+        messages = self._begin(prompt, model, kwargs)
+        reply = model.generate(messages=messages, tools=definitions, **kwargs)
+        for round_ in range(1, max_tool_rounds + 1):
+            if not reply.tool_calls:
+                break
+            self._record(reply, reply.tool_calls)
+            for result in run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id):
+                self.messages.append(result)
+            choice = "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")
+            reply = model.generate(
+                messages=self._request_messages(model, kwargs.get("max_tokens")),
+                tools=definitions,
+                **{**kwargs, "tool_choice": choice},
+            )
+        self._record(reply, reply.tool_calls)
+        return reply
+
+    async def generate_with_tools_async(
+        self,
+        prompt: str | None = None,
+        tools: Sequence[Any] | None = None,
+        *,
+        tool_functions: Mapping[str, Callable[..., Any]] | None = None,
+        max_tool_rounds: int = 5,
+        provider: AbstractLLMInterface | None = None,
+        **kwargs: Any,
+    ) -> GenerateResponse:
+        """:meth:`generate_with_tools` for asyncio; async tool functions are awaited."""
+        kwargs.pop("max_tool_calls", None)
+        definitions, functions = self._tool_setup(tools, tool_functions)
+        model = self._model(provider)
+        kwargs.pop("system_prompt", None)
+        messages = self._begin(prompt, model, kwargs)
+        reply = await model.generate_async(messages=messages, tools=definitions, **kwargs)
+        for round_ in range(1, max_tool_rounds + 1):
+            if not reply.tool_calls:
+                break
+            self._record(reply, reply.tool_calls)
+            results = await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
+            self.messages.extend(results)
+            choice = "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")
+            reply = await model.generate_async(
+                messages=self._request_messages(model, kwargs.get("max_tokens")),
+                tools=definitions,
+                **{**kwargs, "tool_choice": choice},
+            )
+        self._record(reply, reply.tool_calls)
+        return reply
+
+
+class SessionManager:
+    """Several sessions by id, optionally saved as ``<sessions_dir>/<id>.json``."""
+
+    def __init__(self, sessions_dir: str | os.PathLike[str] | None = None) -> None:
+        self.sessions: dict[str, Session] = {}
+        self.sessions_dir = Path(sessions_dir) if sessions_dir is not None else None
+        if self.sessions_dir is not None:
+            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+
+    def create_session(
+        self,
+        system_prompt: str | None = None,
+        provider: AbstractLLMInterface | str | None = None,
+        provider_config: Mapping[Any, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        session = Session(system_prompt, provider, provider_config, metadata)
+        self.sessions[session.id] = session
+        return session
+
+    def get_session(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def delete_session(self, session_id: str) -> bool:
+        found = self.sessions.pop(session_id, None) is not None
+        if self.sessions_dir is not None:
+            path = self.sessions_dir / f"{session_id}.json"
+            if path.exists():
+                path.unlink()
+                found = True
+        return found
+
+    def list_sessions(self) -> list[tuple[str, datetime, datetime]]:
+        return [(s.id, s.created_at, s.last_updated) for s in self.sessions.values()]
+
+    def _require_dir(self) -> Path:
+        if self.sessions_dir is None:
+            raise UnsupportedOperationError("No sessions directory specified; pass SessionManager(sessions_dir=...)")
+        return self.sessions_dir
+
+    def save_all(self) -> None:
+        directory = self._require_dir()
+        for session in self.sessions.values():
+            session.save(directory / f"{session.id}.json")
+
+    def load_all(
+        self, provider: AbstractLLMInterface | str | None = None, provider_config: Mapping[Any, Any] | None = None
+    ) -> None:
+        """Load every ``*.json`` in the folder; unreadable files are logged and skipped."""
+        directory = self._require_dir()
+        if isinstance(provider, str):
+            from abstractllm.factory import create_llm
+
+            provider = create_llm(provider, **dict(provider_config or {}))
+        for path in sorted(directory.glob("*.json")):
+            try:
+                session = Session.load(path, provider=provider)
+            except InvalidArgumentError as exc:
+                logger.warning("skipping %s: %s", path, exc)
+                continue
+            self.sessions[session.id] = session

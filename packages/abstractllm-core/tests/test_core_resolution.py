@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from abstractllm.providers.huggingface import canonical_mode, resolve_mode
+
+
+@pytest.mark.parametrize(
+    ("config", "mode"),
+    [
+        ({"model": "google/gemma-2b"}, "pipeline"),
+        ({"model": "google/gemma-2b", "model_type": "gguf"}, "gguf"),
+        ({"model": "x.gguf", "model_type": "transformers"}, "pipeline"),
+        ({"model": "google/gemma-2b", "use_inference_api": True}, "api"),
+        ({"model": "m", "inference_api_url": "http://127.0.0.1:8080"}, "endpoint"),
+        ({"endpoint_url": "http://127.0.0.1:8080"}, "endpoint"),
+        ({"model_path": "/models/llama.Q4_K_M.GGUF"}, "gguf"),
+        ({"model": "TheBloke/Llama-2-7B-GGUF"}, "gguf"),
+        ({"model": "someone/gguf-notes-model"}, "gguf"),
+        ({"model_path": "/models/llama"}, "pipeline"),
+        ({"model": "org/name", "model_type": "llama.cpp"}, "gguf"),
+        ({"model": "org/name", "model_type": "TGI"}, "endpoint"),
+    ],
+)
+def test_resolution_rules(config: dict[str, Any], mode: str) -> None:
+    assert resolve_mode(config) == mode
+
+
+def test_aliases() -> None:
+    assert canonical_mode("inference_api") == "api"
+    assert canonical_mode("LlamaCpp") == "gguf"
+    assert canonical_mode("onnx") is None

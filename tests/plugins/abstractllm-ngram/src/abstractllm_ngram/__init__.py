@@ -1,0 +1,1 @@
+"""A third-party AbstractLLM backend used to prove the plugin system: provider ``ngram``."""
