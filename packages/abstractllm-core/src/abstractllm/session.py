@@ -37,8 +37,8 @@ class _ClassOrInstanceMethod(Generic[T, R]):
 
     def __get__(self, instance: T | None, owner: type[T]) -> Callable[..., R]:
         if instance is None:
-            return self._on_class.__get__(owner, owner)  # type: ignore[no-any-return,attr-defined]
-        return self._on_instance.__get__(instance, owner)  # type: ignore[no-any-return,attr-defined]
+            return self._on_class.__get__(owner, owner)
+        return self._on_instance.__get__(instance, owner)
 
 
 def _now() -> datetime:
@@ -217,7 +217,7 @@ class Session:
             setattr(self, key, value)
         return self
 
-    load = _ClassOrInstanceMethod["Session", "Session"](_load_new, _load_into)  # type: ignore[arg-type]
+    load = _ClassOrInstanceMethod["Session", "Session"](_load_new, _load_into)
 
     # -- generation -------------------------------------------------------------------------
 

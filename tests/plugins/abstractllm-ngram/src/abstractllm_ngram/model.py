@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter, defaultdict
@@ -29,7 +30,7 @@ class BigramModel:
     def __init__(self, corpus: str = CORPUS) -> None:
         words = tokenize(corpus)
         self.successors: dict[str, Counter[str]] = defaultdict(Counter)
-        for current, following in zip(words, words[1:]):
+        for current, following in itertools.pairwise(words):
             self.successors[current][following] += 1
 
     def next_word(self, word: str, rng: random.Random | None, temperature: float) -> str:
