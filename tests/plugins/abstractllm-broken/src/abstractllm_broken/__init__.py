@@ -1,0 +1,1 @@
+"""Broken on purpose: see the entry points."""

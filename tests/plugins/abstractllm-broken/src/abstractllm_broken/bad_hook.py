@@ -1,0 +1,8 @@
+"""Implements a hook with an argument the hookspec does not have."""
+
+from abstractllm.plugins import hookimpl
+
+
+@hookimpl
+def abstractllm_generate(backend: object, request: object, surprise: object) -> None:
+    return None

@@ -1,0 +1,93 @@
+"""Third-party distributions installed with pip from tests/plugins, found through their entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target)]
+        + [str(PLUGINS / name) for name in ("abstractllm-ngram", "abstractllm-recorder", "abstractllm-broken")],
+        check=True,
+        timeout=300,
+    )
+    return target
+
+
+def run(site: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(site), **env}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+def test_an_installed_distribution_adds_a_provider(site: Path) -> None:
+    result = run(
+        site,
+        """
+        import json
+        from abstractllm import create_llm
+        llm = create_llm("ngram")
+        reply = llm.generate("the capital of", temperature=0)
+        print(json.dumps([str(reply), reply.finish_reason, llm.provider, llm.mode]))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [" france .", "stop", "ngram", "bigram"]
+
+
+def test_broken_plugins_are_reported_and_do_not_break_the_others(site: Path) -> None:
+    result = run(site, "from abstractllm.cli import main; raise SystemExit(main(['plugins', '--json']))")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    providers = {(b["provider"], b["mode"]): b["distribution"] for b in report["backends"]}
+    assert providers[("ngram", "bigram")] == "abstractllm-ngram"
+    broken = {b["plugin"]: b for b in report["broken"]}
+    assert broken["fails-to-import"]["distribution"] == "abstractllm-broken"
+    assert "a_package_that_does_not_exist" in broken["fails-to-import"]["error"]
+    assert broken["bad-hook"]["distribution"] == "abstractllm-broken"
+    assert "surprise" in broken["bad-hook"]["error"]
+
+
+def test_a_middleware_plugin_observes_and_changes_every_call(site: Path) -> None:
+    code = """
+        import json
+        import abstractllm_recorder as recorder
+        from abstractllm import create_llm
+        llm = create_llm("ngram")
+        first = llm.generate("the capital of", temperature=0)
+        second = llm.generate("rome is", temperature=0, max_tokens=2)
+        print(json.dumps([dict(recorder.CALLS), recorder.TEXTS, str(first), str(second)]))
+        """
+    observed = run(site, code)
+    assert observed.returncode == 0, observed.stderr
+    calls, texts, first, second = json.loads(observed.stdout)
+    assert calls == {"ngram/bigram": 2}
+    assert texts == [" france .", " a city"] == [first, second]
+    changed = run(site, code, ABSTRACTLLM_RECORDER_UPPER="1")
+    assert json.loads(changed.stdout)[2:] == [" FRANCE .", " A CITY"]
+
+
+def test_the_conformance_kit_passes_through_the_entry_point(site: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "conformance_check.py"],
+        cwd=PLUGINS / "abstractllm-ngram",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
