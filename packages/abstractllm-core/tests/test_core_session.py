@@ -21,7 +21,7 @@ def test_two_turns_enter_the_history(ngram: Any) -> None:
     assert session.messages[2].content == str(first)
     assert session.messages[4].content == str(second)
     assert session.messages[4].metadata["usage"]["completion_tokens"] == 3
-    assert [m.role for m in session.get_history(include_system=False)][0] == "user"
+    assert session.get_history(include_system=False)[0].role == "user"
 
 
 def test_streamed_reply_enters_history_when_the_stream_ends(ngram: Any) -> None:
