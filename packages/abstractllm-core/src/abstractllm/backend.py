@@ -8,7 +8,6 @@ maps exceptions and builds the user-facing responses; a backend only generates.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from abstractllm.errors import AbstractLLMError
 from abstractllm.options import Option
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
-from abstractllm.threads import iterate_in_thread
 
 __all__ = ["Backend", "BackendInfo"]
 
@@ -67,9 +65,13 @@ class Backend(ABC):
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]: ...
 
     async def generate_async(self, request: GenerationRequest) -> Completion:
+        import asyncio
+
         return await asyncio.to_thread(self.generate, request)
 
     def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        from abstractllm.threads import iterate_in_thread
+
         return iterate_in_thread(lambda: self.stream(request))
 
     @abstractmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.backend import Backend
 from abstractllm.config import ConfigManager, param_name
@@ -16,8 +16,10 @@ from abstractllm.errors import (
 )
 from abstractllm.interface import AbstractLLMInterface, map_exception
 from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS, suggest
-from abstractllm.plugins import InstalledBackend, Plugins, get_plugins
 from abstractllm.providers import huggingface
+
+if TYPE_CHECKING:
+    from abstractllm.plugins import InstalledBackend, Plugins
 
 __all__ = ["create_llm", "get_llm_providers"]
 
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 def get_llm_providers() -> list[str]:
     """Names of the providers installed plugins serve."""
+    from abstractllm.plugins import get_plugins
+
     return sorted({*get_plugins().providers(), huggingface.PROVIDER})
 
 
@@ -42,9 +46,10 @@ def create_llm(provider: str, /, **config: Any) -> AbstractLLMInterface:
     """
     if not isinstance(provider, str) or not provider.strip():
         raise UnsupportedProviderError(
-            f"provider must be a provider name such as 'huggingface', got {provider!r}",
-            available=get_llm_providers(),
+            f"provider must be a provider name such as 'huggingface', got {provider!r}", available=get_llm_providers()
         )
+    from abstractllm.plugins import get_plugins
+
     provider = provider.strip().lower()
     values = {param_name(key): value for key, value in config.items()}
     plugins = get_plugins()

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager, param_name
@@ -27,11 +27,13 @@ from abstractllm.errors import (
 )
 from abstractllm.messages import Message, normalize_messages
 from abstractllm.options import GENERATION_OPTIONS, validate_options
-from abstractllm.plugins import Plugins
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
 from abstractllm.structured import normalize_response_format
 from abstractllm.tools import check_tool_calls, normalize_tool_choice, normalize_tools
+
+if TYPE_CHECKING:
+    from abstractllm.plugins import Plugins
 
 __all__ = ["AbstractLLMInterface", "map_exception"]
 

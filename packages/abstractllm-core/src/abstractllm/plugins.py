@@ -116,13 +116,13 @@ class Plugins:
 
 def _new_plugins() -> Plugins:
     from abstractllm import default_hooks
-    from abstractllm.providers import huggingface
+    from abstractllm.providers import huggingface_hooks
 
     manager = pluggy.PluginManager("abstractllm")
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
     plugins.register(default_hooks, "abstractllm.default_hooks", "abstractllm-core")
-    plugins.register(huggingface, "abstractllm.providers.huggingface", "abstractllm-core")
+    plugins.register(huggingface_hooks, "abstractllm.providers.huggingface", "abstractllm-core")
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         distribution = entry_point.dist.name if entry_point.dist else "(unknown distribution)"
         version = entry_point.dist.version if entry_point.dist else ""

@@ -13,12 +13,14 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.enums import MessageRole
 from abstractllm.messages import Message
-from abstractllm.plugins import Plugins
 from abstractllm.tools import ToolCall
+
+if TYPE_CHECKING:
+    from abstractllm.plugins import Plugins
 
 __all__ = ["ToolCallContext", "run_tool_calls", "run_tool_calls_async"]
 

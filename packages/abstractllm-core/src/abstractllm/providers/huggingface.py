@@ -26,7 +26,6 @@ from typing import Any
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.model_cache import clear_all_model_caches
 from abstractllm.options import Option, check_bool, check_choice, check_dict, check_float, check_optional_str
-from abstractllm.plugins import hookimpl
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -134,11 +133,6 @@ def resolve_mode(config: Mapping[str, Any]) -> str:
     if isinstance(model, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model) and "gguf" in model.split("/")[1].lower():
         return "gguf"
     return "pipeline"
-
-
-@hookimpl(trylast=True)
-def abstractllm_resolve_mode(provider: str, config: Mapping[str, Any]) -> str | None:
-    return resolve_mode(config) if provider == PROVIDER else None
 
 
 def _hub_cache_dir(cache_dir: str | None = None) -> Path:

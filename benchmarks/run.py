@@ -1,0 +1,22 @@
+"""Run every benchmark script (or those named: core, pipeline, gguf, api) in this interpreter."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ALL = ("core", "pipeline", "gguf", "api")
+
+
+def main(names: list[str]) -> None:
+    for name in names or ALL:
+        script = HERE / f"bench_{name}.py"
+        if not script.exists():
+            raise SystemExit(f"no benchmark named {name!r}; choose from {', '.join(ALL)}")
+        runpy.run_path(str(script), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
