@@ -22,7 +22,16 @@ from typing import Any
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.json_schema import schema_errors
 
-__all__ = ["ToolCall", "ToolDefinition", "ToolChoice", "normalize_tools", "normalize_tool_choice", "check_tool_calls"]
+__all__ = [
+    "ToolCall",
+    "ToolChoice",
+    "ToolDefinition",
+    "ToolResult",
+    "check_tool_calls",
+    "function_to_tool_definition",
+    "normalize_tool_choice",
+    "normalize_tools",
+]
 
 ToolChoice = str  # "auto", "none", "required", or the name of one tool
 
@@ -282,3 +291,27 @@ def _type_schema(annotation: Any) -> dict[str, Any]:
             return _type_schema(options[0])
         return {"anyOf": [_type_schema(option) for option in options]}
     return {}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The original library's record of one tool run: ``call_id``, ``result`` and ``error``."""
+
+    call_id: str
+    result: Any
+    error: str | None = None
+
+
+def function_to_tool_definition(function: Callable[..., Any]) -> ToolDefinition:
+    """The original library's name for :meth:`ToolDefinition.from_function`."""
+    return ToolDefinition.from_function(function)
+
+
+def __getattr__(name: str) -> Any:
+    # ToolCallRequest is the response itself (content, tool_calls, execute_tool_calls); imported
+    # lazily because abstractllm.response depends on this module.
+    if name == "ToolCallRequest":
+        from abstractllm.response import GenerateResponse
+
+        return GenerateResponse
+    raise AttributeError(f"module 'abstractllm.tools' has no attribute {name!r}")

@@ -148,6 +148,8 @@ class HuggingFaceProvider(AbstractLLMInterface):
     """Every model made with ``create_llm("huggingface", ...)``, whatever its mode."""
 
     DEFAULT_MODEL = DEFAULT_MODEL
+    #: The hub cache folder in effect when this module was imported (the original's class attribute).
+    DEFAULT_CACHE_DIR = str(_hub_cache_dir())
 
     @staticmethod
     def default_cache_dir() -> Path:
