@@ -91,3 +91,11 @@ def test_the_conformance_kit_passes_through_the_entry_point(site: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+
+
+def test_the_plugin_guide_shows_the_example_files_exactly() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    for name in ("pyproject.toml", "src/abstractllm_ngram/plugin.py", "src/abstractllm_ngram/model.py", "conformance_check.py"):
+        text = (PLUGINS / "abstractllm-ngram" / name).read_text().rstrip()
+        assert f"### `{name}`" in guide
+        assert text in guide, f"docs/plugins.md is out of date for {name}"

@@ -152,3 +152,12 @@ def test_async_session_in_a_running_loop_does_not_block(ngram: Any) -> None:
         return [str(r) for r in replies]
 
     assert asyncio.run(main()) == [" france ."] * 5
+
+
+def test_a_per_call_system_prompt_replaces_the_sessions_for_that_call(ngram: Any) -> None:
+    session = Session(system_prompt="one two three", provider=ngram)
+    plain = session.generate("the capital of", temperature=0, max_tokens=1)
+    other = session.generate("the capital of", system_prompt="x", temperature=0, max_tokens=1)
+    # the n-gram model counts every word sent: 3 system words were replaced by 1
+    assert other.usage.prompt_tokens == plain.usage.prompt_tokens + 4 - 2
+    assert session.messages[0].content == "one two three"

@@ -250,14 +250,21 @@ class Session:
                 del messages[drop]  # a tool result without its call makes no sense
         return messages
 
-    def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: Mapping[str, Any]) -> list[Message]:
+    def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]) -> list[Message]:
+        """Record ``prompt`` and return the messages to send. A ``system_prompt`` in ``params``
+        replaces the session's for this request only (it is popped from ``params``)."""
+        system_prompt = params.pop("system_prompt", None)
         if prompt is not None:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise InvalidArgumentError("prompt must be non-empty text", parameter="prompt", value=prompt)
             self.add_message(MessageRole.USER, prompt)
         if not self.messages:
             raise InvalidArgumentError("nothing to send: pass a prompt", parameter="prompt", value=None)
-        return self._request_messages(model, params.get("max_tokens"))
+        messages = self._request_messages(model, params.get("max_tokens"))
+        if system_prompt is not None:
+            messages = [m for m in messages if m.role != MessageRole.SYSTEM.value]
+            messages.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
+        return messages
 
     def _record(self, reply: GenerateResponse | str, tool_calls: Any = None) -> Message:
         metadata: dict[str, Any] = {}
@@ -279,7 +286,6 @@ class Session:
         if tool_functions or (self._tool_functions and not stream):
             return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
-        kwargs.pop("system_prompt", None)
         messages = self._begin(prompt, model, kwargs)
         if stream:
             return self._stream(model.generate(messages=messages, stream=True, **kwargs))
@@ -321,7 +327,6 @@ class Session:
         if tool_functions or (self._tool_functions and not stream):
             return await self.generate_with_tools_async(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
-        kwargs.pop("system_prompt", None)
         messages = self._begin(prompt, model, kwargs)
         if stream:
             return self._stream_async(await model.generate_async(messages=messages, stream=True, **kwargs))
@@ -380,7 +385,6 @@ class Session:
         kwargs.pop("max_tool_calls", None)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
-        kwargs.pop("system_prompt", None)
         messages = self._begin(prompt, model, kwargs)
         reply = model.generate(messages=messages, tools=definitions, **kwargs)
         for round_ in range(1, max_tool_rounds + 1):
@@ -412,7 +416,6 @@ class Session:
         kwargs.pop("max_tool_calls", None)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
-        kwargs.pop("system_prompt", None)
         messages = self._begin(prompt, model, kwargs)
         reply = await model.generate_async(messages=messages, tools=definitions, **kwargs)
         for round_ in range(1, max_tool_rounds + 1):
