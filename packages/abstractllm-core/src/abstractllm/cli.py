@@ -10,7 +10,9 @@ import argparse
 import ast
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -44,11 +46,28 @@ def _model_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _create(args: argparse.Namespace) -> Any:
+    """Create the model. On a terminal, say what is loading and how long it took (download
+    progress bars stay on); when stderr is piped, stay quiet and turn the bars off."""
     from abstractllm.factory import create_llm
 
     config = _model_config(args)
     generation = {k: config.pop(k) for k in list(config) if k in _generation_names()}
-    return create_llm(args.provider, **config), generation
+    terminal = sys.stderr.isatty()
+    if not terminal:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    label = config.get("model") or config.get("model_path") or args.provider
+    if terminal:
+        sys.stderr.write(f"loading {label} ...")
+        sys.stderr.flush()
+    started = time.perf_counter()
+    try:
+        llm = create_llm(args.provider, **config)
+    finally:
+        if terminal:
+            sys.stderr.write("\r\033[K")
+    if terminal:
+        sys.stderr.write(f"loaded {label} ({llm.mode}) in {time.perf_counter() - started:.1f}s\n")
+    return llm, generation
 
 
 def _generation_names() -> set[str]:
