@@ -1,0 +1,203 @@
+"""Benchmarks of abstractllm-hf-api against raw httpx, in one run (issue 5).
+
+1. Per-request overhead: ``llm.generate`` vs a raw ``httpx.Client.post`` of the same JSON body
+   to the same local server (target ratio ≤ 1.10). Measured on two servers: the in-repo fake
+   HF server (answers in well under a millisecond, so client overhead shows fully) and the
+   real llama.cpp server with the tiny GGUF (a realistic reply).
+2. 256 concurrent requests (on both servers): ``generate_async`` throughput vs raw ``httpx.AsyncClient`` with
+   the same concurrency and pool size (target at least 0.9 of raw).
+3. ``import abstractllm`` + ``create_llm`` in API mode, in a fresh process (target ≤ 100 ms median).
+
+Run: ``python benchmarks/bench_api.py``; writes ``benchmarks/results/api.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_SERVER = REPO / "packages" / "abstractllm-hf-api" / "tests" / "fake_hf_server.py"
+RESULTS = REPO / "benchmarks" / "results" / "api.json"
+PROMPT = "What is the capital of France?"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(command: list[str], url: str, probe: str) -> Iterator[str]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + probe, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server {command[:3]} did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def timed(function: Callable[[], Any], repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
+    """Median seconds per sequential request, ours vs raw httpx, interleaved in rounds."""
+    from abstractllm import create_llm
+
+    llm = create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0)
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0.0}
+    raw_client = httpx.Client(timeout=60)
+    endpoint = url + "/v1/chat/completions"
+
+    def ours() -> None:
+        llm.generate(PROMPT, temperature=0, max_tokens=max_tokens)
+
+    def raw() -> None:
+        response = raw_client.post(endpoint, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        response.raise_for_status()
+        response.json()["choices"][0]["message"]["content"]
+
+    ours(), raw()  # warm both pools
+    ours_samples: list[float] = []
+    raw_samples: list[float] = []
+    for _ in range(rounds):
+        raw_samples += timed(raw, per_round)
+        ours_samples += timed(ours, per_round)
+    llm.unload()
+    raw_client.close()
+    ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
+    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median,
+            "requests_each": len(ours_samples)}
+
+
+def concurrent(url: str, count: int, rounds: int) -> dict[str, Any]:
+    """Requests per second with ``count`` requests in flight at once, ours vs raw httpx (best of rounds)."""
+    from abstractllm import create_llm
+
+    async def run() -> dict[str, Any]:
+        llm = create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0, max_connections=count)
+        client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count, max_keepalive_connections=count))
+        endpoint = url + "/v1/chat/completions"
+
+        async def raw_one(index: int) -> str:
+            body = {"messages": [{"role": "user", "content": f"{PROMPT} {index}"}], "max_tokens": 8, "temperature": 0.0}
+            headers = {"Content-Type": "application/json"}
+            response = await client.post(endpoint, content=json.dumps(body).encode(), headers=headers)
+            response.raise_for_status()
+            return str(response.json()["choices"][0]["message"]["content"])
+
+        async def ours_one(index: int) -> str:
+            return str(await llm.generate_async(f"{PROMPT} {index}", temperature=0, max_tokens=8))
+
+        async def burst(one: Callable[[int], Any]) -> float:
+            started = time.perf_counter()
+            results = await asyncio.gather(*(one(index) for index in range(count)))
+            assert len(results) == count
+            return count / (time.perf_counter() - started)
+
+        await burst(raw_one), await burst(ours_one)  # warm up
+        raw_rates, ours_rates = [], []
+        for _ in range(rounds):
+            raw_rates.append(await burst(raw_one))
+            ours_rates.append(await burst(ours_one))
+        await client.aclose()
+        llm.unload()
+        ours_rate, raw_rate = statistics.median(ours_rates), statistics.median(raw_rates)
+        return {"ours_rps": ours_rate, "raw_httpx_rps": raw_rate, "ratio": ours_rate / raw_rate, "concurrency": count}
+
+    return asyncio.run(run())
+
+
+def cold_start(repeats: int) -> dict[str, Any]:
+    code = (
+        "import time\nstarted = time.perf_counter()\nimport abstractllm\n"
+        "llm = abstractllm.create_llm('huggingface', model='HuggingFaceTB/SmolLM3-3B', use_inference_api=True, api_key='hf_x')\n"
+        "print(time.perf_counter() - started)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("HUGGINGFACE_API_KEY", "HF_TOKEN")}
+    inside, wall = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
+        wall.append(time.perf_counter() - started)
+        inside.append(float(out.strip().splitlines()[-1]))
+    return {"median_ms": statistics.median(inside) * 1e3, "process_wall_median_ms": statistics.median(wall) * 1e3}
+
+
+def gguf_path() -> Path | None:
+    try:
+        sys.path.insert(0, str(REPO))
+        from tinymodel import ensure_tiny_models
+
+        return Path(ensure_tiny_models(REPO / ".cache" / "tiny-models").gguf_f32)
+    except Exception:
+        return None
+
+
+def main() -> None:
+    results: dict[str, Any] = {}
+    port = free_port()
+    fake_url = f"http://127.0.0.1:{port}"
+    with server([sys.executable, str(FAKE_SERVER), "--port", str(port)], fake_url, "/v1/models"):
+        results["per_request_fake_server"] = per_request(fake_url, 8, rounds=10, per_round=50)
+        results["concurrent_256_fake_server"] = concurrent(fake_url, 256, rounds=5)
+    model = gguf_path()
+    if model is not None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+                   "--n_ctx", "512", "--verbose", "false"]
+        with server(command, url, "/v1/models"):
+            results["per_request_llama_cpp_server"] = per_request(url, 8, rounds=5, per_round=20)
+            results["concurrent_256_llama_cpp_server"] = concurrent(url, 256, rounds=3)
+    results["cold_start_api_mode"] = cold_start(9)
+
+    rows = [("measurement", "ours", "raw httpx", "ratio", "target", "met")]
+    for key, value in results.items():
+        if key.startswith("per_request"):
+            rows.append((key, f"{value['ours_ms']:.3f} ms", f"{value['raw_httpx_ms']:.3f} ms", f"{value['ratio']:.3f}",
+                         "≤ 1.10", str(value["ratio"] <= 1.10)))
+        elif key.startswith("concurrent"):
+            rows.append((key, f"{value['ours_rps']:.0f} req/s", f"{value['raw_httpx_rps']:.0f} req/s", f"{value['ratio']:.3f}",
+                         "≥ 0.90", str(value["ratio"] >= 0.90)))
+        else:
+            rows.append((key, f"{value['median_ms']:.1f} ms", "-", "-", "≤ 100 ms", str(value["median_ms"] <= 100)))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The loaded model of the ``api`` and ``endpoint`` modes: generation over a :class:`Protocol`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import replace
+from typing import Any
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.errors import AbstractLLMError, UnsupportedFeatureError
+from abstractllm.request import GenerationRequest
+from abstractllm.response import Choice, Completion, StreamDelta, Usage
+from abstractllm.stops import StopSequenceFilter, truncate_at_stop
+from abstractllm_hf_api.errors import error_for_transport
+from abstractllm_hf_api.openai_protocol import RESPONSE_FORMAT_DIALECTS, OpenAIChat
+from abstractllm_hf_api.protocol import Call, Protocol, StreamState
+from abstractllm_hf_api.sse import SSEEvent, aiter_sse, iter_sse
+from abstractllm_hf_api.transport import Reply, Transport
+
+__all__ = ["ApiBackend"]
+
+logger = logging.getLogger(__name__)
+
+
+class ApiBackend(Backend):
+    """A model served over HTTP.
+
+    ``protocol`` serves ordinary requests; ``raw_protocol`` (if any) serves ``raw=True``
+    ones (a completion route next to a chat route). ``num_return_sequences`` is sent as
+    ``n`` where the protocol has it; sequences a server does not return (llama.cpp's server
+    ignores ``n``, TGI has none) are asked for in further requests (seed + i when seeded),
+    and the usage is the sum of what every request used. Stop sequences are cut on this
+    side too, so a server that leaves them in its text never shows them.
+    """
+
+    def __init__(
+        self,
+        info: BackendInfo,
+        *,
+        model_name: str,
+        transport: Transport,
+        protocol: Protocol,
+        raw_protocol: Protocol | None,
+        context_window: int | None,
+        claims_seed: bool,
+        where: str,
+    ) -> None:
+        self.info = info
+        self.model_name = model_name
+        self.transport = transport
+        self.protocol = protocol
+        self.raw_protocol = raw_protocol
+        self._context_window = context_window
+        self._claims_seed = claims_seed
+        self._where = where
+
+    def __repr__(self) -> str:
+        return f"<ApiBackend mode={self.info.mode!r} model={self.model_name!r} at {self._where} protocol={self.protocol.name!r}>"
+
+    # -- contract -------------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        protocol = self.protocol
+        return {
+            "streaming": True,
+            "max_tokens": self._context_window,
+            "supports_system_prompt": True,
+            "supports_async": True,
+            "supports_multi_turn": True,
+            "supports_stop_sequences": True,
+            "supports_seed": self._claims_seed,
+            "supports_multiple_sequences": True,
+            "supports_parallel_inference": True,
+            "supports_json_mode": protocol.supports_json,
+            "supports_structured_output": protocol.supports_json,
+            "supports_tool_use": protocol.supports_tools,
+            "supports_function_calling": protocol.supports_tools,
+            "chat_template": protocol.chat_template,
+        }
+
+    def context_window(self) -> int | None:
+        return self._context_window
+
+    def map_error(self, error: BaseException) -> AbstractLLMError | None:
+        httpx = sys.modules.get("httpx")
+        if httpx is not None and isinstance(error, httpx.HTTPError):
+            return error_for_transport(error, url=self._where)
+        return None
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest) -> Completion:
+        protocol = self._protocol_for(request)
+        wanted = request.params.num_return_sequences
+        first = self._post(protocol, request, n=self._batch_size(protocol, wanted))
+        completion = protocol.completion(first.body, first.headers, request)
+        extras = [
+            protocol.completion(reply.body, reply.headers, extra)
+            for extra in self._extra_requests(request, wanted - len(completion.choices))
+            for reply in [self._post(protocol, extra, n=1)]
+        ]
+        return self._finish(completion, extras, request)
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        protocol = self._protocol_for(request)
+        lines, state = self._open_stream(protocol, request)
+        assembler = _Assembler(state, request.params.stop)
+        try:
+            for event in iter_sse(lines):
+                delta = assembler.feed(event)
+                if delta is not None:
+                    yield delta
+                if state.done:
+                    break
+        finally:
+            lines.close()
+        yield from assembler.finish()
+
+    def _post(self, protocol: Protocol, request: GenerationRequest, *, n: int) -> Reply:
+        while True:
+            call = protocol.call(request, stream=False, n=n)
+            try:
+                return self.transport.post_json(call.url, call.payload, call.features)
+            except UnsupportedFeatureError as exc:
+                if not self._next_dialect(protocol, call, exc):
+                    raise
+
+    def _open_stream(self, protocol: Protocol, request: GenerationRequest) -> tuple[Generator[str, None, None], StreamState]:
+        """Open the stream (retries happen here, before any text) and return its lines."""
+        while True:
+            call = protocol.call(request, stream=True, n=1)
+            lines = self.transport.stream_lines(call.url, call.payload, call.features)
+            try:
+                first = next(lines, None)
+            except UnsupportedFeatureError as exc:
+                if not self._next_dialect(protocol, call, exc):
+                    raise
+                continue
+            return _prepend(first, lines), protocol.stream_state(request)
+
+    # -- async ----------------------------------------------------------------------------
+
+    async def generate_async(self, request: GenerationRequest) -> Completion:
+        protocol = self._protocol_for(request)
+        wanted = request.params.num_return_sequences
+        first = await self._apost(protocol, request, n=self._batch_size(protocol, wanted))
+        completion = protocol.completion(first.body, first.headers, request)
+        extra_requests = self._extra_requests(request, wanted - len(completion.choices))
+        replies = await asyncio.gather(*(self._apost(protocol, extra, n=1) for extra in extra_requests))
+        extras = [
+            protocol.completion(reply.body, reply.headers, extra) for reply, extra in zip(replies, extra_requests, strict=True)
+        ]
+        return self._finish(completion, extras, request)
+
+    async def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        protocol = self._protocol_for(request)
+        lines, state = await self._aopen_stream(protocol, request)
+        assembler = _Assembler(state, request.params.stop)
+        try:
+            async for event in aiter_sse(lines):
+                delta = assembler.feed(event)
+                if delta is not None:
+                    yield delta
+                if state.done:
+                    break
+        finally:
+            await lines.aclose()
+        for delta in assembler.finish():
+            yield delta
+
+    async def _apost(self, protocol: Protocol, request: GenerationRequest, *, n: int) -> Reply:
+        while True:
+            call = protocol.call(request, stream=False, n=n)
+            try:
+                return await self.transport.apost_json(call.url, call.payload, call.features)
+            except UnsupportedFeatureError as exc:
+                if not self._next_dialect(protocol, call, exc):
+                    raise
+
+    async def _aopen_stream(self, protocol: Protocol, request: GenerationRequest) -> tuple[Any, StreamState]:
+        while True:
+            call = protocol.call(request, stream=True, n=1)
+            lines = self.transport.astream_lines(call.url, call.payload, call.features)
+            try:
+                first = await anext(lines, None)
+            except UnsupportedFeatureError as exc:
+                if not self._next_dialect(protocol, call, exc):
+                    raise
+                continue
+            return _aprepend(first, lines), protocol.stream_state(request)
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _protocol_for(self, request: GenerationRequest) -> Protocol:
+        if not request.raw or not isinstance(self.protocol, OpenAIChat):
+            return self.protocol
+        if self.raw_protocol is None:
+            raise UnsupportedFeatureError(
+                f"raw=True needs a text-completion route, and {self._where} only serves chat; "
+                "use provider='hf-inference' or an endpoint with /v1/completions or TGI's /generate",
+                feature="raw",
+            )
+        if request.response_format is not None or (request.tools and request.tool_choice != "none"):
+            raise UnsupportedFeatureError("raw=True completes text only: drop tools and response_format", feature="raw")
+        return self.raw_protocol
+
+    @staticmethod
+    def _batch_size(protocol: Protocol, wanted: int) -> int:
+        return wanted if isinstance(protocol, (OpenAIChat,)) or protocol.name == "openai-completions" else 1
+
+    @staticmethod
+    def _next_dialect(protocol: Protocol, call: Call, error: UnsupportedFeatureError) -> bool:
+        """Switch an OpenAI chat route to the next ``response_format`` spelling after a rejection."""
+        if error.feature != "response_format" or not isinstance(protocol, OpenAIChat) or "response_format" not in call.features:
+            return False
+        position = RESPONSE_FORMAT_DIALECTS.index(protocol.dialect)
+        if position + 1 >= len(RESPONSE_FORMAT_DIALECTS):
+            protocol.dialect = RESPONSE_FORMAT_DIALECTS[0]
+            return False
+        protocol.dialect = RESPONSE_FORMAT_DIALECTS[position + 1]
+        logger.info("%s rejected response_format; trying the %r spelling", call.url, protocol.dialect)
+        return True
+
+    @staticmethod
+    def _extra_requests(request: GenerationRequest, missing: int) -> list[GenerationRequest]:
+        params = request.params
+        return [
+            replace(
+                request,
+                params=replace(params, num_return_sequences=1, seed=None if params.seed is None else params.seed + index + 1),
+            )
+            for index in range(max(0, missing))
+        ]
+
+    @staticmethod
+    def _finish(completion: Completion, extras: list[Completion], request: GenerationRequest) -> Completion:
+        choices: list[Choice] = list(completion.choices)
+        prompt, generated = completion.usage.prompt_tokens, completion.usage.completion_tokens
+        for extra in extras:
+            choices.extend(extra.choices)
+            prompt += extra.usage.prompt_tokens
+            generated += extra.usage.completion_tokens
+        stops = request.params.stop
+        for choice in choices:
+            if stops:
+                choice.text, found = truncate_at_stop(choice.text, stops)
+                if found:
+                    choice.finish_reason = "stop"
+            if choice.finish_reason is None:
+                choice.finish_reason = "tool_calls" if choice.tool_calls else "stop"
+        wanted = request.params.num_return_sequences
+        return Completion(choices=choices[:wanted], usage=Usage(prompt, generated), model=completion.model)
+
+
+class _Assembler:
+    """Turns stream events into deltas: stop sequences held back and cut, then one final delta."""
+
+    def __init__(self, state: StreamState, stops: tuple[str, ...]) -> None:
+        self._state = state
+        self._stops = StopSequenceFilter(stops)
+
+    def feed(self, event: SSEEvent) -> StreamDelta | None:
+        text = self._stops.feed(self._state.feed(event))
+        return StreamDelta(text=text) if text else None
+
+    def finish(self) -> list[StreamDelta]:
+        end = self._state.end()
+        deltas = []
+        tail = self._stops.flush()
+        if tail:
+            deltas.append(StreamDelta(text=tail))
+        reason = "stop" if self._stops.stopped else end.finish_reason
+        deltas.append(StreamDelta(text="", finish_reason=reason, usage=end.usage, tool_calls=end.tool_calls or None))
+        return deltas
+
+
+def _prepend(first: str | None, rest: Iterator[str]) -> Generator[str, None, None]:
+    try:
+        if first is not None:
+            yield first
+            yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+
+
+async def _aprepend(first: str | None, rest: Any) -> AsyncIterator[str]:
+    try:
+        if first is not None:
+            yield first
+            async for line in rest:
+                yield line
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await rest.aclose()

@@ -1,0 +1,126 @@
+"""HTTP answers and httpx failures as ``abstractllm.errors``.
+
+==============================  ============================================================
+server answer / failure         error
+==============================  ============================================================
+401, 403                        ``AuthenticationError``
+404                             ``ModelNotFoundError``
+400, 422 (and 413)              ``InvalidArgumentError`` with the server's message
+400/413/422/500/501 naming a     ``UnsupportedFeatureError`` with the server's message
+feature the request carried      (tools, ``response_format``)
+429 (after retries)             ``RateLimitError`` with ``retry_after``
+other 4xx, 5xx                  ``ProviderAPIError`` (502/503/504 marked retryable)
+timeout                         ``RequestTimeoutError`` (a ``ProviderAPIError``, retryable)
+refused / broken connection     ``ProviderConnectionError`` (a ``ProviderAPIError``, retryable)
+bad JSON, truncated stream      ``ProviderAPIError``
+==============================  ============================================================
+
+Every message goes through :func:`~abstractllm_hf_api.security.redact`, so a token a
+server echoes back never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from abstractllm.errors import (
+    AbstractLLMError,
+    AuthenticationError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    ProviderAPIError,
+    ProviderConnectionError,
+    RateLimitError,
+    RequestTimeoutError,
+    UnsupportedFeatureError,
+)
+from abstractllm_hf_api.security import Token, redact
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["error_for_status", "error_for_transport", "server_message", "stream_error"]
+
+_TOOL_WORDS = re.compile(r"\btools?\b|tool_choice|function", re.IGNORECASE)
+_FORMAT_WORDS = re.compile(r"response_format|grammar|json_schema|json_object", re.IGNORECASE)
+
+
+def server_message(body: Any) -> str:
+    """The human-readable error in a server's reply body (OpenAI, TGI, FastAPI or plain text)."""
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            return str(error.get("message") or error)
+        if error:
+            return str(error)
+        for key in ("message", "detail"):
+            if body.get(key):
+                detail = body[key]
+                return detail if isinstance(detail, str) else json.dumps(detail)
+        return json.dumps(body)[:500]
+    if isinstance(body, list) and body:
+        return json.dumps(body)[:500]
+    return str(body or "").strip()[:500]
+
+
+def error_for_status(
+    status: int,
+    body: Any,
+    *,
+    url: str,
+    token: Token | None,
+    retry_after: float | None = None,
+    features: tuple[str, ...] = (),
+) -> AbstractLLMError:
+    """The error for an HTTP error answer; ``features`` names what the request asked for
+    beyond plain generation (``"tools"``, ``"response_format"``)."""
+    message = redact(server_message(body), token)
+    where = f"{url} answered {status}"
+    details = {"status": status, "server_message": message}
+    if status in (401, 403):
+        hint = " (check the token: api_key=..., HUGGINGFACE_API_KEY or HF_TOKEN)"
+        return AuthenticationError(f"{where}: {message}{hint}", details=details)
+    if status == 404:
+        return ModelNotFoundError(f"{where}: {message} (check the model id and the endpoint URL)", details=details)
+    feature = _rejected_feature(message, features) if status in (400, 413, 422, 500, 501) else None
+    if feature is not None:
+        return UnsupportedFeatureError(
+            f"the server does not support {feature} for this model: {message}", feature=feature, details=details
+        )
+    if status in (400, 413, 422):
+        return InvalidArgumentError(f"{where}: {message}", details=details)
+    if status == 429:
+        return RateLimitError(f"{where} (rate limited, retries exhausted): {message}", retry_after=retry_after, details=details)
+    if status == 408:
+        return RequestTimeoutError(f"{where}: {message}", details=details)
+    return ProviderAPIError(f"{where}: {message}", details=details, retryable=status in (502, 503, 504))
+
+
+def _rejected_feature(message: str, features: tuple[str, ...]) -> str | None:
+    if "tools" in features and _TOOL_WORDS.search(message):
+        return "tools"
+    if "response_format" in features and _FORMAT_WORDS.search(message):
+        return "response_format"
+    return None
+
+
+def error_for_transport(exc: httpx.HTTPError, *, url: str, during_stream: bool = False) -> AbstractLLMError:
+    """The error for an httpx failure without an HTTP answer (timeouts, refused or cut connections)."""
+    import httpx
+
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeoutError(f"request to {url} timed out ({kind}); raise timeout= if the server is slow")
+    if during_stream:
+        return ProviderConnectionError(f"the stream from {url} was cut before it ended ({kind}: {exc})")
+    if isinstance(exc, httpx.TransportError):
+        return ProviderConnectionError(f"cannot reach {url} ({kind}: {exc})")
+    return ProviderAPIError(f"request to {url} failed ({kind}: {exc})")
+
+
+def stream_error(payload: Any, *, url: str, token: Token | None) -> AbstractLLMError:
+    """The error for an error event sent in the middle of a stream."""
+    return ProviderAPIError(f"{url} sent an error in the stream: {redact(server_message(payload), token)}")

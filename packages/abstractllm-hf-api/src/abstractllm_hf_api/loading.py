@@ -1,0 +1,191 @@
+"""From a validated configuration to a ready backend: routes, tokens and protocol detection."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from abstractllm.backend import BackendInfo
+from abstractllm.config import ConfigManager
+from abstractllm.errors import InvalidArgumentError
+from abstractllm_hf_api.backend import ApiBackend
+from abstractllm_hf_api.openai_protocol import OpenAIChat, OpenAICompletions
+from abstractllm_hf_api.protocol import Protocol
+from abstractllm_hf_api.retry import RetryPolicy
+from abstractllm_hf_api.security import Token, token_for
+from abstractllm_hf_api.tgi_protocol import TGI
+from abstractllm_hf_api.transport import Transport
+
+__all__ = ["ServerInfo", "detect_protocol", "load_api", "load_endpoint", "split_endpoint_url"]
+
+logger = logging.getLogger(__name__)
+
+#: URL path endings that name a protocol, and the base URL left when they are cut off.
+_PATH_PROTOCOLS = (
+    ("/v1/chat/completions", "openai"),
+    ("/v1/completions", "openai-completions"),
+    ("/generate_stream", "tgi"),
+    ("/generate", "tgi"),
+    ("/v1", "openai"),
+)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a probe learnt: the protocol, and the model id and context window when told."""
+
+    protocol: str
+    model_id: str | None = None
+    context_window: int | None = None
+
+
+def split_endpoint_url(url: str) -> tuple[str, str | None]:
+    """The base URL and the protocol its path names (None when the path names none)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgumentError(
+            f"inference_api_url={url!r} is not an http(s) URL",
+            parameter="inference_api_url",
+            value=url,
+            allowed="an http:// or https:// URL",
+        )
+    path = parts.path.rstrip("/")
+    for suffix, protocol in _PATH_PROTOCOLS:
+        if path.endswith(suffix):
+            return urlunsplit((parts.scheme, parts.netloc, path[: -len(suffix)], "", "")), protocol
+    return urlunsplit((parts.scheme, parts.netloc, path, "", "")), None
+
+
+def detect_protocol(base_url: str, transport: Transport) -> ServerInfo:
+    """Ask the server once: ``GET /v1/models`` answers → OpenAI-compatible; else ``GET /info``
+    with a ``model_id`` → TGI; no answer → OpenAI-compatible (the common case), logged."""
+    models = transport.get_json(base_url + "/v1/models")
+    if models is not None and isinstance(models.body, dict) and isinstance(models.body.get("data"), list):
+        first = models.body["data"][0] if models.body["data"] else {}
+        first = first if isinstance(first, dict) else {}
+        window = first.get("max_model_len")
+        return ServerInfo("openai", first.get("id"), window if isinstance(window, int) else None)
+    info = transport.get_json(base_url + "/info")
+    if info is not None and isinstance(info.body, dict) and info.body.get("model_id"):
+        window = info.body.get("max_total_tokens")
+        return ServerInfo("tgi", str(info.body["model_id"]), window if isinstance(window, int) else None)
+    logger.warning("could not tell which protocol %s speaks; using the OpenAI-compatible routes (pass protocol=...)", base_url)
+    return ServerInfo("openai")
+
+
+def _transport(config: ConfigManager, token: Token | None) -> Transport:
+    return Transport(
+        token=token,
+        timeout=float(config.get_param("timeout")),
+        connect_timeout=float(config.get_param("connect_timeout")),
+        retry=RetryPolicy(
+            max_retries=int(config.get_param("max_retries", 0)),
+            backoff=float(config.get_param("retry_backoff")),
+            max_wait=float(config.get_param("max_retry_wait")),
+        ),
+        max_connections=int(config.get_param("max_connections")),
+    )
+
+
+def _model_id(config: ConfigManager) -> str | None:
+    value = config.get_param("model")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
+    """The hosted Inference API: the router's OpenAI-compatible chat route for ``model``.
+
+    ``provider="auto"`` lets the router choose (``/v1/chat/completions``, model as given);
+    ``"hf-inference"`` uses HF's own route (``/hf-inference/models/<id>/v1/chat/completions``,
+    whose text-generation route also serves ``raw=True``); any other provider name is
+    appended to the model id (``<id>:<provider>``), the router's way of picking it.
+    """
+    model = _model_id(config)
+    if model is None:
+        raise InvalidArgumentError(
+            "the Inference API needs a hub model id: create_llm('huggingface', model='org/name', use_inference_api=True)",
+            parameter="model",
+            value=None,
+            allowed="a hub model id such as 'HuggingFaceTB/SmolLM2-1.7B-Instruct'",
+        )
+    base = str(config.get_param("api_base_url")).rstrip("/")
+    split_endpoint_url(base)
+    token = token_for(
+        base,
+        config.get_param("api_key"),
+        explicit=config.is_explicit("api_key"),
+        from_environment=config.from_environment("api_key"),
+        required=True,
+        allow_insecure=bool(config.get_param("allow_insecure_token")),
+    )
+    provider = str(config.get_param("provider")).strip()
+    extra: dict[str, Any] = config.get_param("extra_body") or {}
+    raw_protocol: Protocol | None = None
+    if provider == "auto":
+        chat = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=False, token=token)
+    elif provider == "hf-inference":
+        route = f"{base}/hf-inference/models/{quote(model, safe='/')}"
+        chat = OpenAIChat(route, model=model, extra_body=extra, penalty_alias=False, token=token)
+        raw_protocol = TGI(route, extra_body=extra, token=token, compat_route=True)
+    else:
+        chat = OpenAIChat(base, model=f"{model}:{provider}", extra_body=extra, penalty_alias=False, token=token)
+    return ApiBackend(
+        info,
+        model_name=model,
+        transport=_transport(config, token),
+        protocol=chat,
+        raw_protocol=raw_protocol,
+        context_window=config.get_param("context_window"),
+        claims_seed=False,
+        where=f"router {base} (provider {provider!r})",
+    )
+
+
+def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
+    """A custom endpoint: the protocol given, named by the URL's path, or probed once."""
+    url = config.get_param("inference_api_url") or config.get_param("endpoint_url")
+    if not isinstance(url, str):
+        raise InvalidArgumentError(
+            "the endpoint mode needs inference_api_url='http(s)://host[:port]' (or endpoint_url=...)",
+            parameter="inference_api_url",
+            value=None,
+            allowed="an http(s) URL",
+        )
+    base, from_path = split_endpoint_url(url)
+    token = token_for(
+        base,
+        config.get_param("api_key"),
+        explicit=config.is_explicit("api_key"),
+        from_environment=config.from_environment("api_key"),
+        required=False,
+        allow_insecure=bool(config.get_param("allow_insecure_token")),
+    )
+    transport = _transport(config, token)
+    wanted = str(config.get_param("protocol"))
+    server = ServerInfo(wanted if wanted != "auto" else (from_path or ""))
+    if not server.protocol:
+        server = detect_protocol(base, transport)
+        logger.info("%s speaks the %s protocol", base, server.protocol)
+    model = _model_id(config) or server.model_id
+    extra: dict[str, Any] = config.get_param("extra_body") or {}
+    protocol: Protocol
+    raw_protocol: Protocol | None = None
+    if server.protocol == "tgi":
+        protocol = TGI(base, extra_body=extra, token=token)
+    elif server.protocol == "openai-completions":
+        protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True, token=token)
+    else:
+        protocol = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=True, token=token)
+        raw_protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True, token=token)
+    return ApiBackend(
+        info,
+        model_name=model or base,
+        transport=transport,
+        protocol=protocol,
+        raw_protocol=raw_protocol,
+        context_window=config.get_param("context_window") or server.context_window,
+        claims_seed=True,
+        where=base,
+    )

@@ -1,0 +1,73 @@
+"""The ``abstractllm`` plugin: the ``api`` and ``endpoint`` modes of the ``"huggingface"`` provider.
+
+Importing this module imports neither httpx nor the transport: they load with the first model.
+"""
+
+from __future__ import annotations
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.config import ConfigManager
+from abstractllm.errors import AbstractLLMError
+from abstractllm.plugins import hookimpl
+from abstractllm.providers.huggingface import HF_MODES
+from abstractllm_hf_api.options import API_LOAD_OPTIONS, ENDPOINT_LOAD_OPTIONS
+
+__all__ = ["API_INFO", "ENDPOINT_INFO"]
+
+PROVIDER = "huggingface"
+INSTALL = "pip install abstractllm-hf-api"
+
+API_INFO = BackendInfo(
+    provider=PROVIDER,
+    mode="api",
+    description="HuggingFace's hosted Inference API through its router (OpenAI-compatible chat route), over httpx.",
+    install=INSTALL,
+    load_options=API_LOAD_OPTIONS,
+    aliases=HF_MODES["api"][1],
+)
+
+ENDPOINT_INFO = BackendInfo(
+    provider=PROVIDER,
+    mode="endpoint",
+    description="A custom endpoint (HF Inference Endpoint, TGI, vLLM, llama.cpp server): OpenAI-compatible or TGI routes.",
+    install=INSTALL,
+    load_options=ENDPOINT_LOAD_OPTIONS,
+    aliases=HF_MODES["endpoint"][1],
+)
+
+_MODES = {"api", "endpoint"}
+
+
+@hookimpl
+def abstractllm_backends() -> list[BackendInfo]:
+    return [API_INFO, ENDPOINT_INFO]
+
+
+@hookimpl
+def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
+    if info.provider != PROVIDER or info.mode not in _MODES:
+        return None
+    from abstractllm_hf_api.loading import load_api, load_endpoint
+
+    return load_api(info, config) if info.mode == "api" else load_endpoint(info, config)
+
+
+@hookimpl
+def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
+    if info.provider != PROVIDER or info.mode not in _MODES:
+        return None
+    import sys
+
+    httpx = sys.modules.get("httpx")
+    if httpx is None or not isinstance(error, httpx.HTTPError):
+        return None
+    from abstractllm_hf_api.errors import error_for_transport
+
+    return error_for_transport(error, url=str(getattr(getattr(error, "request", None), "url", "")) if _has_request(error) else "")
+
+
+def _has_request(error: BaseException) -> bool:
+    try:
+        return getattr(error, "request", None) is not None
+    except RuntimeError:  # httpx raises when an error has no request attached
+        return False

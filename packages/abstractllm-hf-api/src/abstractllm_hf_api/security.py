@@ -1,0 +1,103 @@
+"""Which token goes where, and keeping it out of every message.
+
+Rules:
+- A token taken from the environment (``HUGGINGFACE_API_KEY``, ``HF_TOKEN``) is sent only to
+  HuggingFace's own hosts over https.
+- A custom endpoint gets a token only when one is given for it explicitly (``api_key=``).
+- A token is never sent over plain http to a host other than loopback unless the caller
+  opts in with ``allow_insecure_token=True``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from abstractllm.errors import AuthenticationError, InvalidArgumentError
+
+__all__ = ["HF_HOST_SUFFIXES", "Token", "is_hf_host", "is_loopback", "redact", "token_for"]
+
+HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "huggingface.cloud")
+HOW_TO_SET = "pass api_key=... or set HUGGINGFACE_API_KEY (or HF_TOKEN); create one at https://huggingface.co/settings/tokens"
+
+
+class Token:
+    """A bearer token that never shows itself: its ``repr`` and ``str`` are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The token itself, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Token('***')"
+
+    __str__ = __repr__
+
+
+def is_hf_host(url: str) -> bool:
+    """Whether ``url`` is https on HuggingFace's own domains (or their subdomains)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    return parts.scheme == "https" and any(host == suffix or host.endswith("." + suffix) for suffix in HF_HOST_SUFFIXES)
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def token_for(
+    url: str,
+    value: str | None,
+    *,
+    explicit: bool,
+    from_environment: bool,
+    required: bool,
+    allow_insecure: bool = False,
+) -> Token | None:
+    """The token to send to ``url``, or None; raises before any request when the rules forbid it.
+
+    ``required`` (the hosted API) turns a missing token into ``AuthenticationError``
+    saying how to set one.
+    """
+    usable: str | None = None
+    if (value and explicit) or (value and from_environment and is_hf_host(url)):
+        usable = value
+    if usable is None:
+        if required:
+            reason = (
+                "a token from the environment is only sent to HuggingFace's own https hosts, and "
+                f"{urlsplit(url).hostname!r} is not one; pass api_key=... explicitly for it"
+                if value and from_environment
+                else f"no HuggingFace token was found; {HOW_TO_SET}"
+            )
+            raise AuthenticationError(f"the Inference API needs a token: {reason}")
+        return None
+    if urlsplit(url).scheme == "http" and not is_loopback(url) and not allow_insecure:
+        raise InvalidArgumentError(
+            f"refusing to send a token over plain http to {urlsplit(url).hostname!r}; use https, or pass "
+            "allow_insecure_token=True if you accept that the token travels unencrypted",
+            parameter="allow_insecure_token",
+            value=False,
+            allowed="True to send the token over plain http",
+        )
+    return Token(usable)
+
+
+def redact(text: str, token: Token | None) -> str:
+    """``text`` with every occurrence of the token replaced by ``***``."""
+    if token is None or not text:
+        return text
+    secret = token.reveal()
+    return text.replace(secret, "***") if secret else text
