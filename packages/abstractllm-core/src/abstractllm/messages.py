@@ -96,7 +96,7 @@ def _message_from_mapping(data: Mapping[str, Any], *, where: str) -> Message:
             allowed="str",
         )
     raw_calls = data.get("tool_calls") or None
-    calls = [ToolCall.from_dict(call) for call in raw_calls] if raw_calls else None
+    calls = [call if isinstance(call, ToolCall) else ToolCall.from_dict(call) for call in raw_calls] if raw_calls else None
     if content is None and not calls:
         raise InvalidArgumentError(f"{where} has no content", parameter="messages", value=None, allowed="a string")
     return Message(

@@ -18,7 +18,7 @@ from abstractllm.interface import AbstractLLMInterface
 from abstractllm.messages import Message, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
 from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
-from abstractllm.tools import ToolCall, ToolDefinition, normalize_tools
+from abstractllm.tools import ToolDefinition, normalize_tools
 
 __all__ = ["Message", "Session", "SessionManager"]
 
@@ -270,8 +270,7 @@ class Session:
         metadata: dict[str, Any] = {}
         if isinstance(reply, GenerateResponse):
             metadata = {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict(), "model": reply.model}
-        calls = [call.to_dict() if isinstance(call, ToolCall) else call for call in tool_calls or []]
-        return self.add_message(MessageRole.ASSISTANT, str(reply), metadata=metadata, tool_calls=calls or None)
+        return self.add_message(MessageRole.ASSISTANT, str(reply), metadata=metadata, tool_calls=tool_calls or None)
 
     def generate(
         self,
