@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from abstractllm.options import Option, validate_options
@@ -65,6 +65,11 @@ class ConfigManager:
             return self._values[key]
         value = self._defaults.get(key)
         return default if value is None else value
+
+    def effective(self, names: Iterable[str]) -> dict[str, Any]:
+        """The current value of each name (given value, else default; ``None`` when neither)."""
+        values, defaults = self._values, self._defaults
+        return {name: values[name] if name in values else defaults.get(name) for name in names}
 
     def is_explicit(self, name: Any) -> bool:
         """Whether the value was given by the caller (not a default or an environment variable)."""

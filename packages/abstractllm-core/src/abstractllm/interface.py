@@ -89,6 +89,7 @@ class AbstractLLMInterface:
         self._plugins = plugins
         self.config_manager = config_manager
         self._lock = threading.Lock()
+        self._capabilities: dict[str, Any] | None = None
 
     # -- identity -------------------------------------------------------------------------
 
@@ -135,13 +136,19 @@ class AbstractLLMInterface:
         return self.config_manager.get_param(name, default)
 
     def get_capabilities(self) -> dict[str, Any]:
-        """``ModelCapability`` values to values; look up with members or strings alike."""
+        """``ModelCapability`` values to values; look up with members or strings alike.
+
+        Computed once per loaded model (capabilities do not change after loading); the
+        caller gets a copy.
+        """
         backend = self._require_backend()
-        merged: dict[str, Any] = {}
-        for answer in reversed(self._plugins.hook.abstractllm_capabilities(backend=backend)):
-            if answer:
-                merged.update({param_name(key): value for key, value in answer.items()})
-        return merged
+        if self._capabilities is None:
+            merged: dict[str, Any] = {}
+            for answer in reversed(self._plugins.hook.abstractllm_capabilities(backend=backend)):
+                if answer:
+                    merged.update({param_name(key): value for key, value in answer.items()})
+            self._capabilities = merged
+        return dict(self._capabilities)
 
     # -- generation -----------------------------------------------------------------------
 
@@ -355,10 +362,9 @@ class AbstractLLMInterface:
         where = f"generate() on {self.provider}/{self.mode}"
         options = self._generation_options()
         given = validate_options(params, options, where=where, provider=self.provider, mode=self.mode)
-        effective = {name: self.config_manager.get_param(name, option.default) for name, option in options.items()}
+        effective = self.config_manager.effective(options)
         effective.update(given)
-        for name in ("stream", "raw"):
-            value = locals()[name]
+        for name, value in (("stream", stream), ("raw", raw)):
             if not isinstance(value, bool):
                 raise InvalidArgumentError(
                     f"{where}: {name} must be True or False, got {value!r}", parameter=name, value=value, allowed="True or False"
@@ -394,7 +400,8 @@ class AbstractLLMInterface:
             tool_choice=choice,
             response_format=normalize_response_format(response_format),
         )
-        self._check_features(request)
+        if request.tools or request.response_format is not None:
+            self._check_features(request)
         if check_window:
             self._check_context_window(request)
         return request
@@ -465,8 +472,8 @@ class AbstractLLMInterface:
 
     def _check_context_window(self, request: GenerationRequest) -> None:
         backend = self._require_backend()
-        window = backend.context_window()
-        if window is None:
+        window = self.get_capabilities().get("max_tokens")
+        if not isinstance(window, int):
             return
         try:
             used = backend.count_tokens(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,13 @@ from abstractllm.tools import ToolCall
 __all__ = ["Message", "ChatMessage", "normalize_messages"]
 
 _ROLES = frozenset(role.value for role in MessageRole)
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count()
+
+
+def _new_id() -> str:
+    """A unique message id: a random per-process prefix and a counter (cheaper than uuid4)."""
+    return f"msg_{_ID_PREFIX}_{next(_ID_COUNTER)}"
 
 
 @dataclass
@@ -35,7 +43,7 @@ class Message:
     tool_call_id: str | None = None
     timestamp: float = field(default_factory=time.time)
     metadata: dict[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=_new_id)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict; ``from_dict`` reads it back unchanged."""
@@ -107,7 +115,7 @@ def _message_from_mapping(data: Mapping[str, Any], *, where: str) -> Message:
         tool_call_id=data.get("tool_call_id"),
         timestamp=_timestamp(data.get("timestamp"), where),
         metadata=dict(data.get("metadata") or {}),
-        id=str(data.get("id") or uuid.uuid4()),
+        id=str(data.get("id") or _new_id()),
     )
 
 
