@@ -1,0 +1,209 @@
+"""The gguf mode's :class:`~abstractllm.backend.Backend` over a shared llama.cpp model."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.errors import AbstractLLMError, ContextWindowExceededError
+from abstractllm.request import GenerationRequest
+from abstractllm.response import Choice, Completion, StreamDelta, Usage
+from abstractllm_hf_gguf.chat import ChatFormat
+from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
+from abstractllm_hf_gguf.errors import map_llama_error
+from abstractllm_hf_gguf.grammars import TOOL_CALL_OPEN, gbnf_grammar, response_grammar, tool_call_grammar
+from abstractllm_hf_gguf.model import LoadedModel
+from abstractllm_hf_gguf.prompts import Prompt, render_prompt, tools_offered
+
+__all__ = ["GGUFBackend"]
+
+_PROBE = "\u2063probe\u2063"
+
+
+class GGUFBackend(Backend):
+    """One ``create_llm`` of a GGUF file: a chat format over a shared :class:`LoadedModel`.
+
+    ``release`` is called once by ``close`` to drop this user of the shared model.
+    Generations on the model are serialised by its lock; ``num_return_sequences``
+    runs that many sequences (seeds ``seed``, ``seed + 1``, ...), usage counts the
+    prompt once and every sequence's tokens.
+    """
+
+    def __init__(
+        self,
+        info: BackendInfo,
+        model: LoadedModel,
+        chat_format: ChatFormat | None,
+        model_name: str,
+        release: Callable[[], None],
+        cache_key: Hashable,
+    ) -> None:
+        self.info = info
+        self.model_name = model_name
+        self.cache_key = cache_key
+        self._model = model
+        self._chat_format = chat_format
+        self._release: Callable[[], None] | None = release
+        self._random = random.Random()
+        self._last: tuple[GenerationRequest, Prompt] | None = None
+        self._capabilities = self._probe_capabilities()
+        self._closing = threading.Lock()
+
+    @property
+    def model(self) -> LoadedModel:
+        """The shared loaded model (for tests and plugins)."""
+        return self._model
+
+    @property
+    def chat_format(self) -> ChatFormat | None:
+        return self._chat_format
+
+    # -- generation -------------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest) -> Completion:
+        plan = self._plan(request)
+        seeds = self._seeds(request)
+        choices = []
+        produced = 0
+        with self._model.lock.hold():
+            for seed in seeds:
+                run = Run(self._model, plan, seed)
+                text = "".join(run)
+                choices.append(Choice(text, run.finish_reason, run.tool_calls))
+                produced += run.completion_tokens
+        return Completion(choices, Usage(len(plan.prompt_tokens), produced), model=self.model_name)
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        plan = self._plan(request)
+        return self._stream(plan, self._seeds(request)[0])
+
+    def _stream(self, plan: Plan, seed: int) -> Iterator[StreamDelta]:
+        with self._model.lock.hold():
+            run = Run(self._model, plan, seed)
+            pieces = iter(run)
+            try:
+                for text in pieces:
+                    yield StreamDelta(text)
+            finally:
+                pieces.close()  # type: ignore[attr-defined]
+        yield StreamDelta(
+            "",
+            finish_reason=run.finish_reason,
+            usage=Usage(len(plan.prompt_tokens), run.completion_tokens),
+            tool_calls=run.tool_calls or None,
+        )
+
+    # -- facts --------------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        return dict(self._capabilities)
+
+    def context_window(self) -> int:
+        return self._model.n_ctx
+
+    def count_tokens(self, request: GenerationRequest) -> int:
+        return len(self._prompt(request).tokens)
+
+    def map_error(self, error: BaseException) -> AbstractLLMError | None:
+        return map_llama_error(error, str(self._model.path))
+
+    def close(self) -> None:
+        with self._closing:
+            release, self._release = self._release, None
+        self._last = None
+        if release is not None:
+            release()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prompt(self, request: GenerationRequest) -> Prompt:
+        """The request's prompt, rendered and tokenized once even when core counts it first."""
+        last = self._last
+        if last is not None and last[0] is request:
+            return last[1]
+        prompt = render_prompt(self._model, self._chat_format, request)
+        self._last = (request, prompt)
+        return prompt
+
+    def _plan(self, request: GenerationRequest) -> Plan:
+        prompt = self._prompt(request)
+        window = self._model.n_ctx
+        if len(prompt.tokens) >= window:
+            raise ContextWindowExceededError(
+                f"the prompt takes {len(prompt.tokens)} tokens but the context window of {self.model_name} is {window} tokens",
+                context_window=window,
+                content_length=len(prompt.tokens),
+                value=len(prompt.tokens),
+                allowed=f"fewer than {window} prompt tokens",
+            )
+        params = request.params
+        grammar = None
+        tool_mode = None
+        tagged = self._tagged_tool_calls()
+        if tools_offered(request):
+            tool_mode = "tagged" if tagged else None
+            if request.tool_choice != "auto":
+                grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=tagged)
+                tool_mode = "tagged" if tagged else "bare"
+        if grammar is None and request.response_format is not None:
+            grammar = response_grammar(self._model, request.response_format)
+        if grammar is None and params.extra.get("grammar"):
+            grammar = gbnf_grammar(self._model, params.extra["grammar"])
+        stop_ids = frozenset(token for token in (self._model.single_token(text) for text in prompt.stop) if token is not None)
+        return Plan(
+            prompt_tokens=prompt.tokens,
+            max_tokens=params.max_tokens,
+            sampling=sampling_arguments(params),
+            grammar=grammar,
+            stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))),
+            stop_token_ids=stop_ids,
+            tool_mode=tool_mode,
+        )
+
+    def _seeds(self, request: GenerationRequest) -> list[int]:
+        params = request.params
+        first = params.seed if params.seed is not None else self._random.randrange(2**31)
+        return [(first + index) % 2**32 for index in range(params.num_return_sequences)]
+
+    def _tagged_tool_calls(self) -> bool:
+        template = self._chat_format.template if self._chat_format is not None else None
+        return template is not None and TOOL_CALL_OPEN in template
+
+    def _probe_capabilities(self) -> dict[str, Any]:
+        """What this file and chat format really support, found by rendering probes."""
+        system_prompt = tools = False
+        if self._chat_format is None:
+            system_prompt = True  # core's plain fallback renders the system line
+        else:
+            user = {"role": "user", "content": "hi"}
+            try:
+                system_prompt = _PROBE in self._chat_format.render([{"role": "system", "content": _PROBE}, user], None).text
+            except Exception:  # a template that refuses system turns raises
+                system_prompt = False
+            tool = {"type": "function", "function": {"name": "probe_tool" + _PROBE, "description": "", "parameters": {}}}
+            try:
+                tools = _PROBE in self._chat_format.render([user], [tool]).text
+            except Exception:  # a template that refuses tools raises
+                tools = False
+        return {
+            "streaming": True,
+            "max_tokens": self._model.n_ctx,
+            "supports_system_prompt": system_prompt,
+            "supports_async": True,
+            "supports_multi_turn": True,
+            "supports_stop_sequences": True,
+            "supports_seed": True,
+            "supports_multiple_sequences": True,
+            "supports_json_mode": True,
+            "supports_structured_output": True,
+            "supports_tool_use": tools,
+            "supports_function_calling": tools,
+            "supports_parallel_inference": False,
+            "supports_vision": False,
+            "chat_template": True if self._chat_format is not None else "fallback",
+            "chat_format": self._chat_format.name if self._chat_format is not None else None,
+            "quantization": self._model.quantization(),
+        }

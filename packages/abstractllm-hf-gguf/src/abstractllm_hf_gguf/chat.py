@@ -1,0 +1,126 @@
+"""Chat formats: how a conversation becomes the prompt text a GGUF model completes.
+
+The default is the chat template stored in the GGUF metadata (``tokenizer.chat_template``),
+rendered with llama-cpp-python's ``Jinja2ChatFormatter`` (tools included). ``chat_format``
+may instead name another template of the file (``chat_template.<name>``) or one of
+llama-cpp-python's registered formats (``chatml``, ``llama-2``, ...). A file without a
+template uses core's documented plain fallback (``GenerationRequest.text_without_template``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.errors import InvalidArgumentError
+
+__all__ = ["DEFAULT_TEMPLATE", "ChatFormat", "RenderedChat", "available_chat_formats", "check_chat_format", "make_chat_format"]
+
+DEFAULT_TEMPLATE = "chat_template.default"
+_TEMPLATE_KEY = "tokenizer.chat_template"
+
+
+@dataclass(frozen=True)
+class RenderedChat:
+    """A rendered conversation: ``text`` to tokenize (special tokens parsed), whether the
+    model's BOS must still be added, and the format's extra stop strings."""
+
+    text: str
+    add_bos: bool
+    stop: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """A named way to render conversations; ``template`` is the Jinja source when there is one."""
+
+    name: str
+    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], RenderedChat]
+    template: str | None
+
+
+def _gguf_templates(metadata: Mapping[str, Any]) -> dict[str, str]:
+    templates = {
+        "chat_template." + key[len(_TEMPLATE_KEY) + 1 :]: value
+        for key, value in metadata.items()
+        if key.startswith(_TEMPLATE_KEY + ".") and isinstance(value, str)
+    }
+    if isinstance(metadata.get(_TEMPLATE_KEY), str):
+        templates[DEFAULT_TEMPLATE] = metadata[_TEMPLATE_KEY]
+    return templates
+
+
+def _registered_formatters() -> dict[str, Any]:
+    """llama-cpp-python's registered chat formats that are plain prompt formatters."""
+    from llama_cpp import llama_chat_format
+
+    formatters = {}
+    for name, handler in llama_chat_format.LlamaChatCompletionHandlerRegistry()._chat_handlers.items():
+        code = getattr(handler, "__code__", None)
+        cells = getattr(handler, "__closure__", None) or ()
+        if code is None:
+            continue
+        captured = dict(zip(code.co_freevars, cells, strict=False))
+        if "chat_formatter" in captured:
+            formatters[name] = captured["chat_formatter"].cell_contents
+    return formatters
+
+
+def available_chat_formats(metadata: Mapping[str, Any]) -> list[str]:
+    """Every ``chat_format`` value this file accepts: its own templates, then llama.cpp's formats."""
+    return sorted(_gguf_templates(metadata)) + sorted(_registered_formatters())
+
+
+def make_chat_format(name: str | None, metadata: Mapping[str, Any], bos_token: str, eos_token: str) -> ChatFormat | None:
+    """The chat format ``name`` (default: the file's template); None when the file has none.
+
+    Raises ``InvalidArgumentError`` listing the valid names for an unknown ``name``.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    templates = _gguf_templates(metadata)
+    if name is None:
+        if DEFAULT_TEMPLATE not in templates:
+            return None
+        name = DEFAULT_TEMPLATE
+    if name in templates:
+        formatter = Jinja2ChatFormatter(template=templates[name], eos_token=eos_token, bos_token=bos_token)
+
+        def render_template(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> RenderedChat:
+            result = formatter(messages=messages, tools=tools or None)  # type: ignore[arg-type]
+            return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
+
+        return ChatFormat(name, render_template, templates[name])
+    registered = _registered_formatters()
+    if name in registered:
+        named = registered[name]
+
+        def render_registered(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> RenderedChat:
+            result = named(messages=messages)
+            return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
+
+        return ChatFormat(name, render_registered, None)
+    raise _unknown(name, metadata)
+
+
+def check_chat_format(name: str | None, metadata: Mapping[str, Any]) -> None:
+    """Raise ``InvalidArgumentError`` listing the valid names when ``name`` is not one of this file's."""
+    if name is not None and name not in _gguf_templates(metadata) and name not in _registered_formatters():
+        raise _unknown(name, metadata)
+
+
+def _unknown(name: str, metadata: Mapping[str, Any]) -> InvalidArgumentError:
+    valid = available_chat_formats(metadata)
+    return InvalidArgumentError(
+        f"chat_format={name!r} is unknown; valid chat formats: {', '.join(valid)}",
+        parameter="chat_format",
+        value=name,
+        allowed=", ".join(valid),
+    )
+
+
+def _stops(stop: str | list[str] | None) -> tuple[str, ...]:
+    if stop is None:
+        return ()
+    return (stop,) if isinstance(stop, str) else tuple(item for item in stop if item)

@@ -1,0 +1,117 @@
+"""One decoding run on a loaded model: tokens in, text pieces out.
+
+Streaming and non-streaming generation both iterate a :class:`Run`, so streamed text
+joined is the non-streamed text by construction. Tokens are turned into text with an
+incremental UTF-8 decoder (a character split over tokens is emitted whole), stop
+sequences are cut with core's ``StopSequenceFilter``, and tool-call blocks are taken
+out of the text by the request's :class:`~abstractllm_hf_gguf.tool_calls.ToolCallExtractor`.
+The caller holds the model's lock while iterating.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.request import GenerationParams
+from abstractllm.stops import StopSequenceFilter
+from abstractllm.tools import ToolCall
+from abstractllm_hf_gguf.model import LoadedModel
+from abstractllm_hf_gguf.tool_calls import ToolCallExtractor
+
+__all__ = ["Plan", "Run", "sampling_arguments"]
+
+#: llama.cpp's own defaults, used when a parameter is not given.
+_DEFAULT_TOP_K = 40
+_DEFAULT_TOP_P = 0.95
+_DEFAULT_MIN_P = 0.05
+
+
+def sampling_arguments(params: GenerationParams) -> dict[str, Any]:
+    """``Llama.generate`` keyword arguments for ``params``.
+
+    Greedy (``temperature == 0`` or ``do_sample=False``) selects llama.cpp's greedy
+    sampler; ``repetition_penalty`` becomes ``repeat_penalty`` (1 = none) either way.
+    """
+    arguments: dict[str, Any] = {"repeat_penalty": params.repetition_penalty or 1.0}
+    if params.greedy:
+        arguments.update(temp=0.0, top_k=1, top_p=1.0, min_p=0.0)
+    else:
+        arguments.update(
+            temp=params.temperature,
+            top_k=_DEFAULT_TOP_K if params.top_k is None else params.top_k,
+            top_p=_DEFAULT_TOP_P if params.top_p is None else params.top_p,
+            min_p=_DEFAULT_MIN_P,
+        )
+    return arguments
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, prepared (and validated) before the model lock is taken.
+
+    ``tool_mode`` is None (no tool parsing), ``"tagged"`` (``<tool_call>`` blocks) or
+    ``"bare"`` (the whole reply is one JSON call).
+    """
+
+    prompt_tokens: list[int]
+    max_tokens: int
+    sampling: dict[str, Any]
+    grammar: Any
+    stop: tuple[str, ...]
+    stop_token_ids: frozenset[int]
+    tool_mode: str | None
+
+
+class Run:
+    """Iterate for text pieces; afterwards ``finish_reason``, ``completion_tokens`` and ``tool_calls`` are set.
+
+    ``completion_tokens`` counts the tokens the model produced for the reply; an
+    end-of-generation token is not counted (llama.cpp's convention).
+    """
+
+    def __init__(self, model: LoadedModel, plan: Plan, seed: int) -> None:
+        self._model = model
+        self._plan = plan
+        self._seed = seed
+        self.finish_reason = "length"
+        self.completion_tokens = 0
+        self.tool_calls: list[ToolCall] = []
+
+    def __iter__(self) -> Iterator[str]:
+        plan, model = self._plan, self._model
+        budget = min(plan.max_tokens, model.n_ctx - len(plan.prompt_tokens))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopSequenceFilter(plan.stop)
+        extractor = ToolCallExtractor(capture_all=plan.tool_mode == "bare") if plan.tool_mode else None
+        stopped = False
+        if budget > 0:
+            model.llama.set_seed(self._seed)
+            tokens = model.llama.generate(plan.prompt_tokens, grammar=plan.grammar, **plan.sampling)
+            try:
+                for token in tokens:
+                    if model.is_end(token) or token in plan.stop_token_ids:
+                        stopped = True
+                        break
+                    self.completion_tokens += 1
+                    text = stops.feed(decoder.decode(model.piece(token)))
+                    if extractor is not None:
+                        text = extractor.feed(text)
+                    if text:
+                        yield text
+                    if stops.stopped:
+                        stopped = True
+                        break
+                    if self.completion_tokens >= budget:
+                        break
+            finally:
+                tokens.close()
+        tail = "" if stops.stopped else stops.feed(decoder.decode(b"", final=True)) + stops.flush()
+        if extractor is not None:
+            tail = extractor.feed(tail) + extractor.finish()
+            self.tool_calls = extractor.calls
+        if tail:
+            yield tail
+        self.finish_reason = "tool_calls" if self.tool_calls else ("stop" if stopped else "length")

@@ -1,0 +1,98 @@
+"""Finding the GGUF file: a local path, or a file of a hub repo through huggingface_hub's cache.
+
+``HF_HUB_OFFLINE=1`` is honoured by huggingface_hub itself: the repo's files are then
+listed from the cached snapshot and nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from pathlib import Path
+
+from abstractllm.errors import AuthenticationError, InvalidArgumentError, ModelNotFoundError, ProviderConnectionError
+from abstractllm_hf_gguf.options import LoadSpec
+
+__all__ = ["resolve_model_file"]
+
+logger = logging.getLogger(__name__)
+
+_FIRST_SHARD = re.compile(r"-00001-of-\d{5}\.gguf$")
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}\.gguf$")
+
+
+def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
+    """The local path of the GGUF file ``spec`` names (downloading it unless offline).
+
+    Raises ``ModelNotFoundError`` for a missing file, repo or cached entry,
+    ``InvalidArgumentError`` when ``filename`` matches no file or several unrelated
+    ones (the matches are listed), ``AuthenticationError`` for gated or private repos.
+    """
+    if spec.model_path is not None:
+        path = Path(spec.model_path).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"GGUF file not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        return path.resolve()
+    assert spec.repo_id is not None
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub import errors as hub_errors
+
+    try:
+        chosen = _choose(spec, _repo_gguf_files(spec, token))
+        # the snapshot path (a link into the blobs) keeps the file's name
+        return Path(
+            huggingface_hub.hf_hub_download(spec.repo_id, chosen, revision=spec.revision, cache_dir=spec.cache_dir, token=token)
+        ).absolute()
+    except (hub_errors.GatedRepoError, hub_errors.DisabledRepoError) as exc:
+        raise AuthenticationError(f"{spec.repo_id} is gated or disabled; pass a token with access (api_key=...)") from exc
+    except (
+        hub_errors.RepositoryNotFoundError,
+        hub_errors.RevisionNotFoundError,
+        hub_errors.EntryNotFoundError,
+        hub_errors.LocalEntryNotFoundError,
+        hub_errors.OfflineModeIsEnabled,
+    ) as exc:
+        raise ModelNotFoundError(
+            f"{spec.label} was not found on the hub or in the local cache"
+            f" (offline: {constants.HF_HUB_OFFLINE}): {type(exc).__name__}"
+        ) from exc
+    except hub_errors.HfHubHTTPError as exc:
+        raise ProviderConnectionError(f"the hub failed while fetching {spec.label}: {type(exc).__name__}") from exc
+
+
+def _repo_gguf_files(spec: LoadSpec, token: str | None) -> list[str]:
+    """The ``.gguf`` files of the repo: from the cached snapshot offline, else from the hub."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    assert spec.repo_id is not None
+    if constants.HF_HUB_OFFLINE:
+        folder = Path(
+            huggingface_hub.snapshot_download(
+                spec.repo_id, revision=spec.revision, cache_dir=spec.cache_dir, local_files_only=True
+            )
+        )
+        files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file() or path.is_symlink()]
+    else:
+        files = huggingface_hub.list_repo_files(spec.repo_id, revision=spec.revision, token=token)
+    return sorted(name for name in files if name.lower().endswith(".gguf"))
+
+
+def _choose(spec: LoadSpec, files: list[str]) -> str:
+    pattern = spec.filename or "*.gguf"
+    matches = [name for name in files if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(Path(name).name, pattern)]
+    if len(matches) == 1:
+        return matches[0]
+    first_shards = [name for name in matches if _FIRST_SHARD.search(name)]
+    if len(first_shards) == 1 and len({_SHARD_SUFFIX.sub("", name) for name in matches}) == 1:
+        return first_shards[0]  # the shards of one split model: llama.cpp loads them from the first
+    shown = ", ".join(files[:20]) or "none"
+    problem = "matches no .gguf file" if not matches else f"matches several files ({', '.join(matches[:20])})"
+    raise InvalidArgumentError(
+        f"filename={pattern!r} {problem} in {spec.repo_id}; its .gguf files: {shown}",
+        parameter="filename",
+        value=spec.filename,
+        allowed=shown,
+    )

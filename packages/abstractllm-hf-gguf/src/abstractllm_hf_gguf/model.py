@@ -1,0 +1,128 @@
+"""A loaded llama.cpp model, shared by every ``create_llm`` of the same file and settings.
+
+llama.cpp contexts are not thread-safe and keep the KV cache of the last generation,
+so one :class:`ModelLock` serialises every generation on a model (threads, async
+tasks and open streams alike). The lock refuses re-entry from the thread that holds
+it (an unfinished stream consumed in the same thread) instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from abstractllm.errors import UnsupportedOperationError
+from abstractllm_hf_gguf.chat import ChatFormat, make_chat_format
+from abstractllm_hf_gguf.gguf_file import GGUFInfo
+
+__all__ = ["LoadedModel", "ModelLock"]
+
+
+class ModelLock:
+    """A mutex that knows its owner thread; ``hold()`` blocks until the model is free."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        if self._owner == threading.get_ident():
+            raise UnsupportedOperationError(
+                "this thread still holds an unfinished stream of this GGUF model; consume or close it before generating again"
+            )
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._owner = None
+
+
+class LoadedModel:
+    """A ``llama_cpp.Llama`` with what generation needs around it.
+
+    ``tokenize`` parses special tokens (as llama-cpp-python does for text prompts),
+    ``piece`` gives a token's bytes (cached), ``is_end`` tells end-of-generation tokens.
+    ``chat_format(name)`` builds each chat format once. ``grammars`` caches compiled
+    grammars by key (see :mod:`abstractllm_hf_gguf.grammars`).
+    """
+
+    def __init__(self, llama: Any, path: Path, info: GGUFInfo) -> None:
+        import llama_cpp
+
+        self.llama = llama
+        self.path = path
+        self.info = info
+        self.lock = ModelLock()
+        self.closed = False
+        self.n_ctx: int = llama.n_ctx()
+        self.grammars: dict[str, Any] = {}
+        self._vocab = llama._model.vocab
+        self._pieces: dict[int, bytes] = {}
+        self._ends: dict[int, bool] = {}
+        self._single: dict[str, int | None] = {}
+        self._formats: dict[str | None, ChatFormat | None] = {}
+        self._llama_cpp = llama_cpp
+        bos, eos = llama.token_bos(), llama.token_eos()
+        self.bos_text = llama._model.token_get_text(bos) if bos != -1 else ""
+        self.eos_text = llama._model.token_get_text(eos) if eos != -1 else ""
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.llama.metadata)
+
+    def quantization(self) -> str:
+        """The file's weight type as llama.cpp describes it (e.g. ``"F32"``, ``"Q8_0"``)."""
+        buffer = ctypes.create_string_buffer(256)
+        self._llama_cpp.llama_model_desc(self.llama._model.model, buffer, len(buffer))
+        description = buffer.value.decode("utf-8", errors="replace").split()
+        return description[-1] if description else "unknown"
+
+    def chat_format(self, name: str | None) -> ChatFormat | None:
+        """The chat format ``name`` of this file (None: the file's own template, if any)."""
+        if name not in self._formats:
+            self._formats[name] = make_chat_format(name, self.llama.metadata, self.bos_text, self.eos_text)
+        return self._formats[name]
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """Token ids of ``text``; ``add_bos`` adds the BOS token only where the model asks for one."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def single_token(self, text: str) -> int | None:
+        """The id of ``text`` when it is exactly one (special) token (cached)."""
+        if text not in self._single:
+            ids = self.tokenize(text, add_bos=False) if text else []
+            self._single[text] = ids[0] if len(ids) == 1 else None
+        return self._single[text]
+
+    def piece(self, token: int) -> bytes:
+        """The bytes ``token`` stands for (special tokens render as nothing)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            size = 64
+            buffer = ctypes.create_string_buffer(size)
+            length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, size, 0, False)
+            if length < 0:
+                buffer = ctypes.create_string_buffer(-length)
+                length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -length, 0, False)
+            cached = self._pieces[token] = buffer.raw[:length]
+        return cached
+
+    def is_end(self, token: int) -> bool:
+        """Whether ``token`` ends generation (EOS, end-of-turn and the like)."""
+        cached = self._ends.get(token)
+        if cached is None:
+            cached = self._ends[token] = bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
+        return cached
+
+    def close(self) -> None:
+        """Free the llama.cpp model and context. Idempotent."""
+        if not self.closed:
+            self.closed = True
+            self.grammars.clear()
+            self.llama.close()

@@ -1,0 +1,39 @@
+"""From a request to prompt tokens, following core's chat rules.
+
+``raw`` completes ``request.prompt`` verbatim; otherwise the conversation goes through
+the chat format (tools included when they are offered); a file without a chat
+template completes ``request.text_without_template()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from abstractllm.request import GenerationRequest
+from abstractllm_hf_gguf.chat import ChatFormat
+from abstractllm_hf_gguf.model import LoadedModel
+
+__all__ = ["Prompt", "render_prompt", "tools_offered"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The tokens to complete and the chat format's extra stop strings."""
+
+    tokens: list[int]
+    stop: tuple[str, ...]
+
+
+def tools_offered(request: GenerationRequest) -> bool:
+    return bool(request.tools) and request.tool_choice != "none"
+
+
+def render_prompt(model: LoadedModel, chat_format: ChatFormat | None, request: GenerationRequest) -> Prompt:
+    """Tokens of ``request`` exactly as they are fed to the model."""
+    if request.raw and request.prompt is not None:
+        return Prompt(model.tokenize(request.prompt, add_bos=True), ())
+    if chat_format is None:
+        return Prompt(model.tokenize(request.text_without_template(), add_bos=True), ())
+    tools = [tool.to_openai() for tool in request.tools] if tools_offered(request) else None
+    rendered = chat_format.render(request.chat_dicts(), tools)
+    return Prompt(model.tokenize(rendered.text, add_bos=rendered.add_bos), rendered.stop)

@@ -1,0 +1,36 @@
+"""Fixtures: the project's tiny test model as GGUF files (built once, no downloads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from abstractllm import create_llm
+from abstractllm.interface import AbstractLLMInterface
+from tinymodel import TinyModels, ensure_tiny_models
+
+CACHE = Path(__file__).resolve().parents[3] / ".cache" / "tiny-models"
+
+
+@pytest.fixture(scope="session")
+def tiny() -> TinyModels:
+    return ensure_tiny_models(CACHE)
+
+
+@pytest.fixture(scope="session")
+def gguf_f32(tiny: TinyModels) -> Path:
+    return tiny.gguf_f32
+
+
+@pytest.fixture(scope="session")
+def gguf_q8(tiny: TinyModels) -> Path:
+    return tiny.gguf_q8_0
+
+
+@pytest.fixture(scope="module")
+def llm(gguf_f32: Path) -> Iterator[AbstractLLMInterface]:
+    model = create_llm("huggingface", model_path=str(gguf_f32))
+    yield model
+    model.unload()

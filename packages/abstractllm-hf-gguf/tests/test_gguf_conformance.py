@@ -1,0 +1,28 @@
+"""The core conformance kit, on the F32 and Q8_0 GGUF files of the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from abstractllm import create_llm
+from abstractllm.interface import AbstractLLMInterface
+from abstractllm.testing import BackendConformance
+from tinymodel import ensure_tiny_models
+
+CACHE = Path(__file__).resolve().parents[3] / ".cache" / "tiny-models"
+
+
+class TestGGUFConformance(BackendConformance):
+    prompt = "What is the capital of France?"
+    max_tokens = 8
+
+    def make_llm(self) -> AbstractLLMInterface:
+        return create_llm("huggingface", model_path=str(ensure_tiny_models(CACHE).gguf_f32))
+
+
+class TestGGUFQ8Conformance(BackendConformance):
+    prompt = "Hello!"
+    max_tokens = 8
+
+    def make_llm(self) -> AbstractLLMInterface:
+        return create_llm("huggingface", model_path=str(ensure_tiny_models(CACHE).gguf_q8_0), model_type="gguf")
