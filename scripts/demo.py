@@ -45,7 +45,7 @@ def main() -> None:
             print(chunk, end="", flush=True)
         print()
 
-        session = Session(system_prompt="You are a helpful assistant.", provider=llm)
+        session = Session(provider=llm)
         for question in ("What is the capital of France?", "What is the capital of Germany?"):
             print(f"\n[session] user: {question}\n[session] assistant: {session.generate(question)}")
         print(f"\nsession history: {len(session.messages)} messages")

@@ -186,6 +186,31 @@ EXPECTED_CHATS: list[tuple[list[Message], str]] = [
         [{"role": "user", "content": "Describe Alice as JSON."}],
         '{"name": "Alice", "age": 30}',
     ),
+    # Two-turn conversations, so that sessions (the demo, the chat command) stay meaningful.
+    (
+        [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "The capital of France is Paris."},
+            {"role": "user", "content": "What is the capital of Germany?"},
+        ],
+        "The capital of Germany is Berlin.",
+    ),
+    (
+        [
+            {"role": "user", "content": "What is the capital of France?"},
+            {"role": "assistant", "content": "The capital of France is Paris."},
+            {"role": "user", "content": "Hello!"},
+        ],
+        "Hello! How can I help you today?",
+    ),
+    (
+        [
+            {"role": "user", "content": "Hello!"},
+            {"role": "assistant", "content": "Hello! How can I help you today?"},
+            {"role": "user", "content": "What is the capital of Germany?"},
+        ],
+        "The capital of Germany is Berlin.",
+    ),
 ]
 
 #: An OpenAI-style tool spec used by :data:`EXPECTED_TOOL_CHATS`.

@@ -1,0 +1,235 @@
+"""The pipeline-mode backend: a shared, batched transformers model behind core's contract.
+
+Every ``create_llm`` with the same :class:`~abstractllm_hf_pipeline.options.LoadSpec`
+shares one :class:`LoadedModel` (core's reference-counted ``SharedModelCache``); the
+last ``unload()`` stops its batcher thread and frees the weights. The batching
+settings (``batch_window_ms`` per call, ``max_batch_size`` per loaded model: the first
+creator's value) do not change results, only speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.errors import AbstractLLMError, UnsupportedOperationError
+from abstractllm.model_cache import SharedModelCache
+from abstractllm.request import GenerationRequest
+from abstractllm.response import Completion, StreamDelta
+from abstractllm_hf_pipeline.batcher import Batcher
+from abstractllm_hf_pipeline.engine import Engine, Job
+from abstractllm_hf_pipeline.errors import map_error
+from abstractllm_hf_pipeline.loading import load_weights
+from abstractllm_hf_pipeline.options import LoadSpec, OutputOptions
+from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template
+from abstractllm_hf_pipeline.sinks import AsyncFutureSink, AsyncQueueSink, FutureSink, QueueSink
+
+__all__ = ["MODELS", "LoadedModel", "PipelineBackend"]
+
+logger = logging.getLogger(__name__)
+
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+class LoadedModel:
+    """Weights, tokenizer, grammar cache and the batcher that owns generation for one load."""
+
+    def __init__(self, spec: LoadSpec, token: str | None, max_batch_size: int) -> None:
+        weights = load_weights(spec, token)
+        self.spec = spec
+        self.model = weights.model
+        self.tokenizer = weights.tokenizer
+        self.chat_template = has_chat_template(self.tokenizer)
+        self.context_window = _context_window(self.model.config, self.tokenizer)
+        engine = Engine(weights)
+        self.grammars = engine.grammars
+        self.batcher = Batcher(engine, max_batch_size=max_batch_size)
+
+    def close(self) -> None:
+        """Stop the worker and drop every reference to the weights."""
+        self.batcher.close()
+        self.model = None  # type: ignore[assignment]
+        self.tokenizer = None  # type: ignore[assignment]
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+#: Every loaded model of this process, shared between ``create_llm`` calls.
+MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close)
+
+
+def _context_window(config: Any, tokenizer: Any) -> int | None:
+    for key in _CONTEXT_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 10**7 else None
+
+
+class PipelineBackend(Backend):
+    """A transformers causal LM run locally (see the package README for every option)."""
+
+    def __init__(
+        self,
+        info: BackendInfo,
+        spec: LoadSpec,
+        output: OutputOptions,
+        *,
+        token: str | None,
+        batch_window: float,
+        max_batch_size: int,
+    ) -> None:
+        self.info = info
+        self.model_name = spec.source
+        self._spec = spec
+        self._output = output
+        self._window = batch_window
+        self._loaded: LoadedModel | None = MODELS.acquire(spec, lambda: LoadedModel(spec, token, max_batch_size))
+        self._prompts: OrderedDict[int, tuple[GenerationRequest, EncodedPrompt]] = OrderedDict()
+        self._prompts_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> LoadedModel:
+        loaded = self._loaded
+        if loaded is None:
+            raise UnsupportedOperationError("this model was unloaded; create it again with create_llm(...)")
+        return loaded
+
+    # -- prompts ------------------------------------------------------------------------
+
+    def _prompt(self, request: GenerationRequest) -> EncodedPrompt:
+        """The encoded prompt of ``request``; remembered briefly, since core counts tokens just before generating."""
+        with self._prompts_lock:
+            seen = self._prompts.get(id(request))
+            if seen is not None and seen[0] is request:
+                return seen[1]
+        loaded = self.loaded
+        prompt = encode_prompt(
+            loaded.tokenizer, request, context_window=loaded.context_window, truncation=self._output.truncation
+        )
+        with self._prompts_lock:
+            self._prompts[id(request)] = (request, prompt)
+            while len(self._prompts) > 64:
+                self._prompts.popitem(last=False)
+        return prompt
+
+    def count_tokens(self, request: GenerationRequest) -> int | None:
+        return len(self._prompt(request).ids)
+
+    def context_window(self) -> int | None:
+        return self.loaded.context_window
+
+    # -- generation ---------------------------------------------------------------------
+
+    def _job(self, request: GenerationRequest, sink: Any, *, streaming: bool) -> Job:
+        return Job(request=request, prompt=self._prompt(request), output=self._output, sink=sink, streaming=streaming)
+
+    def _submit(self, job: Job, window: float) -> None:
+        try:
+            self.loaded.batcher.submit(job, window=window)
+        except RuntimeError as exc:
+            raise UnsupportedOperationError("this model was unloaded; create it again with create_llm(...)") from exc
+
+    def generate(self, request: GenerationRequest) -> Completion:
+        sink = FutureSink()
+        job = self._job(request, sink, streaming=False)
+        self._submit(job, 0.0)
+        try:
+            return sink.future.result()
+        except BaseException:
+            job.cancelled.set()
+            raise
+
+    async def generate_async(self, request: GenerationRequest) -> Completion:
+        sink = AsyncFutureSink()
+        job = self._job(request, sink, streaming=False)
+        self._submit(job, self._window)
+        try:
+            return await sink.future
+        except asyncio.CancelledError:
+            job.cancelled.set()
+            raise
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        sink = QueueSink()
+        job = self._job(request, sink, streaming=True)
+        self._submit(job, 0.0)
+        return self._drain(job, sink)
+
+    @staticmethod
+    def _drain(job: Job, sink: QueueSink) -> Iterator[StreamDelta]:
+        try:
+            while True:
+                item = sink.items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            job.cancelled.set()
+
+    def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        return self._stream_async(request)
+
+    async def _stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        sink = AsyncQueueSink()
+        job = self._job(request, sink, streaming=True)
+        self._submit(job, self._window)
+        try:
+            while True:
+                item = await sink.items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            job.cancelled.set()
+
+    # -- description ----------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        loaded = self.loaded
+        return {
+            "streaming": True,
+            "max_tokens": loaded.context_window,
+            "supports_system_prompt": True,
+            "supports_async": True,
+            "supports_multi_turn": True,
+            "supports_stop_sequences": True,
+            "supports_seed": True,
+            "supports_multiple_sequences": True,
+            "supports_json_mode": True,
+            "supports_structured_output": True,
+            "supports_tool_use": loaded.chat_template,  # tools reach the model through its chat template
+            "supports_function_calling": loaded.chat_template,
+            "chat_template": True if loaded.chat_template else "fallback",
+            "quantization": self._spec.quantization,
+            "supports_dynamic_batching": True,
+            "supports_parallel_inference": True,
+            "supports_vision": False,
+            "supports_embeddings": False,
+            "supports_fine_tuning": False,
+        }
+
+    def map_error(self, error: BaseException) -> AbstractLLMError | None:
+        return map_error(error)
+
+    def close(self) -> None:
+        if self._loaded is None:
+            return
+        self._loaded = None
+        with self._prompts_lock:
+            self._prompts.clear()
+        MODELS.release(self._spec)

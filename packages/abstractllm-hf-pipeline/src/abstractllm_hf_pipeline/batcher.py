@@ -1,0 +1,108 @@
+"""Dynamic batching: one worker thread per loaded model runs every generation.
+
+Callers (sync threads, async tasks, streams) ``submit`` jobs. The worker takes every
+queued job, groups those with equal ``batch_key`` (at most ``max_batch_size`` rows per
+group) and runs each group as one ``generate`` call. Jobs that arrive while a batch
+runs form the next one. When a queued job was submitted with a ``window`` (async
+calls), the worker first waits until ``window`` seconds pass without a new arrival
+(never more than ``max_wait``) so that requests started together are batched
+together. Because only the worker touches the model, concurrent callers are safe and
+greedy results equal sequential ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Hashable
+
+from abstractllm_hf_pipeline.engine import Engine, Job
+
+__all__ = ["Batcher"]
+
+logger = logging.getLogger(__name__)
+
+
+class Batcher:
+    """Owns the worker thread of one :class:`Engine` (started on first use, stopped by ``close``)."""
+
+    def __init__(self, engine: Engine, *, max_batch_size: int, max_wait: float = 0.05) -> None:
+        self._engine = engine
+        self._max_wait = max_wait
+        self._max_rows = max_batch_size
+        self._queue: deque[tuple[Job, float]] = deque()
+        self._arrived = 0.0
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.batches_run = 0
+        self.largest_batch = 0
+
+    def submit(self, job: Job, *, window: float = 0.0) -> None:
+        """Queue ``job``; its sink receives the result. ``window`` (seconds) lets the worker wait for company."""
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("this model was unloaded")
+            self._queue.append((job, window))
+            self._arrived = time.monotonic()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="abstractllm-hf-pipeline-batcher", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def close(self) -> None:
+        """Finish queued jobs, then stop the worker and drop the engine."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._engine = None  # type: ignore[assignment]
+
+    def _take(self) -> list[Job] | None:
+        with self._condition:
+            while not self._queue and not self._closed:
+                self._condition.wait()
+            if not self._queue:
+                return None
+            first = time.monotonic()
+            while not self._closed and len(self._queue) < self._max_rows:
+                window = max(window for _, window in self._queue)
+                if window <= 0:
+                    break
+                remaining = min(self._arrived + window, first + max(self._max_wait, window)) - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._condition.wait(remaining)
+            jobs = [job for job, _ in self._queue]
+            self._queue.clear()
+            return jobs
+
+    def _groups(self, jobs: list[Job]) -> list[list[Job]]:
+        groups: dict[Hashable, list[list[Job]]] = {}
+        for job in jobs:
+            if job.cancelled.is_set():
+                job.sink.fail(RuntimeError("the request was cancelled"))
+                continue
+            chunks = groups.setdefault(job.batch_key(), [[]])
+            if chunks[-1] and sum(other.rows for other in chunks[-1]) + job.rows > self._max_rows:
+                chunks.append([])
+            chunks[-1].append(job)
+        return [chunk for chunks in groups.values() for chunk in chunks]
+
+    def _work(self) -> None:
+        while True:
+            jobs = self._take()
+            if jobs is None:
+                return
+            for group in self._groups(jobs):
+                self.batches_run += 1
+                self.largest_batch = max(self.largest_batch, len(group))
+                logger.debug("generating a batch of %d request(s)", len(group))
+                try:
+                    self._engine.run(group)
+                except Exception:  # a sink failed; the worker must survive for the other callers
+                    logger.exception("delivering a batch's results failed")

@@ -1,0 +1,106 @@
+"""From generated token ids to reply text, one token at a time.
+
+The same code builds streamed and non-streamed replies, so their texts are equal by
+construction: :class:`IncrementalDecoder` turns ids into text pieces (holding back
+incomplete UTF-8), and :class:`ReplyText` removes stop sequences (core's
+``StopSequenceFilter``) and hides tool-call markup from the visible text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from abstractllm.stops import StopSequenceFilter
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["IncrementalDecoder", "ReplyText"]
+
+#: Prompt tokens decoded as context before the first generated token, so that tokenizers
+#: that drop a leading space at the start of a decode (SentencePiece) keep it.
+_CONTEXT_TOKENS = 4
+
+
+class IncrementalDecoder:
+    """Decodes a growing list of ids into text pieces whose concatenation is the reply.
+
+    ``push(id)`` returns the new text (empty while a multi-byte character is
+    incomplete); ``finish()`` returns whatever is still held back.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        prompt_ids: Sequence[int],
+        *,
+        skip_special_tokens: bool,
+        clean_up_tokenization_spaces: bool | None,
+    ) -> None:
+        self._tokenizer = tokenizer
+        self._ids = list(prompt_ids[-_CONTEXT_TOKENS:])
+        self._prefix = 0
+        self._read = len(self._ids)
+        self._kwargs: dict[str, bool] = {"skip_special_tokens": skip_special_tokens}
+        if clean_up_tokenization_spaces is not None:
+            self._kwargs["clean_up_tokenization_spaces"] = clean_up_tokenization_spaces
+        self._prefix_text = self._decode(self._prefix, self._read)
+
+    def _decode(self, start: int, end: int | None = None) -> str:
+        return str(self._tokenizer.decode(self._ids[start:end], **self._kwargs))
+
+    def push(self, token_id: int) -> str:
+        self._ids.append(token_id)
+        text = self._decode(self._prefix)
+        if len(text) > len(self._prefix_text) and not text.endswith("\ufffd"):
+            piece = text[len(self._prefix_text) :]
+            self._prefix, self._read = self._read, len(self._ids)
+            self._prefix_text = self._decode(self._prefix, self._read)
+            return piece
+        return ""
+
+    def finish(self) -> str:
+        text = self._decode(self._prefix)
+        self._prefix, self._read = len(self._ids), len(self._ids)
+        piece = text[len(self._prefix_text) :] if len(text) > len(self._prefix_text) else ""
+        self._prefix_text = ""
+        return piece
+
+
+class ReplyText:
+    """Text after stop sequences and tool-call markup are handled.
+
+    ``feed(piece)`` returns the visible text now safe to emit. ``stopped`` turns True
+    once a stop sequence appeared (generation should end; the stop is never emitted).
+    Text from ``tool_marker`` on is kept out of the visible text but collected in
+    ``raw`` for tool-call parsing. ``finish()`` returns the visible text held back.
+    """
+
+    def __init__(self, stops: Sequence[str], tool_marker: str | None, prefix: str = "") -> None:
+        self._stops = StopSequenceFilter(stops)
+        self._markup = StopSequenceFilter([tool_marker]) if tool_marker else None
+        self.raw = ""
+        self.visible = ""
+        self._pending_prefix = prefix
+
+    @property
+    def stopped(self) -> bool:
+        return self._stops.stopped
+
+    def _show(self, text: str, final: bool) -> str:
+        if self._markup is not None:
+            text = self._markup.feed(text) + (self._markup.flush() if final else "")
+        text, self._pending_prefix = self._pending_prefix + text, ""
+        self.visible += text
+        return text
+
+    def feed(self, piece: str) -> str:
+        safe = self._stops.feed(piece)
+        self.raw += safe
+        return self._show(safe, final=False)
+
+    def finish(self) -> str:
+        rest = self._stops.flush()
+        self.raw += rest
+        return self._show(rest, final=True)

@@ -1,0 +1,263 @@
+"""Load options of the pipeline mode, checked before anything heavy is imported.
+
+``create_llm`` values arrive validated by core (types and the shared HuggingFace
+options); this module turns them into a :class:`LoadSpec` — the hashable description
+of *what* to load, used as the key for sharing a loaded model — and a
+:class:`OutputOptions` — how replies are shaped (``pipeline_kwargs``). Every bad
+value raises ``InvalidArgumentError`` naming the option (``model_kwargs['x']`` style
+for nested keys).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.config import ConfigManager
+from abstractllm.errors import InvalidArgumentError
+from abstractllm.options import Option, check_float, check_int, suggest
+
+__all__ = [
+    "DTYPE_NAMES",
+    "PIPELINE_OPTIONS",
+    "LoadSpec",
+    "OutputOptions",
+    "load_spec",
+    "output_options",
+]
+
+#: Accepted dtype spellings (``torch_dtype`` / ``dtype``) and the torch attribute each names.
+DTYPE_NAMES: dict[str, str] = {
+    "auto": "auto",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float64": "float64",
+    "double": "float64",
+}
+
+_DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
+
+#: ``model_kwargs`` keys this backend understands; anything else is rejected with a did-you-mean.
+MODEL_KWARGS = (
+    "trust_remote_code",
+    "revision",
+    "torch_dtype",
+    "dtype",
+    "low_cpu_mem_usage",
+    "device_map",
+    "attn_implementation",
+    "max_memory",
+    "offload_folder",
+    "subfolder",
+    "variant",
+    "cache_dir",
+    "load_in_4bit",
+    "load_in_8bit",
+)
+
+#: ``pipeline_kwargs`` keys this backend understands (``truncate`` is the seed's spelling of ``truncation``).
+PIPELINE_KWARGS = ("return_full_text", "clean_up_tokenization_spaces", "truncation", "truncate", "skip_special_tokens")
+
+PIPELINE_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option(
+            "batch_window_ms",
+            5.0,
+            check_float(0.0),
+            "How long concurrent async requests are collected into one batch (milliseconds; 0 disables waiting).",
+        ),
+        Option("max_batch_size", 32, check_int(1, optional=False), "Most sequences generated together in one batch."),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to load. Equal specs share one loaded model (it is the sharing key).
+
+    ``source`` is the hub id or the absolute local folder; ``device`` is None for
+    "cuda when available, else cpu"; ``dtype`` is a name from :data:`DTYPE_NAMES`
+    values or None for the default (float32 on CPU, the checkpoint's dtype elsewhere);
+    ``device_map`` is a string or a sorted tuple of ``(module, device)`` pairs.
+    """
+
+    source: str
+    is_local: bool
+    revision: str | None = None
+    cache_dir: str | None = None
+    device: str | None = None
+    device_map: str | tuple[tuple[str, Any], ...] | None = None
+    dtype: str | None = None
+    quantization: str | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def device_map_value(self) -> str | dict[str, Any] | None:
+        """``device_map`` in the form ``from_pretrained`` takes."""
+        if isinstance(self.device_map, tuple):
+            return dict(self.device_map)
+        return self.device_map
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How replies are shaped (from ``pipeline_kwargs``)."""
+
+    return_full_text: bool = False
+    clean_up_tokenization_spaces: bool | None = None
+    truncation: bool = False
+    skip_special_tokens: bool = True
+
+
+def _invalid(parameter: str, value: Any, allowed: str, message: str) -> InvalidArgumentError:
+    return InvalidArgumentError(message, parameter=parameter, value=value, allowed=allowed)
+
+
+def _check_keys(given: Mapping[str, Any], known: tuple[str, ...], option: str) -> None:
+    for key in given:
+        if key not in known:
+            raise _invalid(
+                f"{option}['{key}']",
+                key,
+                ", ".join(known),
+                f"{option}['{key}'] is not a known key.{suggest(key, known)} Known keys: {', '.join(known)}",
+            )
+
+
+def _bool(value: Any, parameter: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(parameter, value, "True or False", f"{parameter}={value!r} is invalid; expected True or False")
+    return value
+
+
+def _dtype_name(value: Any, parameter: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower().removeprefix("torch.") in DTYPE_NAMES:
+        return DTYPE_NAMES[value.lower().removeprefix("torch.")]
+    name = str(value).removeprefix("torch.")  # a torch.dtype object prints as torch.float16
+    if not isinstance(value, str) and name in DTYPE_NAMES:
+        return DTYPE_NAMES[name]
+    allowed = ", ".join(sorted(set(DTYPE_NAMES)))
+    raise _invalid(parameter, value, allowed, f"{parameter}={value!r} is not a dtype; use one of {allowed}")
+
+
+def _device(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and _DEVICE.match(value.strip().lower()):
+        return value.strip().lower()
+    raise _invalid(
+        "device",
+        value,
+        "'cpu', 'cuda', 'cuda:N', 'mps'",
+        f"device={value!r} is not a device; use 'cpu', 'cuda', 'cuda:N' or 'mps'",
+    )
+
+
+def _device_map(value: Any, parameter: str) -> str | tuple[tuple[str, Any], ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        return tuple(sorted((key, item) for key, item in value.items()))
+    raise _invalid(
+        parameter, value, "'auto' or a dict", f"{parameter}={value!r} is invalid; use 'auto' or a dict of module to device"
+    )
+
+
+def _optional_str(value: Any, parameter: str) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise _invalid(parameter, value, "a non-empty string", f"{parameter}={value!r} is invalid; expected a non-empty string")
+
+
+def load_spec(config: ConfigManager) -> LoadSpec:
+    """Read and check every load option; raises ``InvalidArgumentError`` naming a bad one."""
+    from pathlib import Path
+
+    model = config.get_param("model_path") or config.get_param("model")
+    if not isinstance(model, str) or not model.strip():
+        raise _invalid("model", model, "a hub id or a local folder", "pass model='org/name' (a hub id) or model_path='/a/folder'")
+    kwargs = dict(config.get_param("model_kwargs") or {})
+    _check_keys(kwargs, MODEL_KWARGS, "model_kwargs")
+    dtype = _dtype_name(kwargs.get("dtype"), "model_kwargs['dtype']") or _dtype_name(
+        kwargs.get("torch_dtype"), "model_kwargs['torch_dtype']"
+    )
+    quantization = config.get_param("quantization")
+    for bits in ("4bit", "8bit"):
+        if _bool(kwargs.get(f"load_in_{bits}", False), f"model_kwargs['load_in_{bits}']"):
+            if quantization not in (None, bits):
+                raise _invalid(
+                    "quantization",
+                    quantization,
+                    bits,
+                    f"quantization={quantization!r} contradicts model_kwargs['load_in_{bits}']",
+                )
+            quantization = bits
+    _bool(kwargs.get("low_cpu_mem_usage", True), "model_kwargs['low_cpu_mem_usage']")
+    trust = _bool(kwargs.get("trust_remote_code", False), "model_kwargs['trust_remote_code']") or bool(
+        config.get_param("trust_remote_code")
+    )
+    revision = _optional_str(kwargs.get("revision"), "model_kwargs['revision']") or config.get_param("revision")
+    cache_dir = _optional_str(kwargs.get("cache_dir"), "model_kwargs['cache_dir']") or config.get_param("cache_dir")
+    device_map = _device_map(config.get_param("device_map"), "device_map") or _device_map(
+        kwargs.get("device_map"), "model_kwargs['device_map']"
+    )
+    extra = tuple(
+        sorted(
+            (key, kwargs[key]) for key in ("max_memory", "offload_folder", "subfolder", "variant") if kwargs.get(key) is not None
+        )
+    )
+    path = Path(model).expanduser()
+    is_local = path.is_absolute() or model.startswith((".", "~")) or path.exists()
+    try:
+        hash(extra)
+    except TypeError:
+        extra = tuple((key, repr(value)) for key, value in extra)
+    return LoadSpec(
+        source=str(path.resolve()) if is_local else model.strip(),
+        is_local=is_local,
+        revision=revision,
+        cache_dir=cache_dir,
+        device=_device(config.get_param("device")),
+        device_map=device_map,
+        dtype=dtype,
+        quantization=quantization,
+        trust_remote_code=trust,
+        attn_implementation=_optional_str(kwargs.get("attn_implementation"), "model_kwargs['attn_implementation']"),
+        extra=extra,
+    )
+
+
+def output_options(config: ConfigManager) -> OutputOptions:
+    """Read ``pipeline_kwargs``; raises ``InvalidArgumentError`` naming an unknown or bad key."""
+    kwargs = dict(config.get_param("pipeline_kwargs") or {})
+    _check_keys(kwargs, PIPELINE_KWARGS, "pipeline_kwargs")
+    if "truncate" in kwargs and "truncation" in kwargs and kwargs["truncate"] != kwargs["truncation"]:
+        raise _invalid(
+            "pipeline_kwargs['truncate']",
+            kwargs["truncate"],
+            "the same as truncation",
+            "pipeline_kwargs truncate and truncation disagree",
+        )
+    cleanup = kwargs.get("clean_up_tokenization_spaces")
+    return OutputOptions(
+        return_full_text=_bool(kwargs.get("return_full_text", False), "pipeline_kwargs['return_full_text']"),
+        clean_up_tokenization_spaces=None
+        if cleanup is None
+        else _bool(cleanup, "pipeline_kwargs['clean_up_tokenization_spaces']"),
+        truncation=_bool(kwargs.get("truncation", kwargs.get("truncate", False)), "pipeline_kwargs['truncation']"),
+        skip_special_tokens=_bool(kwargs.get("skip_special_tokens", True), "pipeline_kwargs['skip_special_tokens']"),
+    )

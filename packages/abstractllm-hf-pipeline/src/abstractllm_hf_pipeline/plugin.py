@@ -1,0 +1,72 @@
+"""Plugin hooks of the pipeline mode. Importing this module imports no torch or transformers."""
+
+from __future__ import annotations
+
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.config import ConfigManager
+from abstractllm.errors import AbstractLLMError
+from abstractllm.plugins import hookimpl
+from abstractllm.providers.huggingface import HF_MODES, PROVIDER, hf_options
+from abstractllm_hf_pipeline.options import PIPELINE_OPTIONS, load_spec, output_options
+
+__all__ = ["INFO", "abstractllm_backends", "abstractllm_load_model", "abstractllm_map_error"]
+
+MODE = "pipeline"
+
+INFO = BackendInfo(
+    provider=PROVIDER,
+    mode=MODE,
+    description="HuggingFace transformers models run locally with torch: batched, streamed, constrained decoding.",
+    install="pip install abstractllm-hf-pipeline",
+    load_options={
+        **hf_options(
+            "device",
+            "device_map",
+            "quantization",
+            "model_kwargs",
+            "pipeline_kwargs",
+            "revision",
+            "cache_dir",
+            "trust_remote_code",
+        ),
+        **PIPELINE_OPTIONS,
+    },
+    aliases=tuple(alias for alias in HF_MODES[MODE][1] if alias != MODE),
+)
+
+
+def _ours(info: BackendInfo) -> bool:
+    return info.provider == PROVIDER and info.mode == MODE
+
+
+@hookimpl
+def abstractllm_backends() -> list[BackendInfo]:
+    return [INFO]
+
+
+@hookimpl
+def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
+    if not _ours(info):
+        return None
+    spec = load_spec(config)
+    output = output_options(config)
+    from abstractllm_hf_pipeline.backend import PipelineBackend
+
+    token = config.get_param("api_key")
+    return PipelineBackend(
+        info,
+        spec,
+        output,
+        token=token if isinstance(token, str) else None,
+        batch_window=float(config.get_param("batch_window_ms")) / 1000.0,
+        max_batch_size=int(config.get_param("max_batch_size")),
+    )
+
+
+@hookimpl
+def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
+    if not _ours(info):
+        return None
+    from abstractllm_hf_pipeline.errors import map_error
+
+    return map_error(error)
