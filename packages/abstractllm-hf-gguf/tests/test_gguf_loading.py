@@ -13,6 +13,7 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm.errors import InvalidArgumentError, ModelNotFoundError
+from abstractllm.interface import AbstractLLMInterface
 from abstractllm_hf_gguf import loading
 from abstractllm_hf_gguf.loading import MODELS
 
@@ -83,11 +84,23 @@ def test_n_threads_and_model_kwargs_reach_llama(gguf_f32: Path) -> None:
         create_llm("huggingface", model_path=str(gguf_f32), model_kwargs={"n_ctx": 64})
 
 
+def _chatml_reply(llm: AbstractLLMInterface, text: str) -> str:
+    """What llama.cpp's own chatml formatter makes the model say (it always renders a system block)."""
+    from llama_cpp.llama_chat_format import format_chatml
+
+    formatted = format_chatml(messages=[{"role": "user", "content": text}])
+    raw = llm.backend.model.llama.create_completion(formatted.prompt, temperature=0, max_tokens=40, stop=formatted.stop)
+    return raw["choices"][0]["text"]
+
+
 def test_chat_format_names_another_format(gguf_f32: Path) -> None:
     with create_llm("huggingface", model_path=str(gguf_f32), chat_format="chatml") as llm:
         assert llm.get_capabilities()["chat_format"] == "chatml"
         assert llm.backend.chat_format.template is None  # llama.cpp's own chatml formatter, not the file's template
-        assert str(llm.generate("Hello!", temperature=0)) == "Hello! How can I help you today?"
+        reply = str(llm.generate("Hello!", temperature=0))
+        assert reply == _chatml_reply(llm, "Hello!")
+        with create_llm("huggingface", model_path=str(gguf_f32)) as default:
+            assert str(default.generate("Hello!", temperature=0)) == "Hello! How can I help you today?" != reply
 
 
 def test_unknown_chat_format_lists_the_valid_ones(gguf_f32: Path) -> None:
@@ -110,7 +123,7 @@ def test_loaded_models_are_shared_reference_counted_and_freed(gguf_f32: Path) ->
     assert MODELS.users(key) == 2
     first.unload()
     assert not shared.closed and MODELS.users(key) == 1
-    assert str(second.generate("Hello!", temperature=0)) == "Hello! How can I help you today?"
+    assert str(second.generate("Hello!", temperature=0)) == _chatml_reply(second, "Hello!")
     second.unload()
     second.unload()
     assert shared.closed and MODELS.users(key) == 0
