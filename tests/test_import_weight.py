@@ -29,3 +29,34 @@ def test_plugin_discovery_and_public_names_are_light() -> None:
         "assert not plugins.broken, plugins.broken\n"
     )
     assert not modules & set(HEAVY), modules & set(HEAVY)
+
+
+def _mode_modules(code: str, tiny_models: object) -> set[str]:
+    setup = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(__import__('pathlib').Path(__file__).resolve().parents[1])!r})\n"
+        "from pathlib import Path\n"
+        "from tinymodel import ensure_tiny_models\n"
+        f"models = ensure_tiny_models(Path({str(tiny_models.root.parent)!r}))\n"  # type: ignore[attr-defined]
+        "before = set(sys.modules)\n"
+        "from abstractllm import create_llm\n"
+    )
+    probe = setup + code + "\nimport json\nprint(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_each_mode_imports_only_its_own_dependencies(tiny_models: object) -> None:
+    pipeline = _mode_modules(
+        "create_llm('huggingface', model=str(models.pipeline_dir), device='cpu').generate('Hi', max_tokens=1)", tiny_models
+    )
+    assert {"torch", "transformers"} <= pipeline
+    assert not pipeline & {"llama_cpp", "httpx"}
+
+    gguf = _mode_modules("create_llm('huggingface', model_path=str(models.gguf_f32)).generate('Hi', max_tokens=1)", tiny_models)
+    assert "llama_cpp" in gguf
+    assert not gguf & {"torch", "transformers", "httpx", "accelerate", "xgrammar"}
+
+    api = _mode_modules("create_llm('huggingface', inference_api_url='http://127.0.0.1:9/v1', protocol='openai')", tiny_models)
+    assert not api & {"torch", "transformers", "llama_cpp", "numpy", "huggingface_hub", "accelerate", "xgrammar"}
