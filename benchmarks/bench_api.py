@@ -95,8 +95,12 @@ def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[
     llm.unload()
     raw_client.close()
     ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
-    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median,
-            "requests_each": len(ours_samples)}
+    return {
+        "ours_ms": ours_median * 1e3,
+        "raw_httpx_ms": raw_median * 1e3,
+        "ratio": ours_median / raw_median,
+        "requests_each": len(ours_samples),
+    }
 
 
 def concurrent(url: str, count: int, rounds: int) -> dict[str, Any]:
@@ -174,8 +178,21 @@ def main() -> None:
     if model is not None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-                   "--n_ctx", "512", "--verbose", "false"]
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "512",
+            "--verbose",
+            "false",
+        ]
         with server(command, url, "/v1/models"):
             results["per_request_llama_cpp_server"] = per_request(url, 8, rounds=5, per_round=20)
             results["concurrent_256_llama_cpp_server"] = concurrent(url, 256, rounds=3)
@@ -184,11 +201,27 @@ def main() -> None:
     rows = [("measurement", "ours", "raw httpx", "ratio", "target", "met")]
     for key, value in results.items():
         if key.startswith("per_request"):
-            rows.append((key, f"{value['ours_ms']:.3f} ms", f"{value['raw_httpx_ms']:.3f} ms", f"{value['ratio']:.3f}",
-                         "≤ 1.10", str(value["ratio"] <= 1.10)))
+            rows.append(
+                (
+                    key,
+                    f"{value['ours_ms']:.3f} ms",
+                    f"{value['raw_httpx_ms']:.3f} ms",
+                    f"{value['ratio']:.3f}",
+                    "≤ 1.10",
+                    str(value["ratio"] <= 1.10),
+                )
+            )
         elif key.startswith("concurrent"):
-            rows.append((key, f"{value['ours_rps']:.0f} req/s", f"{value['raw_httpx_rps']:.0f} req/s", f"{value['ratio']:.3f}",
-                         "≥ 0.90", str(value["ratio"] >= 0.90)))
+            rows.append(
+                (
+                    key,
+                    f"{value['ours_rps']:.0f} req/s",
+                    f"{value['raw_httpx_rps']:.0f} req/s",
+                    f"{value['ratio']:.3f}",
+                    "≥ 0.90",
+                    str(value["ratio"] >= 0.90),
+                )
+            )
         else:
             rows.append((key, f"{value['median_ms']:.1f} ms", "-", "-", "≤ 100 ms", str(value["median_ms"] <= 100)))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -63,8 +63,21 @@ def llama_server(gguf_path: Path) -> Iterator[str]:
     port = free_port()
     log = open(REPO / ".cache" / f"llama-server-{port}.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "512", "--verbose", "false"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "512",
+            "--verbose",
+            "false",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

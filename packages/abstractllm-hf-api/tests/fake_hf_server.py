@@ -282,8 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
                 tokens, reason = [json.dumps(instance(schema))], "stop"
             completion_tokens += len(tokens)
             choices.append(("".join(tokens), reason, None, tokens))
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         if body.get("stream"):
             self._openai_stream(body, fault, chat, choices[0], usage)
             return
@@ -297,11 +300,20 @@ class _Handler(BaseHTTPRequestHandler):
                 out.append({"index": index, "message": message, "finish_reason": reason})
             else:
                 out.append({"index": index, "text": text, "finish_reason": reason})
-        self._json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
-                         "model": body.get("model", "fake/model"), "choices": out, "usage": usage})
+        self._json(
+            200,
+            {
+                "id": "cmpl-1",
+                "object": "chat.completion" if chat else "text_completion",
+                "model": body.get("model", "fake/model"),
+                "choices": out,
+                "usage": usage,
+            },
+        )
 
-    def _generate(self, prompt: str, body: dict[str, Any], greedy: bool, seed: Any, index: int,
-                  max_tokens: int, stops: list[str]) -> tuple[list[str], str]:
+    def _generate(
+        self, prompt: str, body: dict[str, Any], greedy: bool, seed: Any, index: int, max_tokens: int, stops: list[str]
+    ) -> tuple[list[str], str]:
         tokens = reply_tokens(prompt, greedy=greedy, seed=seed, index=index)
         reason = "stop"
         if len(tokens) > max_tokens:
@@ -321,12 +333,18 @@ class _Handler(BaseHTTPRequestHandler):
         messages = body.get("messages") or []
         if not wanted or not body.get("tools") or (messages and messages[-1].get("role") == "tool"):
             return None
-        return [{"id": f"call_{i}", "type": "function",
-                 "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])}}
-                for i, call in enumerate(wanted if isinstance(wanted, list) else [wanted])]
+        return [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+            }
+            for i, call in enumerate(wanted if isinstance(wanted, list) else [wanted])
+        ]
 
-    def _openai_stream(self, body: dict[str, Any], fault: dict[str, Any], chat: bool, choice: tuple[Any, ...],
-                       usage: dict[str, int]) -> None:
+    def _openai_stream(
+        self, body: dict[str, Any], fault: dict[str, Any], chat: bool, choice: tuple[Any, ...], usage: dict[str, int]
+    ) -> None:
         multiline = bool(fault.get("multiline"))
         self._start_stream()
         self._chunk(": a comment line the client must skip\n\n")
@@ -336,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}, multiline=multiline)
         for number, piece in enumerate(pieces):
             if fault.get("truncate_after") is not None and number == fault["truncate_after"]:
-                self._chunk("data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"half")
+                self._chunk('data: {"choices": [{"index": 0, "delta": {"content": "half')
                 self._cut()
                 return
             if fault.get("end_after") is not None and number == fault["end_after"]:
@@ -347,20 +365,30 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_stream()
                 return
             delta = {"content": piece} if chat else None
-            chunk = ({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]} if chat
-                     else {"choices": [{"index": 0, "text": piece, "finish_reason": None}]})
+            chunk = (
+                {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                if chat
+                else {"choices": [{"index": 0, "text": piece, "finish_reason": None}]}
+            )
             self._event(chunk, multiline=multiline)
         if calls:
             for i, call in enumerate(calls):
                 arguments = call["function"]["arguments"]
                 middle = len(arguments) // 2
-                first = {"index": i, "id": call["id"], "type": "function",
-                         "function": {"name": call["function"]["name"], "arguments": arguments[:middle]}}
+                first = {
+                    "index": i,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": arguments[:middle]},
+                }
                 self._event({"choices": [{"index": 0, "delta": {"tool_calls": [first]}, "finish_reason": None}]})
                 rest = {"index": i, "function": {"arguments": arguments[middle:]}}
                 self._event({"choices": [{"index": 0, "delta": {"tool_calls": [rest]}, "finish_reason": None}]})
-        final = ({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]} if chat
-                 else {"choices": [{"index": 0, "text": "", "finish_reason": reason}]})
+        final = (
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
+            if chat
+            else {"choices": [{"index": 0, "text": "", "finish_reason": reason}]}
+        )
         self._event(final, multiline=multiline)
         if self.fake.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
             self._event({"choices": [], "usage": usage}, multiline=multiline)
@@ -373,8 +401,9 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = str(body.get("inputs", ""))
         parameters = body.get("parameters") or {}
         if "temperature" in parameters and float(parameters["temperature"]) <= 0:
-            self._json(422, {"error": "Input validation error: `temperature` must be strictly positive",
-                             "error_type": "validation"})
+            self._json(
+                422, {"error": "Input validation error: `temperature` must be strictly positive", "error_type": "validation"}
+            )
             return
         greedy = not parameters.get("do_sample", False)
         max_tokens = int(parameters.get("max_new_tokens") or 20)
@@ -394,13 +423,21 @@ class _Handler(BaseHTTPRequestHandler):
             tokens, reason = [json.dumps(instance(grammar.get("value")))], "eos_token"
         prompt_tokens = len(prompt.split()) + 1
         if not stream:
-            details = {"finish_reason": reason, "generated_tokens": len(tokens) + (reason == "eos_token"),
-                       "seed": parameters.get("seed"),
-                       "prefill": [{"id": i, "text": "t", "logprob": None} for i in range(prompt_tokens)]
-                       if parameters.get("decoder_input_details") else [], "tokens": []}
+            details = {
+                "finish_reason": reason,
+                "generated_tokens": len(tokens) + (reason == "eos_token"),
+                "seed": parameters.get("seed"),
+                "prefill": [{"id": i, "text": "t", "logprob": None} for i in range(prompt_tokens)]
+                if parameters.get("decoder_input_details")
+                else [],
+                "tokens": [],
+            }
             answer = {"generated_text": "".join(tokens), "details": details}
-            self._json(200, [answer] if self.path.startswith("/hf-inference/") else answer,
-                       {"x-prompt-tokens": str(prompt_tokens)} if fault.get("prompt_header") else None)
+            self._json(
+                200,
+                [answer] if self.path.startswith("/hf-inference/") else answer,
+                {"x-prompt-tokens": str(prompt_tokens)} if fault.get("prompt_header") else None,
+            )
             return
         self._start_stream()
         for number, token in enumerate(tokens):
@@ -416,14 +453,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_stream()
                 return
             last = number == len(tokens) - 1
-            event = {"index": number, "token": {"id": number, "text": token, "logprob": -0.1, "special": False},
-                     "generated_text": None, "details": None}
+            event = {
+                "index": number,
+                "token": {"id": number, "text": token, "logprob": -0.1, "special": False},
+                "generated_text": None,
+                "details": None,
+            }
             self._event(event, multiline=bool(fault.get("multiline")))
             if last:
-                final = {"index": number + 1, "token": {"id": 2, "text": "</s>", "logprob": 0.0, "special": True},
-                         "generated_text": "".join(tokens),
-                         "details": {"finish_reason": reason, "generated_tokens": len(tokens) + (reason == "eos_token"),
-                                     "seed": parameters.get("seed"), "input_length": prompt_tokens}}
+                final = {
+                    "index": number + 1,
+                    "token": {"id": 2, "text": "</s>", "logprob": 0.0, "special": True},
+                    "generated_text": "".join(tokens),
+                    "details": {
+                        "finish_reason": reason,
+                        "generated_tokens": len(tokens) + (reason == "eos_token"),
+                        "seed": parameters.get("seed"),
+                        "input_length": prompt_tokens,
+                    },
+                }
                 self._event(final)
         self._end_stream()
 

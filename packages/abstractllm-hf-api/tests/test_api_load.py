@@ -14,9 +14,7 @@ async def test_256_concurrent_generate_async(fake: Any) -> None:
     replies = await asyncio.gather(*(llm.generate_async(prompt, temperature=0, max_tokens=20) for prompt in prompts))
     assert len(replies) == 256
     # each reply is the one its own prompt deterministically gets (nothing swapped or dropped)
-    expected = [
-        "".join(fake_reply_tokens(f"user: {prompt}")) for prompt in prompts
-    ]
+    expected = ["".join(fake_reply_tokens(f"user: {prompt}")) for prompt in prompts]
     assert [str(reply) for reply in replies] == expected
     assert len(fake.posts()) == 256
     assert len(llm.backend.transport._async_clients) == 1  # one pooled client served them all

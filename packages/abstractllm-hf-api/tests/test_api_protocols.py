@@ -45,8 +45,13 @@ def test_auto_detection_finds_tgi(fake: Any, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize(
     ("path", "protocol"),
-    [("/v1/chat/completions", "openai"), ("/v1", "openai"), ("/v1/completions", "openai-completions"), ("/generate", "tgi"),
-     ("/generate_stream", "tgi")],
+    [
+        ("/v1/chat/completions", "openai"),
+        ("/v1", "openai"),
+        ("/v1/completions", "openai-completions"),
+        ("/generate", "tgi"),
+        ("/generate_stream", "tgi"),
+    ],
 )
 def test_the_url_path_names_the_protocol(fake: Any, path: str, protocol: str) -> None:
     llm = create_llm("huggingface", endpoint_url=fake.url + path)
@@ -68,7 +73,14 @@ def test_endpoint_mode_needs_an_http_url() -> None:
 def test_openai_chat_parameters(fake: Any) -> None:
     llm = endpoint(fake, protocol="openai", model="served-name")
     llm.generate(
-        "hi", system_prompt="Be brief.", temperature=0.5, top_p=0.9, top_k=20, max_tokens=7, seed=4, stop=["x"],
+        "hi",
+        system_prompt="Be brief.",
+        temperature=0.5,
+        top_p=0.9,
+        top_k=20,
+        max_tokens=7,
+        seed=4,
+        stop=["x"],
         repetition_penalty=1.2,
     )
     body = fake.posts()[0]["body"]

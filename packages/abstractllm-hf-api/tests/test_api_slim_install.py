@@ -19,15 +19,28 @@ def test_fresh_venv_has_no_heavy_dependencies(tmp_path: Path, fake: Any) -> None
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
     python = venv / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "-e", str(PACKAGES / "abstractllm-core"), "-e", str(PACKAGES / "abstractllm-hf-api")],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-e",
+            str(PACKAGES / "abstractllm-core"),
+            "-e",
+            str(PACKAGES / "abstractllm-hf-api"),
+        ],
         check=True,
         timeout=180,
         capture_output=True,
     )
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
-        check=True, timeout=60, capture_output=True, text=True,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
     ).stdout
     names = {line.split("==")[0].lower() for line in listed.splitlines() if line.strip()}
     assert {"abstractllm-core", "abstractllm-hf-api", "httpx"} <= names

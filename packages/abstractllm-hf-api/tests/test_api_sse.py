@@ -12,8 +12,8 @@ from abstractllm_hf_api.sse import SSEEvent, aiter_sse, iter_sse
 LINES = [
     ": a comment",
     "event: message",
-    "data: {\"a\": 1,",
-    "data:  \"b\": 2}",
+    'data: {"a": 1,',
+    'data:  "b": 2}',
     "",
     "",
     "id: 7",
@@ -21,7 +21,7 @@ LINES = [
     "data:[DONE]",
     "",
     "event: error",
-    "data: {\"error\": \"boom\"}",
+    'data: {"error": "boom"}',
     "",
     "data: incomplete at the end",
 ]

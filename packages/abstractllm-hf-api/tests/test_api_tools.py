@@ -45,8 +45,11 @@ def endpoint(fake: Any, **options: Any) -> Any:
 
 def test_tools_and_tool_choice_on_the_wire(fake: Any) -> None:
     llm = endpoint(fake)
-    for choice, wire in [("auto", "auto"), ("required", "required"),
-                         ("get_weather", {"type": "function", "function": {"name": "get_weather"}})]:
+    for choice, wire in [
+        ("auto", "auto"),
+        ("required", "required"),
+        ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
+    ]:
         llm.generate("weather?", tools=[get_weather], tool_choice=choice, max_tokens=4)
         body = fake.posts()[-1]["body"]
         assert body["tool_choice"] == wire
@@ -74,13 +77,20 @@ def test_invalid_and_unknown_calls_are_reported(fake: Any) -> None:
 
 
 def test_streamed_tool_call_deltas_are_assembled(fake: Any) -> None:
-    fake.script({"tool_call": [{"name": "get_weather", "arguments": {"city": "Rome", "unit": "F"}},
-                               {"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}]})
+    fake.script(
+        {
+            "tool_call": [
+                {"name": "get_weather", "arguments": {"city": "Rome", "unit": "F"}},
+                {"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}},
+            ]
+        }
+    )
     chunks = list(endpoint(fake).generate("weather?", tools=[get_weather], stream=True, max_tokens=8))
     last = chunks[-1]
     assert last.finish_reason == "tool_calls"
     assert [(call.id, call.arguments) for call in last.tool_calls] == [
-        ("call_0", {"city": "Rome", "unit": "F"}), ("call_1", {"city": "Paris", "unit": "C"})
+        ("call_0", {"city": "Rome", "unit": "F"}),
+        ("call_1", {"city": "Paris", "unit": "C"}),
     ]
 
 

@@ -31,9 +31,7 @@ TRANSPORT_OPTIONS: dict[str, Option] = {
         Option("max_connections", 256, check_int(1, optional=False), "Size of the connection pool of each client."),
         Option("extra_body", {}, check_dict, "Extra JSON fields merged into every request body (server-specific knobs)."),
         Option("context_window", None, check_int(1), "The model's context window in tokens, when the server does not tell."),
-        Option(
-            "allow_insecure_token", False, check_bool, "Allow sending a token over plain http to a host other than loopback."
-        ),
+        Option("allow_insecure_token", False, check_bool, "Allow sending a token over plain http to a host other than loopback."),
     )
 }
 

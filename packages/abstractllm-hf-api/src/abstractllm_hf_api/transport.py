@@ -70,9 +70,7 @@ class Transport:
             self._headers["Authorization"] = f"Bearer {token.reveal()}"
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._sync_client: httpx.Client | None = None
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -157,8 +155,7 @@ class Transport:
     def _wait_sync(self, url: str, attempt: int, reason: str, hint: float | None) -> None:
         delay = self._retry.delay(attempt, hint)
         logger.info(
-            "retrying POST %s after %s in %.2fs (retry %d of %d)",
-            url, reason, delay, attempt + 1, self._retry.max_retries
+            "retrying POST %s after %s in %.2fs (retry %d of %d)", url, reason, delay, attempt + 1, self._retry.max_retries
         )
         time.sleep(delay)
 
@@ -229,8 +226,7 @@ class Transport:
     async def _wait_async(self, url: str, attempt: int, reason: str, hint: float | None) -> None:
         delay = self._retry.delay(attempt, hint)
         logger.info(
-            "retrying POST %s after %s in %.2fs (retry %d of %d)",
-            url, reason, delay, attempt + 1, self._retry.max_retries
+            "retrying POST %s after %s in %.2fs (retry %d of %d)", url, reason, delay, attempt + 1, self._retry.max_retries
         )
         await asyncio.sleep(delay)
 
