@@ -88,6 +88,15 @@ class SharedModelCache(Generic[T]):
             self._entries.clear()
         gc.collect()
 
+    def free_all(self) -> None:
+        """Free every cached object now, whoever still uses it (for interpreter exit, when
+        native libraries must be released before Python tears their bindings down)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+        for entry in entries:
+            self._free(entry.value)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

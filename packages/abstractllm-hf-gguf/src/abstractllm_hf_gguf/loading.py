@@ -8,6 +8,7 @@ llama.cpp opens it.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import json
 import logging
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: Every loaded GGUF model of this process, shared and reference-counted.
 MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close)
+# llama.cpp models still open at exit are closed while their bindings still exist.
+atexit.register(MODELS.free_all)
 
 
 def load_backend(info: BackendInfo, config: ConfigManager) -> GGUFBackend:
