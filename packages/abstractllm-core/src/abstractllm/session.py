@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -283,6 +284,13 @@ class Session:
     ) -> GenerateResponse | Generator[StreamChunk, None, None]:
         """Send ``prompt`` with the history and record the reply (with ``tool_functions`` or
         session tools, runs the tool loop as :meth:`generate_with_tools`)."""
+        if tool_functions and stream:
+            raise InvalidArgumentError(
+                "stream=True cannot run a tool loop; call generate_with_tools(...) or drop stream",
+                parameter="stream",
+                value=True,
+                allowed="False when tool_functions are given",
+            )
         if tool_functions or (self._tool_functions and not stream):
             return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
@@ -324,6 +332,13 @@ class Session:
         **kwargs: Any,
     ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]:
         """:meth:`generate` for asyncio; with ``stream=True`` awaiting gives an async generator."""
+        if tool_functions and stream:
+            raise InvalidArgumentError(
+                "stream=True cannot run a tool loop; call generate_with_tools_async(...) or drop stream",
+                parameter="stream",
+                value=True,
+                allowed="False when tool_functions are given",
+            )
         if tool_functions or (self._tool_functions and not stream):
             return await self.generate_with_tools_async(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
@@ -362,7 +377,7 @@ class Session:
                 functions[definition.name] = tool
         for name, function in (tool_functions or {}).items():
             if all(d.name != name for d in definitions):
-                definitions.append(ToolDefinition.from_function(function))
+                definitions.append(dataclasses.replace(ToolDefinition.from_function(function), name=name))
         if not definitions:
             raise InvalidArgumentError("no tools: pass tools=[...] or tool_functions={...}", parameter="tools", value=None)
         return definitions, functions
