@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from abstractllm.errors import (
     UnsupportedOperationError,
 )
 from abstractllm.messages import Message, normalize_messages
-from abstractllm.options import GENERATION_OPTIONS, validate_options
+from abstractllm.options import GENERATION_OPTIONS, Option, validate_options
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
 from abstractllm.structured import normalize_response_format
@@ -225,7 +226,10 @@ class AbstractLLMInterface:
             return self._stream(backend, request)
         started = time.perf_counter()
         try:
-            completion = self._plugins.hook.abstractllm_generate(backend=backend, request=request)
+            if self._plugins.only_core_implements("abstractllm_generate"):
+                completion = backend.generate(request)
+            else:
+                completion = self._plugins.hook.abstractllm_generate(backend=backend, request=request)
         except Exception as exc:
             raise self._map(exc) from exc
         return self._response(completion, request, Timing(total=time.perf_counter() - started))
@@ -295,7 +299,10 @@ class AbstractLLMInterface:
             return self._stream_async(backend, request)
         started = time.perf_counter()
         try:
-            completion = await self._plugins.hook.abstractllm_generate_async(backend=backend, request=request)
+            if self._plugins.only_core_implements("abstractllm_generate_async"):
+                completion = await backend.generate_async(request)
+            else:
+                completion = await self._plugins.hook.abstractllm_generate_async(backend=backend, request=request)
         except Exception as exc:
             raise self._map(exc) from exc
         return self._response(completion, request, Timing(total=time.perf_counter() - started))
@@ -342,7 +349,8 @@ class AbstractLLMInterface:
         name = self._backend.model_name if self._backend is not None else None
         return map_exception(error, self._info, self._plugins, name)
 
-    def _generation_options(self) -> dict[str, Any]:
+    @functools.cached_property
+    def _generation_options(self) -> dict[str, Option]:
         return {**GENERATION_OPTIONS, **self._info.generation_options}
 
     def _build_request(
@@ -360,7 +368,7 @@ class AbstractLLMInterface:
         check_window: bool = True,
     ) -> GenerationRequest:
         where = f"generate() on {self.provider}/{self.mode}"
-        options = self._generation_options()
+        options = self._generation_options
         given = validate_options(params, options, where=where, provider=self.provider, mode=self.mode)
         effective = self.config_manager.effective(options)
         effective.update(given)
@@ -472,7 +480,9 @@ class AbstractLLMInterface:
 
     def _check_context_window(self, request: GenerationRequest) -> None:
         backend = self._require_backend()
-        window = self.get_capabilities().get("max_tokens")
+        if self._capabilities is None:
+            self.get_capabilities()
+        window = (self._capabilities or {}).get("max_tokens")
         if not isinstance(window, int):
             return
         try:
@@ -521,7 +531,10 @@ class AbstractLLMInterface:
 
     def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
         try:
-            deltas: Iterator[StreamDelta] = self._plugins.hook.abstractllm_generate_stream(backend=backend, request=request)
+            if self._plugins.only_core_implements("abstractllm_generate_stream"):
+                deltas: Iterator[StreamDelta] = backend.stream(request)
+            else:
+                deltas = self._plugins.hook.abstractllm_generate_stream(backend=backend, request=request)
             for delta in deltas:
                 yield self._chunk(delta, request)
         except GeneratorExit:
@@ -531,7 +544,10 @@ class AbstractLLMInterface:
 
     async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
         try:
-            deltas = self._plugins.hook.abstractllm_generate_stream_async(backend=backend, request=request)
+            if self._plugins.only_core_implements("abstractllm_generate_stream_async"):
+                deltas = backend.stream_async(request)
+            else:
+                deltas = self._plugins.hook.abstractllm_generate_stream_async(backend=backend, request=request)
             async for delta in deltas:
                 yield self._chunk(delta, request)
         except GeneratorExit:

@@ -55,9 +55,20 @@ class Plugins:
     broken: list[BrokenPlugin] = field(default_factory=list)
     distributions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    _direct: dict[str, bool] = field(default_factory=dict)
+
     @property
     def hook(self) -> Any:
         return self.manager.hook
+
+    def only_core_implements(self, hook_name: str) -> bool:
+        """True when core's own implementation is the hook's only one, so callers may skip
+        pluggy's dispatch and call the backend directly (same result, less overhead)."""
+        known = self._direct.get(hook_name)
+        if known is None:
+            impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+            known = self._direct[hook_name] = len(impls) == 1 and impls[0].plugin_name == "abstractllm.default_hooks"
+        return known
 
     def providers(self) -> list[str]:
         return sorted({provider for provider, _ in self.backends})
@@ -76,6 +87,7 @@ class Plugins:
             self._broken(name, distribution, exc)
             return False
         self.distributions[name] = (distribution, version)
+        self._direct.clear()
         self._collect_backends(plugin, name)
         return True
 
@@ -83,6 +95,7 @@ class Plugins:
         plugin = self.manager.get_plugin(name)
         if plugin is not None:
             self.manager.unregister(plugin)
+        self._direct.clear()
         self.backends = {key: value for key, value in self.backends.items() if value.plugin != name}
         self.distributions.pop(name, None)
 
