@@ -6,6 +6,7 @@ Runs on the project's tiny Llama through the local transformers backend.
 from __future__ import annotations
 
 import collections.abc
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from abstractllm import (
     configure_logging,
     create_llm,
 )
+from abstractllm.cli import main as cli_main
 from abstractllm.exceptions import (
     AbstractLLMError,
     InvalidParameterError,
@@ -166,7 +168,23 @@ def test_cached_models_and_model_cache(tiny_models: Any, tmp_path: Path, monkeyp
     assert by_name["tiny/llama-chat"]["size"] > 0
     assert HuggingFaceProvider.list_cached_models(str(tmp_path / "hub")) == models
     assert isinstance(DEFAULT_MODEL, str)
-    assert HuggingFaceProvider.clear_model_cache() >= 0
+    out = io.StringIO()
+    assert cli_main(["models", "--json"], out=out) == 0
+    assert json.loads(out.getvalue()) == json.loads(json.dumps(models, default=str))
+
+
+def test_clear_model_cache_drops_shared_models(tiny_models: Any) -> None:
+    first = create_llm("huggingface", model=str(tiny_models.pipeline_dir), device="cpu")
+    second = create_llm("huggingface", model=str(tiny_models.pipeline_dir), device="cpu")
+    assert second.backend.loaded is first.backend.loaded  # shared while cached
+    assert HuggingFaceProvider.clear_model_cache() >= 1
+    third = create_llm("huggingface", model=str(tiny_models.pipeline_dir), device="cpu")
+    try:
+        assert third.backend.loaded is not first.backend.loaded  # loaded afresh
+        assert str(first.generate("What is the capital of France?", temperature=0)) == "The capital of France is Paris."
+    finally:
+        for model in (first, second, third):
+            model.unload()
 
 
 def test_configure_logging(tmp_path: Path) -> None:
