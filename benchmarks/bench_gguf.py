@@ -23,7 +23,7 @@ from tinymodel import ensure_tiny_models
 
 REPEATS = 60
 FAST_REPEATS = 400  # sub-millisecond measures need more samples
-PROMPT = "Functions and tools take"  # the tiny model runs on for 32+ tokens after it
+PROMPT = "Numbers:"  # the tiny model runs on for 32+ tokens after it
 TOKENS = 32
 
 

@@ -15,7 +15,12 @@ def main(names: list[str]) -> None:
         script = HERE / f"bench_{name}.py"
         if not script.exists():
             raise SystemExit(f"no benchmark named {name!r}; choose from {', '.join(ALL)}")
-        runpy.run_path(str(script), run_name="__main__")
+        sys.argv = [str(script)]  # each script parses its own (default) arguments
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as exit:
+            if exit.code not in (0, None):
+                raise
 
 
 if __name__ == "__main__":
