@@ -20,9 +20,10 @@ MODES = ("pipeline", "gguf", "api", "endpoint")
 
 
 def _default(option: Any) -> str:
-    if option.env:
-        return "from " + ", then ".join(f"`{name}`" for name in option.env)
     value = option.default
+    if option.env:
+        from_env = "from " + ", then ".join(f"`{name}`" for name in option.env)
+        return from_env if value is None else f"{from_env}, else `{value!r}`"
     if value is None:
         return "—"
     if value == ():

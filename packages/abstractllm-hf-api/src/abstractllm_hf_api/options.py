@@ -47,7 +47,13 @@ API_LOAD_OPTIONS: dict[str, Option] = {
                 check_str,
                 "Inference provider on the router: 'auto' (the router picks) or a name such as 'hf-inference'.",
             ),
-            Option("api_base_url", DEFAULT_ROUTER_URL, check_str, "Base URL of HuggingFace's inference router."),
+            Option(
+                "api_base_url",
+                DEFAULT_ROUTER_URL,
+                check_str,
+                "Base URL of HuggingFace's inference router (e.g. a proxy or a test server).",
+                env=("ABSTRACTLLM_HF_ROUTER_URL",),
+            ),
         )
     },
 }
