@@ -192,7 +192,7 @@ def load_weights(spec: LoadSpec, token: str | None) -> LoadedWeights:
     quantization = _quantization_config(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs: dict[str, Any] = {"dtype": _dtype(spec, device), "trust_remote_code": spec.trust_remote_code, **dict(spec.extra)}
+    kwargs: dict[str, Any] = {"dtype": _dtype(spec, device), "trust_remote_code": spec.trust_remote_code, **spec.extra_kwargs()}
     if spec.attn_implementation:
         kwargs["attn_implementation"] = spec.attn_implementation
     device_map = spec.device_map_value()
@@ -214,4 +214,17 @@ def load_weights(spec: LoadSpec, token: str | None) -> LoadedWeights:
         model.to(device)  # type: ignore[arg-type]
     model.eval()
     logger.info("loaded %s on %s (%s)", folder, model.device, model.dtype)
-    return LoadedWeights(model=model, tokenizer=tokenizer, folder=folder, device=model.device)
+    return LoadedWeights(model=model, tokenizer=tokenizer, folder=folder, device=_input_device(model))
+
+
+def _input_device(model: Any) -> Any:
+    """Where inputs go: the model's device, or, when accelerate offloaded the weights to disk
+    (``model.device`` is then ``meta``), the first real device of its map, else the CPU."""
+    import torch
+
+    if model.device.type != "meta":
+        return model.device
+    for place in getattr(model, "hf_device_map", {}).values():
+        if place not in ("disk", "meta"):
+            return torch.device(f"cuda:{place}" if isinstance(place, int) else place)
+    return torch.device("cpu")

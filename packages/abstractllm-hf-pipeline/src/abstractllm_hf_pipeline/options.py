@@ -102,6 +102,10 @@ class LoadSpec:
     attn_implementation: str | None = None
     extra: tuple[tuple[str, Any], ...] = ()
 
+    def extra_kwargs(self) -> dict[str, Any]:
+        """The extra ``from_pretrained`` arguments, with their original (unfrozen) values."""
+        return {key: _thaw(value) for key, value in self.extra}
+
     def device_map_value(self) -> str | dict[str, Any] | None:
         """``device_map`` in the form ``from_pretrained`` takes."""
         if isinstance(self.device_map, tuple):
@@ -217,15 +221,13 @@ def load_spec(config: ConfigManager) -> LoadSpec:
     )
     extra = tuple(
         sorted(
-            (key, kwargs[key]) for key in ("max_memory", "offload_folder", "subfolder", "variant") if kwargs.get(key) is not None
+            (key, _freeze(kwargs[key]))
+            for key in ("max_memory", "offload_folder", "subfolder", "variant")
+            if kwargs.get(key) is not None
         )
     )
     path = Path(model).expanduser()
     is_local = path.is_absolute() or model.startswith((".", "~")) or path.exists()
-    try:
-        hash(extra)
-    except TypeError:
-        extra = tuple((key, repr(value)) for key, value in extra)
     return LoadSpec(
         source=str(path.resolve()) if is_local else model.strip(),
         is_local=is_local,
@@ -239,6 +241,27 @@ def load_spec(config: ConfigManager) -> LoadSpec:
         attn_implementation=_optional_str(kwargs.get("attn_implementation"), "model_kwargs['attn_implementation']"),
         extra=extra,
     )
+
+
+_MAPPING = "__mapping__"
+_SEQUENCE = "__sequence__"
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form of ``value`` (mappings and lists become tagged tuples); ``_thaw`` undoes it."""
+    if isinstance(value, Mapping):
+        return (_MAPPING, tuple(sorted(((key, _freeze(item)) for key, item in value.items()), key=lambda pair: repr(pair[0]))))
+    if isinstance(value, (list, tuple)):
+        return (_SEQUENCE, tuple(_freeze(item) for item in value))
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == _MAPPING:
+        return {key: _thaw(item) for key, item in value[1]}
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == _SEQUENCE:
+        return [_thaw(item) for item in value[1]]
+    return value
 
 
 def output_options(config: ConfigManager) -> OutputOptions:
