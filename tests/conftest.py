@@ -14,3 +14,27 @@ def tiny_models() -> object:
     from tinymodel import ensure_tiny_models
 
     return ensure_tiny_models(REPO / ".cache" / "tiny-models")
+
+
+def fake_server_module() -> object:
+    """The API package's in-repo HTTP test server (a real server on loopback), loaded from its tests."""
+    import importlib.util
+    import sys
+
+    name = "abstractllm_tests_fake_hf_server"
+    if name not in sys.modules:
+        path = REPO / "packages" / "abstractllm-hf-api" / "tests" / "fake_hf_server.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def router() -> object:
+    """A fresh test server speaking the HF router, OpenAI and TGI routes, stopped after the module."""
+    server = fake_server_module().FakeServer().start()  # type: ignore[attr-defined]
+    yield server
+    server.stop()

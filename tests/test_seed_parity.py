@@ -8,14 +8,12 @@ observable effect.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,23 +83,6 @@ def prepare(code: str, gguf: Path, cuda: bool) -> str:
             continue
         code = re.sub(pattern, replacement.replace("{gguf}", str(gguf)), code)
     return code
-
-
-def load_fake_server() -> Any:
-    path = REPO / "packages" / "abstractllm-hf-api" / "tests" / "fake_hf_server.py"
-    spec = importlib.util.spec_from_file_location("seed_parity_fake_server", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def router() -> Iterator[Any]:
-    server = load_fake_server().FakeServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

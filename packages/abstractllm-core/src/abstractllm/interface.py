@@ -346,8 +346,7 @@ class AbstractLLMInterface:
         return backend
 
     def _map(self, error: BaseException) -> AbstractLLMError:
-        name = self._backend.model_name if self._backend is not None else None
-        return map_exception(error, self._info, self._plugins, name)
+        return map_exception(error, self._info, self._plugins, self._model_name())
 
     @functools.cached_property
     def _generation_options(self) -> dict[str, Option]:
@@ -366,6 +365,31 @@ class AbstractLLMInterface:
         params: Mapping[str, Any],
         *,
         check_window: bool = True,
+    ) -> GenerationRequest:
+        """Validate one call into a request; every error names this model's provider and mode."""
+        try:
+            return self._validated_request(
+                prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params, check_window
+            )
+        except AbstractLLMError as error:
+            error.with_context(provider=self.provider, mode=self.mode, model=self._model_name())
+            raise
+
+    def _model_name(self) -> str | None:
+        return self._backend.model_name if self._backend is not None else None
+
+    def _validated_request(
+        self,
+        prompt: Any,
+        system_prompt: str | None,
+        stream: bool,
+        tools: Sequence[Any] | None,
+        tool_choice: Any,
+        response_format: Any,
+        raw: bool,
+        messages: Sequence[Any] | None,
+        params: Mapping[str, Any],
+        check_window: bool,
     ) -> GenerationRequest:
         where = f"generate() on {self.provider}/{self.mode}"
         options = self._generation_options
