@@ -28,7 +28,12 @@ TRANSPORT_OPTIONS: dict[str, Option] = {
             check_float(0.0, optional=False),
             "Longest single wait between retries, also capping Retry-After and a loading model's estimated_time.",
         ),
-        Option("max_connections", 256, check_int(1, optional=False), "Size of the connection pool of each client."),
+        Option(
+            "max_connections",
+            64,
+            check_int(1, optional=False),
+            "Size of the connection pool of each client (more requests queue for a connection).",
+        ),
         Option("extra_body", {}, check_dict, "Extra JSON fields merged into every request body (server-specific knobs)."),
         Option("context_window", None, check_int(1), "The model's context window in tokens, when the server does not tell."),
         Option("allow_insecure_token", False, check_bool, "Allow sending a token over plain http to a host other than loopback."),
