@@ -1,4 +1,4 @@
-"""Cross-package fixtures: the project's tiny models, built once and cached in .cache/."""
+"""Cross-package fixtures (the tiny models come from the repository's root conftest)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def tiny_models() -> object:
-    from tinymodel import ensure_tiny_models
-
-    return ensure_tiny_models(REPO / ".cache" / "tiny-models")
 
 
 def fake_server_module() -> object:

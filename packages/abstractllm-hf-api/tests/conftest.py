@@ -46,13 +46,6 @@ def _no_token_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_models() -> Any:
-    from tinymodel import ensure_tiny_models
-
-    return ensure_tiny_models(REPO / ".cache" / "tiny-models")
-
-
-@pytest.fixture(scope="session")
 def gguf_path(tiny_models: Any) -> Path:
     return Path(tiny_models.gguf_f32)
 

@@ -9,24 +9,17 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm.interface import AbstractLLMInterface
-from tinymodel import TinyModels, ensure_tiny_models
-
-CACHE = Path(__file__).resolve().parents[3] / ".cache" / "tiny-models"
+from tinymodel import TinyModels
 
 
 @pytest.fixture(scope="session")
-def tiny() -> TinyModels:
-    return ensure_tiny_models(CACHE)
+def gguf_f32(tiny_models: TinyModels) -> Path:
+    return tiny_models.gguf_f32
 
 
 @pytest.fixture(scope="session")
-def gguf_f32(tiny: TinyModels) -> Path:
-    return tiny.gguf_f32
-
-
-@pytest.fixture(scope="session")
-def gguf_q8(tiny: TinyModels) -> Path:
-    return tiny.gguf_q8_0
+def gguf_q8(tiny_models: TinyModels) -> Path:
+    return tiny_models.gguf_q8_0
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from tinymodel import EXPECTED_CHATS, EXPECTED_COMPLETIONS, TinyModels
 
 
 @pytest.fixture(scope="module")
-def transformers_model(tiny: TinyModels):
+def transformers_model(tiny_models: TinyModels):
     transformers = pytest.importorskip("transformers")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny.pipeline_dir)
-    model = transformers.AutoModelForCausalLM.from_pretrained(tiny.pipeline_dir)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_models.pipeline_dir)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_models.pipeline_dir)
     model.eval()
     return tokenizer, model
 

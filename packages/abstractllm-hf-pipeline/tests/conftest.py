@@ -9,14 +9,7 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm.interface import AbstractLLMInterface
-from tinymodel import TinyModels, ensure_tiny_models
-
-CACHE = Path(__file__).resolve().parents[3] / ".cache" / "tiny-models"
-
-
-@pytest.fixture(scope="session")
-def tiny_models() -> TinyModels:
-    return ensure_tiny_models(CACHE)
+from tinymodel import TinyModels
 
 
 @pytest.fixture(scope="session")
