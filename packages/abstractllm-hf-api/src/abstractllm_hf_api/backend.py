@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
@@ -153,6 +152,8 @@ class ApiBackend(Backend):
         first = await self._apost(protocol, request, n=self._batch_size(protocol, wanted))
         completion = protocol.completion(first.body, first.headers, request)
         extra_requests = self._extra_requests(request, wanted - len(completion.choices))
+        import asyncio
+
         replies = await asyncio.gather(*(self._apost(protocol, extra, n=1) for extra in extra_requests))
         extras = [
             protocol.completion(reply.body, reply.headers, extra) for reply, extra in zip(replies, extra_requests, strict=True)

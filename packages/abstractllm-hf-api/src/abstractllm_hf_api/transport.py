@@ -11,7 +11,6 @@ with the first client, so creating a model stays cheap.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +28,8 @@ from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_af
 from abstractllm_hf_api.security import Token, redact
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
 
 __all__ = ["Reply", "Transport"]
@@ -228,11 +229,15 @@ class Transport:
         logger.info(
             "retrying POST %s after %s in %.2fs (retry %d of %d)", url, reason, delay, attempt + 1, self._retry.max_retries
         )
+        import asyncio
+
         await asyncio.sleep(delay)
 
     def _async_client(self) -> httpx.AsyncClient:
         if self._closed:
             raise ProviderAPIError("this model's HTTP clients are closed (the model was unloaded)")
+        import asyncio
+
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
@@ -302,6 +307,8 @@ class Transport:
 
 
 def _close_async_client(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    import asyncio
+
     if loop.is_closed():
         return
     with contextlib.suppress(RuntimeError):
