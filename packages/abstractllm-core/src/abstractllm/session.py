@@ -180,6 +180,9 @@ class Session:
             messages = normalize_messages(raw["messages"]) if raw["messages"] else []
             created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else _now()
             updated = datetime.fromisoformat(raw["last_updated"]) if raw.get("last_updated") else created
+            metadata = raw.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise TypeError(f"'metadata' must be a JSON object, got {type(metadata).__name__}")
         except (InvalidArgumentError, TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{path} has an invalid entry: {exc}", parameter="path", value=str(path)) from exc
         system_prompt = raw.get("system_prompt")
@@ -188,7 +191,7 @@ class Session:
             "created_at": created,
             "last_updated": updated,
             "system_prompt": system_prompt if isinstance(system_prompt, str) else None,
-            "metadata": dict(raw.get("metadata") or {}),
+            "metadata": dict(metadata),
             "messages": messages,
         }
 
