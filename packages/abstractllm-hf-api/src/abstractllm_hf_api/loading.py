@@ -41,13 +41,14 @@ class ServerInfo:
     context_window: int | None = None
 
 
-def split_endpoint_url(url: str) -> tuple[str, str | None]:
-    """The base URL and the protocol its path names (None when the path names none)."""
+def split_endpoint_url(url: str, parameter: str = "inference_api_url") -> tuple[str, str | None]:
+    """The base URL and the protocol its path names (None when the path names none);
+    ``parameter`` is the option the URL came from, named when it is not an http(s) URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidArgumentError(
-            f"inference_api_url={url!r} is not an http(s) URL",
-            parameter="inference_api_url",
+            f"{parameter}={url!r} is not an http(s) URL",
+            parameter=parameter,
             value=url,
             allowed="an http:// or https:// URL",
         )
@@ -111,7 +112,7 @@ def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
             allowed="a hub model id such as 'HuggingFaceTB/SmolLM2-1.7B-Instruct'",
         )
     base = str(config.get_param("api_base_url")).rstrip("/")
-    split_endpoint_url(base)
+    split_endpoint_url(base, "api_base_url")
     token = token_for(
         base,
         config.get_param("api_key"),
@@ -153,7 +154,7 @@ def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
             value=None,
             allowed="an http(s) URL",
         )
-    base, from_path = split_endpoint_url(url)
+    base, from_path = split_endpoint_url(url, "inference_api_url" if config.get_param("inference_api_url") else "endpoint_url")
     token = token_for(
         base,
         config.get_param("api_key"),

@@ -69,7 +69,9 @@ def token_for(
     """The token to send to ``url``, or None; raises before any request when the rules forbid it.
 
     ``required`` (the hosted API) turns a missing token into ``AuthenticationError``
-    saying how to set one.
+    saying how to set one; a token an HTTP header cannot carry (whitespace, control or
+    non-ASCII characters, e.g. a stray newline) is an ``AuthenticationError`` too, raised
+    without showing the token.
     """
     usable: str | None = None
     if (value and explicit) or (value and from_environment and is_hf_host(url)):
@@ -84,6 +86,11 @@ def token_for(
             )
             raise AuthenticationError(f"the Inference API needs a token: {reason}")
         return None
+    if not all("!" <= char <= "~" for char in usable):
+        raise AuthenticationError(
+            "the token contains whitespace, control or non-ASCII characters, which an HTTP header cannot carry"
+            " (a stray space or newline?); check api_key=..., HUGGINGFACE_API_KEY or HF_TOKEN"
+        )
     if urlsplit(url).scheme == "http" and not is_loopback(url) and not allow_insecure:
         raise InvalidArgumentError(
             f"refusing to send a token over plain http to {urlsplit(url).hostname!r}; use https, or pass "
