@@ -9,6 +9,7 @@ reference cannot drift from what ``create_llm`` and ``generate`` accept.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +54,17 @@ def tables() -> str:
     for mode in MODES:
         load.update(backends[mode].load_options)
     lines = [
+        "### Modes",
+        "",
+        "| mode | install | `model_type` spellings |",
+        "|---|---|---|",
+    ]
+    for mode in MODES:
+        info = backends[mode]
+        spellings = ", ".join(f"`{name}`" for name in (mode, *(alias for alias in info.aliases if alias != mode)))
+        lines.append(f"| `{mode}` | `{info.install}` | {spellings} |")
+    lines += [
+        "",
         '### Options of `create_llm("huggingface", ...)`',
         "",
         "| option | default | modes | meaning |",
@@ -84,7 +96,9 @@ def main() -> int:
     updated = text[:start] + "\n" + tables() + "\n" + text[stop:]
     if args.check:
         if updated != text:
+            diff = difflib.unified_diff(text.splitlines(), updated.splitlines(), "on disk", "from the code", lineterm="")
             print(f"{PAGE} is out of date: run python docs/generate_configuration.py", file=sys.stderr)
+            print("\n".join(diff), file=sys.stderr)
             return 1
         return 0
     PAGE.write_text(updated)
