@@ -52,12 +52,18 @@ class ConfigManager:
                 self._defaults[name] = found
                 self._from_env.add(name)
         self._values: dict[str, Any] = {}
+        self._version = 0
         if values:
             self.update_config(values)
 
     @property
     def options(self) -> Mapping[str, Option]:
         return self._options
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever a value changes (for callers that cache derived values)."""
+        return self._version
 
     def get_param(self, name: Any, default: Any = None) -> Any:
         key = param_name(name)
@@ -90,6 +96,7 @@ class ConfigManager:
             mode=self._mode,
         )
         self._values.update(checked)
+        self._version += 1
 
     def get_config(self, *, mask_secrets: bool = True) -> dict[str, Any]:
         """The effective configuration (defaults and given values); secrets masked."""

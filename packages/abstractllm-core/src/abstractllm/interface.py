@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -39,6 +40,18 @@ if TYPE_CHECKING:
 __all__ = ["AbstractLLMInterface", "map_exception"]
 
 logger = logging.getLogger(__name__)
+
+_CORE_NAMES = frozenset(GENERATION_OPTIONS)
+
+
+@dataclass(frozen=True)
+class _CallDefaults:
+    """A model's configured generation values at one configuration version."""
+
+    version: int
+    core: dict[str, Any]
+    extra: dict[str, Any]
+    system_prompt: str | None
 
 
 def map_exception(error: BaseException, info: BackendInfo, plugins: Plugins, model: str | None) -> AbstractLLMError:
@@ -91,6 +104,7 @@ class AbstractLLMInterface:
         self.config_manager = config_manager
         self._lock = threading.Lock()
         self._capabilities: dict[str, Any] | None = None
+        self._call_defaults_cache: _CallDefaults | None = None
 
     # -- identity -------------------------------------------------------------------------
 
@@ -321,6 +335,13 @@ class AbstractLLMInterface:
         if backend is not None:
             backend.close()
 
+    async def aunload(self) -> None:
+        """``unload`` for asyncio: async connections are closed before this returns. Idempotent."""
+        with self._lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            await backend.aclose()
+
     def __enter__(self) -> AbstractLLMInterface:
         return self
 
@@ -331,7 +352,7 @@ class AbstractLLMInterface:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.unload()
+        await self.aunload()
 
     # -- internals ------------------------------------------------------------------------
 
@@ -351,6 +372,26 @@ class AbstractLLMInterface:
     @functools.cached_property
     def _generation_options(self) -> dict[str, Option]:
         return {**GENERATION_OPTIONS, **self._info.generation_options}
+
+    @functools.cached_property
+    def _where(self) -> str:
+        return f"generate() on {self.provider}/{self.mode}"
+
+    def _call_defaults(self) -> _CallDefaults:
+        """The configured generation values, recomputed only after the configuration changed."""
+        cached = self._call_defaults_cache
+        version = self.config_manager.version
+        if cached is None or cached.version != version:
+            effective = self.config_manager.effective(self._generation_options)
+            configured = self.config_manager.get_param("system_prompt")
+            cached = _CallDefaults(
+                version=version,
+                core={name: value for name, value in effective.items() if name in _CORE_NAMES},
+                extra={name: value for name, value in effective.items() if name not in _CORE_NAMES and value is not None},
+                system_prompt=configured if isinstance(configured, str) else None,
+            )
+            self._call_defaults_cache = cached
+        return cached
 
     def _build_request(
         self,
@@ -391,15 +432,23 @@ class AbstractLLMInterface:
         params: Mapping[str, Any],
         check_window: bool,
     ) -> GenerationRequest:
-        where = f"generate() on {self.provider}/{self.mode}"
-        options = self._generation_options
-        given = validate_options(params, options, where=where, provider=self.provider, mode=self.mode)
-        effective = self.config_manager.effective(options)
-        effective.update(given)
-        for name, value in (("stream", stream), ("raw", raw)):
-            if not isinstance(value, bool):
+        where = self._where
+        defaults = self._call_defaults()
+        core, extra = defaults.core, defaults.extra
+        if params:
+            given = validate_options(params, self._generation_options, where=where, provider=self.provider, mode=self.mode)
+            core, extra = dict(core), dict(extra)
+            for name, value in given.items():
+                if name in _CORE_NAMES:
+                    core[name] = value
+                elif value is None:
+                    extra.pop(name, None)
+                else:
+                    extra[name] = value
+        for name, flag in (("stream", stream), ("raw", raw)):
+            if flag is not True and flag is not False:
                 raise InvalidArgumentError(
-                    f"{where}: {name} must be True or False, got {value!r}", parameter=name, value=value, allowed="True or False"
+                    f"{where}: {name} must be True or False, got {flag!r}", parameter=name, value=flag, allowed="True or False"
                 )
         if system_prompt is not None and not isinstance(system_prompt, str):
             raise InvalidArgumentError(
@@ -408,11 +457,7 @@ class AbstractLLMInterface:
                 value=type(system_prompt).__name__,
                 allowed="str",
             )
-        core_names = set(GENERATION_OPTIONS)
-        params_obj = GenerationParams(
-            **{name: value for name, value in effective.items() if name in core_names},
-            extra={name: value for name, value in effective.items() if name not in core_names and value is not None},
-        )
+        params_obj = GenerationParams(**core, extra=dict(extra))
         if stream and params_obj.num_return_sequences > 1:
             raise InvalidArgumentError(
                 f"{where}: stream=True returns one sequence; set num_return_sequences=1 or stream=False",
@@ -420,6 +465,8 @@ class AbstractLLMInterface:
                 value=params_obj.num_return_sequences,
                 allowed="1 when streaming",
             )
+        if system_prompt is None and not raw:
+            system_prompt = defaults.system_prompt
         conversation, plain_prompt = self._conversation(prompt, system_prompt, messages, raw, where)
         tool_definitions = normalize_tools(tools)
         choice = normalize_tool_choice(tool_choice, tool_definitions)
@@ -441,9 +488,7 @@ class AbstractLLMInterface:
     def _conversation(
         self, prompt: Any, system_prompt: str | None, messages: Sequence[Any] | None, raw: bool, where: str
     ) -> tuple[list[Message], str | None]:
-        if system_prompt is None and not raw:
-            configured = self.config_manager.get_param("system_prompt")
-            system_prompt = configured if isinstance(configured, str) else None
+        """The conversation to send (``system_prompt`` first) and the plain prompt, if the call is one."""
         history: list[Message] = normalize_messages(messages) if messages else []
         plain: str | None = None
         if isinstance(prompt, str):

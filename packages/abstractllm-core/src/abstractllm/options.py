@@ -201,7 +201,7 @@ def validate_options(
     """
     result: dict[str, Any] = {}
     for raw_name, value in values.items():
-        name = str(raw_name.value) if hasattr(raw_name, "value") else str(raw_name)
+        name = raw_name if type(raw_name) is str else str(getattr(raw_name, "value", raw_name))
         option = options.get(name)
         if option is None:
             raise InvalidArgumentError(
