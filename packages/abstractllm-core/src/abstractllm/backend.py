@@ -93,3 +93,8 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Free the model's resources."""
+
+    async def aclose(self) -> None:
+        """``close`` from inside an event loop: what belongs to the running loop (async
+        connections, say) is closed before this returns. Defaults to ``close()``."""
+        self.close()
