@@ -75,6 +75,8 @@ class FakeServer:
         self.reject_json_schema = False
         self.stream_usage = True
         self.lock = threading.Lock()
+        self.open_connections: set[tuple[str, int]] = set()
+        self.connections_seen: set[tuple[str, int]] = set()
         handler = type("Handler", (_Handler,), {"fake": self})
         self.httpd = _QuietServer((host, port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-hf-server", daemon=True)
@@ -97,6 +99,7 @@ class FakeServer:
         with self.lock:
             self.faults.clear()
             self.received.clear()
+            self.connections_seen.clear()
         self.expected_token = None
         self.reject_json_schema = False
         self.stream_usage = True
@@ -105,6 +108,17 @@ class FakeServer:
         """Faults for the next POST requests, one each, in order (see ``_Handler._fault``)."""
         with self.lock:
             self.faults.extend(faults)
+
+    def still_open(self, timeout: float = 5.0) -> set[tuple[str, int]]:
+        """Connections opened since the last ``reset`` that are still open once all have
+        closed or ``timeout`` passed (the server notices a close within milliseconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                left = self.connections_seen & self.open_connections
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.01)
 
     def posts(self, path_part: str = "") -> list[dict[str, Any]]:
         return [entry for entry in self.received if entry["method"] == "POST" and path_part in entry["path"]]
@@ -117,6 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stalls
+        with self.fake.lock:
+            self.fake.open_connections.add(self.client_address)
+            self.fake.connections_seen.add(self.client_address)
+
+    def finish(self) -> None:
+        with self.fake.lock:
+            self.fake.open_connections.discard(self.client_address)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
         pass

@@ -17,8 +17,10 @@ async def test_256_concurrent_generate_async(fake: Any) -> None:
     expected = ["".join(fake_reply_tokens(f"user: {prompt}")) for prompt in prompts]
     assert [str(reply) for reply in replies] == expected
     assert len(fake.posts()) == 256
-    assert len(llm.backend.transport._async_clients) == 1  # one pooled client served them all
-    llm.unload()
+    assert llm.backend.transport.pools == 1  # one pool served them all ...
+    assert 1 <= len(fake.connections_seen) <= 64  # ... over at most max_connections connections
+    await llm.aunload()
+    assert fake.still_open() == set()
 
 
 def fake_reply_tokens(prompt: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.errors import InvalidArgumentError, UnsupportedFeatureError
+from abstractllm.errors import InvalidArgumentError, UnsupportedFeatureError, UnsupportedOperationError
 
 TOKEN = "hf_test_token_for_the_router"
 
@@ -229,28 +229,60 @@ def test_api_mode_needs_a_model() -> None:
 # -- lifecycle ------------------------------------------------------------------------------------
 
 
-async def test_unload_closes_both_clients(fake: Any) -> None:
+async def test_unload_closes_every_pooled_connection(fake: Any) -> None:
     llm = endpoint(fake, protocol="openai")
     llm.generate("hi", max_tokens=2)
     await llm.generate_async("hi", max_tokens=2)
-    transport = llm.backend.transport
-    sync_client = transport._sync_client
-    async_clients = list(transport._async_clients.values())
-    assert sync_client is not None and len(async_clients) == 1
-    llm.unload()
-    assert sync_client.is_closed
-    for _ in range(10):
-        if async_clients[0].is_closed:
-            break
-        import asyncio
-
-        await asyncio.sleep(0.01)
-    assert async_clients[0].is_closed
+    assert llm.backend.transport.pools == 2  # one sync pool, one for this event loop
+    assert len(fake.still_open(timeout=0)) == 2  # kept alive for the next request
+    await llm.aunload()
+    assert fake.still_open() == set()
+    with pytest.raises(UnsupportedOperationError, match="unloaded"):
+        llm.generate("hi")
 
 
-def test_context_manager_unloads(fake: Any) -> None:
+async def test_async_context_manager_closes_its_connections(fake: Any) -> None:
+    async with endpoint(fake, protocol="openai") as llm:
+        await llm.generate_async("hi", max_tokens=2)
+        assert len(fake.still_open(timeout=0)) == 1
+    assert fake.still_open() == set()
+
+
+def test_unload_from_another_thread_closes_the_connections_of_a_running_loop(fake: Any) -> None:
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        llm = endpoint(fake, protocol="openai")
+        asyncio.run_coroutine_threadsafe(llm.generate_async("hi", max_tokens=2), loop).result(timeout=10)
+        assert len(fake.still_open(timeout=0)) == 1
+        llm.unload()  # from this thread, while the loop keeps running in its own
+        assert fake.still_open() == set()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
+def test_context_manager_unloads_and_timeouts_apply(fake: Any) -> None:
     with endpoint(fake, protocol="openai", timeout=5.0, connect_timeout=1.0) as llm:
         llm.generate("hi", max_tokens=2)
-        transport = llm.backend.transport
-        assert transport._sync_client.timeout.read == 5.0 and transport._sync_client.timeout.connect == 1.0
-    assert transport._sync_client is not None and transport._sync_client.is_closed
+        assert llm.backend.transport.timeouts == {"connect": 1.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+        assert len(fake.still_open(timeout=0)) == 1
+    assert fake.still_open() == set()
+
+
+def test_a_configuration_change_applies_to_the_next_call(fake: Any) -> None:
+    llm = endpoint(fake, protocol="openai", max_tokens=5, system_prompt="Be brief.")
+    llm.generate("hi")
+    llm.update_config({"max_tokens": 3, "system_prompt": "Be verbose.", "temperature": 0})
+    llm.generate("hi")
+    llm.generate("hi", max_tokens=2)  # a call's own value wins for that call only
+    first, second, third = (post["body"] for post in fake.posts())
+    assert (first["max_tokens"], first["messages"][0]["content"]) == (5, "Be brief.")
+    assert (second["max_tokens"], second["messages"][0]["content"], second["temperature"]) == (3, "Be verbose.", 0.0)
+    assert third["max_tokens"] == 2
+    llm.unload()

@@ -87,11 +87,14 @@ class ApiBackend(Backend):
     def map_error(self, error: BaseException) -> AbstractLLMError | None:
         httpx = sys.modules.get("httpx")
         if httpx is not None and isinstance(error, httpx.HTTPError):
-            return error_for_transport(error, url=self._where)
+            return error_for_transport(error, url=self._where, token=self.transport.token)
         return None
 
     def close(self) -> None:
         self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
 
     # -- sync -----------------------------------------------------------------------------
 

@@ -107,18 +107,22 @@ def _rejected_feature(message: str, features: tuple[str, ...]) -> str | None:
     return None
 
 
-def error_for_transport(exc: httpx.HTTPError, *, url: str, during_stream: bool = False) -> AbstractLLMError:
-    """The error for an httpx failure without an HTTP answer (timeouts, refused or cut connections)."""
+def error_for_transport(
+    exc: httpx.HTTPError, *, url: str, token: Token | None = None, during_stream: bool = False
+) -> AbstractLLMError:
+    """The error for an httpx failure without an HTTP answer (timeouts, refused or cut
+    connections); the failure's own text is shown with ``token`` redacted."""
     import httpx
 
     kind = type(exc).__name__
+    detail = redact(str(exc), token)
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"request to {url} timed out ({kind}); raise timeout= if the server is slow")
     if during_stream:
-        return ProviderConnectionError(f"the stream from {url} was cut before it ended ({kind}: {exc})")
+        return ProviderConnectionError(f"the stream from {url} was cut before it ended ({kind}: {detail})")
     if isinstance(exc, httpx.TransportError):
-        return ProviderConnectionError(f"cannot reach {url} ({kind}: {exc})")
-    return ProviderAPIError(f"request to {url} failed ({kind}: {exc})")
+        return ProviderConnectionError(f"cannot reach {url} ({kind}: {detail})")
+    return ProviderAPIError(f"request to {url} failed ({kind}: {detail})")
 
 
 def stream_error(payload: Any, *, url: str, token: Token | None) -> AbstractLLMError:

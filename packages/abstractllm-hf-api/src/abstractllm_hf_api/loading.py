@@ -76,9 +76,10 @@ def detect_protocol(base_url: str, transport: Transport) -> ServerInfo:
     return ServerInfo("openai")
 
 
-def _transport(config: ConfigManager, token: Token | None) -> Transport:
+def _transport(config: ConfigManager, token: Token | None, base_url: str) -> Transport:
     return Transport(
         token=token,
+        server=base_url,
         timeout=float(config.get_param("timeout")),
         connect_timeout=float(config.get_param("connect_timeout")),
         retry=RetryPolicy(
@@ -135,7 +136,7 @@ def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
     return ApiBackend(
         info,
         model_name=model,
-        transport=_transport(config, token),
+        transport=_transport(config, token, base),
         protocol=chat,
         raw_protocol=raw_protocol,
         context_window=config.get_param("context_window"),
@@ -163,7 +164,7 @@ def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
         required=False,
         allow_insecure=bool(config.get_param("allow_insecure_token")),
     )
-    transport = _transport(config, token)
+    transport = _transport(config, token, base)
     wanted = str(config.get_param("protocol"))
     server = ServerInfo(wanted if wanted != "auto" else (from_path or ""))
     if not server.protocol:

@@ -83,10 +83,12 @@ class _OpenAIRoute(Protocol):
         return body
 
     @staticmethod
-    def _choices(body: Any, where: str) -> list[Mapping[str, Any]]:
-        choices = body.get("choices") if isinstance(body, Mapping) else None
-        if not isinstance(choices, list) or not choices or not all(isinstance(choice, Mapping) for choice in choices):
+    def _choices(body: Any, where: str) -> list[dict[str, Any]]:
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if not isinstance(choices, list) or not choices or not all(isinstance(choice, dict) for choice in choices):
             raise ProviderAPIError(f"{where} answered without choices: {str(body)[:200]!r}")
+        if len(choices) == 1:
+            return choices
         return sorted(choices, key=lambda choice: choice.get("index", 0) if isinstance(choice.get("index"), int) else 0)
 
 
@@ -131,7 +133,7 @@ class OpenAIChat(_OpenAIRoute):
         choices = []
         for choice in self._choices(body, self.url):
             message = choice.get("message")
-            message = message if isinstance(message, Mapping) else {}
+            message = message if isinstance(message, dict) else {}
             content = message.get("content")
             choices.append(
                 Choice(
@@ -196,18 +198,18 @@ class _OpenAIStream(StreamState):
         if not data:
             return ""
         chunk = load_json(data, self._url)
-        if event.event == "error" or (isinstance(chunk, Mapping) and chunk.get("error")):
+        if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
             raise stream_error(chunk, url=self._url, token=self._token)
-        if not isinstance(chunk, Mapping):
+        if not isinstance(chunk, dict):
             raise ProviderAPIError(f"{self._url} sent an unexpected stream chunk: {data[:200]!r}")
         self._usage = usage_from(chunk.get("usage")) or self._usage
         text = ""
         for choice in chunk.get("choices") or []:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             if self._chat:
                 delta = choice.get("delta")
-                delta = delta if isinstance(delta, Mapping) else {}
+                delta = delta if isinstance(delta, dict) else {}
                 piece = delta.get("content")
                 self._tools.feed(delta.get("tool_calls"))
             else:

@@ -36,8 +36,8 @@ def finish_reason(value: Any) -> str | None:
 
 
 def usage_from(data: Any) -> Usage | None:
-    """An OpenAI ``usage`` object as ``Usage``, or None when absent."""
-    if not isinstance(data, Mapping):
+    """An OpenAI ``usage`` object (decoded JSON) as ``Usage``, or None when absent."""
+    if not isinstance(data, dict):
         return None
     prompt, completion = data.get("prompt_tokens"), data.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int):

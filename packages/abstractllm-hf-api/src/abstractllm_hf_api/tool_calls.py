@@ -12,7 +12,7 @@ __all__ = ["ToolCallAssembler", "parse_tool_calls"]
 
 def parse_tool_calls(raw: Any) -> list[ToolCall]:
     """``message.tool_calls`` of an OpenAI reply as ``ToolCall`` objects (bad arguments recorded in ``error``)."""
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+    if not raw or not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         return []
     return [ToolCall.from_dict(item) for item in raw if isinstance(item, Mapping)]
 
