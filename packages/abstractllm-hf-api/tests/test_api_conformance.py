@@ -13,20 +13,10 @@ from abstractllm.testing import BackendConformance
 
 class TestLlamaCppServerConformance(BackendConformance):
     prompt = "What is the capital of France?"
+    fixtures = ("llama_server",)
 
-    @pytest.fixture(autouse=True)
-    def _server(self, llama_server: str) -> None:
-        type(self).url = llama_server
-
-    def make_llm(self) -> AbstractLLMInterface:
-        return create_llm("huggingface", inference_api_url=type(self).url, max_retries=0)
-
-    @pytest.fixture(scope="class")
-    def llm(self, llama_server: str) -> Any:
-        type(self).url = llama_server
-        model = self.make_llm()
-        yield model
-        model.unload()
+    def make_llm(self, llama_server: str) -> AbstractLLMInterface:  # type: ignore[override]
+        return create_llm("huggingface", inference_api_url=llama_server, max_retries=0)
 
     @pytest.mark.xfail(
         strict=True,
@@ -38,18 +28,12 @@ class TestLlamaCppServerConformance(BackendConformance):
 
 class TestFakeOpenAIServerConformance(BackendConformance):
     prompt = "Tell me a story"
+    fixtures = ("fake_server_session",)
 
-    @pytest.fixture(scope="class")
-    def llm(self, fake_server_session: Any) -> Any:
-        type(self).url = fake_server_session.url
-        model = self.make_llm()
-        yield model
-        model.unload()
-
-    def make_llm(self) -> AbstractLLMInterface:
-        return create_llm("huggingface", inference_api_url=type(self).url, protocol="openai", max_retries=0)
+    def make_llm(self, fake_server_session: Any) -> AbstractLLMInterface:  # type: ignore[override]
+        return create_llm("huggingface", inference_api_url=fake_server_session.url, protocol="openai", max_retries=0)
 
 
 class TestFakeTGIServerConformance(TestFakeOpenAIServerConformance):
-    def make_llm(self) -> AbstractLLMInterface:
-        return create_llm("huggingface", inference_api_url=type(self).url, protocol="tgi", max_retries=0)
+    def make_llm(self, fake_server_session: Any) -> AbstractLLMInterface:  # type: ignore[override]
+        return create_llm("huggingface", inference_api_url=fake_server_session.url, protocol="tgi", max_retries=0)

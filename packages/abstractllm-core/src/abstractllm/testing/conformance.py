@@ -30,14 +30,23 @@ class BackendConformance:
     #: New tokens per check; small keeps the suite fast.
     max_tokens: int = 8
 
-    def make_llm(self) -> AbstractLLMInterface:
-        """Create a fresh model of the backend under test."""
+    #: Names of pytest fixtures ``make_llm`` needs (a server's URL, say); each is passed to
+    #: it as a keyword argument. They must be class- or session-scoped.
+    fixtures: tuple[str, ...] = ()
+
+    def make_llm(self, **fixtures: Any) -> AbstractLLMInterface:
+        """Create a fresh model of the backend under test; ``fixtures`` are the values of
+        the fixtures named in :attr:`fixtures`."""
         raise NotImplementedError("implement make_llm() to return create_llm(...) for your backend")
+
+    def new_llm(self, request: pytest.FixtureRequest) -> AbstractLLMInterface:
+        """``make_llm`` called with the fixtures it asks for."""
+        return self.make_llm(**{name: request.getfixturevalue(name) for name in self.fixtures})
 
     @pytest.fixture(scope="class")
     @classmethod
-    def llm(cls) -> Iterator[AbstractLLMInterface]:
-        model = cls().make_llm()
+    def llm(cls, request: pytest.FixtureRequest) -> Iterator[AbstractLLMInterface]:
+        model = cls().new_llm(request)
         yield model
         model.unload()
 
@@ -176,8 +185,8 @@ class BackendConformance:
 
     # -- resources ----------------------------------------------------------------------
 
-    def test_unload_frees_and_is_final(self) -> None:
-        model = self.make_llm()
+    def test_unload_frees_and_is_final(self, request: pytest.FixtureRequest) -> None:
+        model = self.new_llm(request)
         assert str(model.generate(self.prompt, **self.greedy()))
         model.unload()
         model.unload()
