@@ -65,6 +65,7 @@ SESSION_FILES: dict[str, str | bytes] = {
     "string-message.json": '{"messages": ["hello"]}',
     "bad-date.json": '{"messages": [], "created_at": "yesterday"}',
     "metadata-string.json": '{"messages": [], "metadata": "abc"}',
+    "system-prompt-number.json": '{"messages": [], "system_prompt": 42}',
 }
 
 
@@ -281,6 +282,7 @@ CASES: list[Case] = [
     param("max_tokens", True),
     param("repetition_penalty", 0),
     param("num_return_sequences", 0),
+    param("num_return_sequences", 1_000_000),
     param("seed", 1.5),
     param("stop", 5),
     param("stop", [""]),
@@ -295,6 +297,7 @@ CASES: list[Case] = [
     param("seed", "x", "endpoint"),
     param("temperature", "hot", "api"),
     param("num_return_sequences", 0, "api"),
+    param("num_return_sequences", 129, "endpoint"),
     param("max_tokens", -5, "tgi"),
     # -- unknown parameters and options (did-you-mean)
     Case(

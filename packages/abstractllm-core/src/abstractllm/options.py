@@ -164,7 +164,7 @@ GENERATION_OPTIONS: dict[str, Option] = {
             "repetition_penalty", None, check_float(0.0, exclusive_minimum=True), "Penalty > 0 for repeated tokens; 1 is none."
         ),
         Option("do_sample", None, lambda v: None if v is None else check_bool(v), "False forces greedy decoding."),
-        Option("num_return_sequences", 1, check_int(1, optional=False), "How many completions to return."),
+        Option("num_return_sequences", 1, check_int(1, 128, optional=False), "How many completions to return (at most 128)."),
         Option("seed", None, check_int(), "Seed for reproducible sampling."),
         Option("stop", (), check_stop, "Stop sequences; never part of the returned text."),
     )

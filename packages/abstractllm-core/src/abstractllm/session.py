@@ -183,14 +183,16 @@ class Session:
             metadata = raw.get("metadata") or {}
             if not isinstance(metadata, dict):
                 raise TypeError(f"'metadata' must be a JSON object, got {type(metadata).__name__}")
+            system_prompt = raw.get("system_prompt")
+            if system_prompt is not None and not isinstance(system_prompt, str):
+                raise TypeError(f"'system_prompt' must be a string or null, got {type(system_prompt).__name__}")
         except (InvalidArgumentError, TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"{path} has an invalid entry: {exc}", parameter="path", value=str(path)) from exc
-        system_prompt = raw.get("system_prompt")
         return {
             "id": str(raw.get("id") or uuid.uuid4()),
             "created_at": created,
             "last_updated": updated,
-            "system_prompt": system_prompt if isinstance(system_prompt, str) else None,
+            "system_prompt": system_prompt,
             "metadata": dict(metadata),
             "messages": messages,
         }
