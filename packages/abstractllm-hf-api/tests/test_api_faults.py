@@ -10,6 +10,7 @@ import pytest
 from abstractllm import create_llm
 from abstractllm.errors import (
     AuthenticationError,
+    ContextWindowExceededError,
     InvalidArgumentError,
     ModelNotFoundError,
     ProviderAPIError,
@@ -104,6 +105,38 @@ def test_invalid_requests_carry_the_server_message(fake: Any, status: int) -> No
     with pytest.raises(InvalidArgumentError, match="max_tokens is too large for this model") as caught:
         llm.generate("hi", **greedy())
     assert caught.value.details["server_message"] == "max_tokens is too large for this model"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "window", "used"),
+    [
+        (  # TGI
+            422,
+            "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4100 `inputs` tokens"
+            " and 20 `max_new_tokens`",
+            4096,
+            4100,
+        ),
+        (  # vLLM
+            400,
+            "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens (2000 in the"
+            " messages, 100 in the completion). Please reduce the length of the messages or completion.",
+            2048,
+            2100,
+        ),
+        (400, "The decoder prompt (length 9000) is longer than the maximum model length of 8192.", 8192, 9000),  # vLLM
+    ],
+)
+def test_servers_context_window_messages_are_context_window_exceeded(
+    fake: Any, status: int, message: str, window: int, used: int
+) -> None:
+    llm = make(fake)
+    fake.script({"status": status, "message": message})
+    with pytest.raises(ContextWindowExceededError) as caught:
+        llm.generate("hi", **greedy())
+    assert (caught.value.context_window, caught.value.content_length) == (window, used)
+    assert message in str(caught.value) and caught.value.details["server_message"] == message
+    assert len(fake.posts()) == 1  # not retried
 
 
 def test_tgi_validation_error_is_invalid_argument(fake: Any) -> None:

@@ -116,3 +116,15 @@ def test_num_return_sequences_fills_what_the_server_ignores(llm: Any, llama_serv
     assert all(isinstance(choice, str) for choice in response.choices)
     single = llm.generate("Hello!", temperature=1.0, seed=3, max_tokens=6)
     assert response.usage.prompt_tokens == 3 * single.usage.prompt_tokens
+
+
+def test_a_prompt_past_the_context_window_is_context_window_exceeded(llm: Any) -> None:
+    from abstractllm.errors import ContextWindowExceededError
+
+    with pytest.raises(ContextWindowExceededError, match="context window") as caught:
+        llm.generate("Paris and France. " * 300, max_tokens=4)  # well over the server's n_ctx of 512
+    error = caught.value
+    assert error.context_window == 512
+    assert error.content_length is not None and error.content_length > 512
+    assert error.parameter == "prompt" and "shorten the prompt" in str(error)
+    assert str(llm.generate("What is the capital of France?", temperature=0, max_tokens=4))  # the model still works

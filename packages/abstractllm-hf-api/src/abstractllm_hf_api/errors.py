@@ -6,6 +6,8 @@ server answer / failure         error
 401, 403                        ``AuthenticationError``
 404                             ``ModelNotFoundError``
 400, 422 (and 413)              ``InvalidArgumentError`` with the server's message
+400/413/422 saying the prompt    ``ContextWindowExceededError`` (an ``InvalidArgumentError``),
+does not fit                     with ``context_window`` / ``content_length`` when stated
 400/413/422/500/501 naming a     ``UnsupportedFeatureError`` with the server's message
 feature the request carried      (tools, ``response_format``)
 429 (after retries)             ``RateLimitError`` with ``retry_after``
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from abstractllm.errors import (
     AbstractLLMError,
     AuthenticationError,
+    ContextWindowExceededError,
     InvalidArgumentError,
     ModelNotFoundError,
     ProviderAPIError,
@@ -46,6 +49,15 @@ __all__ = ["error_for_status", "error_for_transport", "server_message", "stream_
 
 _TOOL_WORDS = re.compile(r"\btools?\b|tool_choice|function", re.IGNORECASE)
 _FORMAT_WORDS = re.compile(r"response_format|grammar|json_schema|json_object", re.IGNORECASE)
+# How servers say a prompt does not fit: OpenAI, vLLM and llama.cpp's server ("maximum
+# context length is N tokens ... you requested M tokens", code context_length_exceeded),
+# vLLM ("... is longer than the maximum model length of N"), TGI ("`inputs` tokens +
+# `max_new_tokens` must be <= N. Given: M `inputs` tokens", "`inputs` must have less than N tokens").
+_WINDOW = re.compile(
+    r"maximum context length is (\d+)|maximum model length of (\d+)|must be <= (\d+)|must have less than (\d+) tokens",
+    re.IGNORECASE,
+)
+_USED = re.compile(r"you requested (\d+) tokens|your request has (\d+)|Given: (\d+)|\(length (\d+)\)", re.IGNORECASE)
 
 
 def server_message(body: Any) -> str:
@@ -90,6 +102,14 @@ def error_for_status(
         return UnsupportedFeatureError(
             f"the server does not support {feature} for this model: {message}", feature=feature, details=details
         )
+    if status in (400, 413, 422) and _is_context_overflow(body, message):
+        return ContextWindowExceededError(
+            f"{where}: the prompt does not fit the model's context window: {message}"
+            " (shorten the prompt or the conversation, or lower max_tokens)",
+            context_window=_first_number(_WINDOW, message),
+            content_length=_first_number(_USED, message),
+            details=details,
+        )
     if status in (400, 413, 422):
         return InvalidArgumentError(f"{where}: {message}", details=details)
     if status == 429:
@@ -97,6 +117,17 @@ def error_for_status(
     if status == 408:
         return RequestTimeoutError(f"{where}: {message}", details=details)
     return ProviderAPIError(f"{where}: {message}", details=details, retryable=status in (502, 503, 504))
+
+
+def _is_context_overflow(body: Any, message: str) -> bool:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code == "context_length_exceeded" or _WINDOW.search(message) is not None
+
+
+def _first_number(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    return int(next(group for group in match.groups() if group is not None)) if match else None
 
 
 def _rejected_feature(message: str, features: tuple[str, ...]) -> str | None:
