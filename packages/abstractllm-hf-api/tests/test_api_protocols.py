@@ -286,3 +286,12 @@ def test_a_configuration_change_applies_to_the_next_call(fake: Any) -> None:
     assert (second["max_tokens"], second["messages"][0]["content"], second["temperature"]) == (3, "Be verbose.", 0.0)
     assert third["max_tokens"] == 2
     llm.unload()
+
+
+def test_the_router_address_can_come_from_the_environment(fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ABSTRACTLLM_HF_ROUTER_URL", fake.url)
+    llm = create_llm("huggingface", model="org/chat-model", use_inference_api=True, api_key=TOKEN)
+    assert str(llm.generate("hi", max_tokens=2))
+    assert [post["path"] for post in fake.posts()] == ["/v1/chat/completions"]
+    assert fake.posts()[0]["body"]["model"] == "org/chat-model"
+    llm.unload()
