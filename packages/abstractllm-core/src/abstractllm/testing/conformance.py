@@ -193,6 +193,13 @@ class BackendConformance:
         with pytest.raises(UnsupportedOperationError):
             model.generate(self.prompt)
 
+    async def test_async_with_unloads_on_exit(self, request: pytest.FixtureRequest) -> None:
+        async with self.new_llm(request) as model:
+            assert str(await model.generate_async(self.prompt, **self.greedy()))
+        await model.aunload()  # idempotent
+        with pytest.raises(UnsupportedOperationError):
+            await model.generate_async(self.prompt)
+
     def test_errors_are_abstractllm_errors(self, llm: AbstractLLMInterface) -> None:
         with pytest.raises(AbstractLLMError):
             llm.generate([{"role": "wizard", "content": "hi"}])
