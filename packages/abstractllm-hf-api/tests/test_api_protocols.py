@@ -295,3 +295,19 @@ def test_the_router_address_can_come_from_the_environment(fake: Any, monkeypatch
     assert [post["path"] for post in fake.posts()] == ["/v1/chat/completions"]
     assert fake.posts()[0]["body"]["model"] == "org/chat-model"
     llm.unload()
+
+
+@pytest.mark.parametrize("protocol", ["openai", "tgi"])
+async def test_streams_reuse_one_pooled_connection(fake: Any, protocol: str) -> None:
+    """A finished stream is read to the end of its HTTP body, so the connection goes back to
+    the pool (over TLS, a new connection per stream would cost a handshake each)."""
+    llm = endpoint(fake, protocol=protocol)
+    expected = str(llm.generate("hi", max_tokens=6, temperature=0))
+    for _ in range(3):
+        assert "".join(llm.generate("hi", max_tokens=6, temperature=0, stream=True)) == expected
+    assert len(fake.connections_seen) == 1
+    for _ in range(3):
+        stream = await llm.generate_async("hi", max_tokens=6, temperature=0, stream=True)
+        assert "".join([chunk async for chunk in stream]) == expected
+    assert len(fake.connections_seen) == 2  # plus one for the event loop's pool
+    await llm.aunload()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -121,9 +122,10 @@ class ApiBackend(Backend):
                     yield delta
                 if state.done:
                     break
+            yield from assembler.finish()
+            _drain(lines)
         finally:
             lines.close()
-        yield from assembler.finish()
 
     def _post(self, protocol: Protocol, request: GenerationRequest, *, n: int) -> Reply:
         while True:
@@ -174,10 +176,11 @@ class ApiBackend(Backend):
                     yield delta
                 if state.done:
                     break
+            for delta in assembler.finish():
+                yield delta
+            await _adrain(lines)
         finally:
             await lines.aclose()
-        for delta in assembler.finish():
-            yield delta
 
     async def _apost(self, protocol: Protocol, request: GenerationRequest, *, n: int) -> Reply:
         while True:
@@ -283,6 +286,30 @@ class _Assembler:
         reason = "stop" if self._stops.stopped else end.finish_reason
         deltas.append(StreamDelta(text="", finish_reason=reason, usage=end.usage, tool_calls=end.tool_calls or None))
         return deltas
+
+
+#: Lines read after a stream's end marker (see :func:`_drain`).
+_TRAILING_LINES = 16
+
+
+def _drain(lines: Iterator[str]) -> None:
+    """Read the little that follows a stream's end marker (up to the end of the HTTP body),
+    so that the connection goes back to the pool instead of being dropped and opened anew
+    (a TLS handshake per stream). At most ``_TRAILING_LINES`` lines; a failure here is
+    ignored, since the reply is already complete."""
+    with contextlib.suppress(AbstractLLMError):
+        for _ in itertools.islice(lines, _TRAILING_LINES):
+            pass
+
+
+async def _adrain(lines: AsyncIterator[str]) -> None:
+    """:func:`_drain` for asyncio."""
+    with contextlib.suppress(AbstractLLMError):
+        count = 0
+        async for _ in lines:
+            count += 1
+            if count >= _TRAILING_LINES:
+                break
 
 
 def _prepend(first: str | None, rest: Iterator[str]) -> Generator[str, None, None]:
