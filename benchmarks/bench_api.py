@@ -3,7 +3,9 @@
 1. Per-request overhead: ``llm.generate`` vs a raw ``httpx.Client.post`` of the same JSON body
    to the same local server (target ratio ≤ 1.10). Measured on two servers: the in-repo fake
    HF server (answers in well under a millisecond, so client overhead shows fully) and the
-   real llama.cpp server with the tiny GGUF (a realistic reply).
+   real llama.cpp server with the tiny GGUF (a realistic reply). Also, for information (no
+   target): a streamed reply of 32 tokens read chunk by chunk, ours vs raw
+   ``httpx.Client.stream`` parsing the same SSE lines.
 2. 256 concurrent requests (on both servers): ``generate_async`` throughput vs raw ``httpx.AsyncClient`` with
    the same concurrency and pool size, 64 connections (target at least 0.9 of raw).
 3. ``import abstractllm`` + ``create_llm`` in API mode, in a fresh process (target ≤ 100 ms median).
@@ -107,6 +109,41 @@ def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[
     }
 
 
+def streamed(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
+    """Median seconds per sequential streamed reply (SSE, every chunk read), ours vs raw httpx."""
+    from abstractllm import create_llm
+
+    llm = create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0)
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0.0, "stream": True}
+    raw_client = httpx.Client(timeout=60)
+    endpoint = url + "/v1/chat/completions"
+
+    def ours() -> None:
+        "".join(llm.generate(PROMPT, temperature=0, max_tokens=max_tokens, stream=True))
+
+    def raw() -> None:
+        pieces = []
+        headers = {"Content-Type": "application/json"}
+        with raw_client.stream("POST", endpoint, content=json.dumps(body).encode(), headers=headers) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    for choice in json.loads(line[6:]).get("choices") or []:
+                        pieces.append(choice.get("delta", {}).get("content") or "")
+        "".join(pieces)
+
+    ours(), raw()
+    ours_samples: list[float] = []
+    raw_samples: list[float] = []
+    for _ in range(rounds):
+        raw_samples += timed(raw, per_round)
+        ours_samples += timed(ours, per_round)
+    llm.unload()
+    raw_client.close()
+    ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
+    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median}
+
+
 def concurrent(url: str, count: int, rounds: int) -> dict[str, Any]:
     """Requests per second with ``count`` requests in flight at once, ours vs raw httpx (best of rounds)."""
     from abstractllm import create_llm
@@ -179,6 +216,7 @@ def main() -> None:
     fake_url = f"http://127.0.0.1:{port}"
     with server([sys.executable, str(FAKE_SERVER), "--port", str(port)], fake_url, "/v1/models"):
         results["per_request_fake_server"] = per_request(fake_url, 8, rounds=10, per_round=50)
+        results["streamed_fake_server"] = streamed(fake_url, 32, rounds=10, per_round=20)
         results["concurrent_256_fake_server"] = concurrent(fake_url, 256, rounds=6)
     model = gguf_path()
     if model is not None:
@@ -201,6 +239,7 @@ def main() -> None:
         ]
         with server(command, url, "/v1/models"):
             results["per_request_llama_cpp_server"] = per_request(url, 8, rounds=5, per_round=20)
+            results["streamed_llama_cpp_server"] = streamed(url, 32, rounds=5, per_round=10)
             results["concurrent_256_llama_cpp_server"] = concurrent(url, 256, rounds=6)
     results["cold_start_api_mode"] = cold_start(9)
 
@@ -215,6 +254,17 @@ def main() -> None:
                     f"{value['ratio']:.3f}",
                     "≤ 1.10",
                     str(value["ratio"] <= 1.10),
+                )
+            )
+        elif key.startswith("streamed"):
+            rows.append(
+                (
+                    key,
+                    f"{value['ours_ms']:.3f} ms",
+                    f"{value['raw_httpx_ms']:.3f} ms",
+                    f"{value['ratio']:.3f}",
+                    "-",
+                    "-",
                 )
             )
         elif key.startswith("concurrent"):
