@@ -75,73 +75,66 @@ def timed(function: Callable[[], Any], repeats: int) -> list[float]:
     return samples
 
 
-def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
-    """Median seconds per sequential request, ours vs raw httpx, interleaved in rounds."""
-    from abstractllm import create_llm
-
-    llm = create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0)
-    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0.0}
-    raw_client = httpx.Client(timeout=60)
-    endpoint = url + "/v1/chat/completions"
-
-    def ours() -> None:
-        llm.generate(PROMPT, temperature=0, max_tokens=max_tokens)
-
-    def raw() -> None:
-        response = raw_client.post(endpoint, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        response.raise_for_status()
-        response.json()["choices"][0]["message"]["content"]
-
+def interleaved(ours: Callable[[], Any], raw: Callable[[], Any], rounds: int, per_round: int) -> dict[str, Any]:
+    """Median milliseconds of ``ours`` and ``raw``, measured in alternating rounds after one warm-up call each."""
     ours(), raw()  # warm both pools
     ours_samples: list[float] = []
     raw_samples: list[float] = []
     for _ in range(rounds):
         raw_samples += timed(raw, per_round)
         ours_samples += timed(ours, per_round)
-    llm.unload()
-    raw_client.close()
     ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
-    return {
-        "ours_ms": ours_median * 1e3,
-        "raw_httpx_ms": raw_median * 1e3,
-        "ratio": ours_median / raw_median,
-        "requests_each": len(ours_samples),
-    }
+    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median}
+
+
+def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
+    """Median time per sequential request, ours vs raw httpx."""
+    from abstractllm import create_llm
+
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0.0}
+    endpoint = url + "/v1/chat/completions"
+    with (
+        create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0) as llm,
+        httpx.Client(timeout=60) as client,
+    ):
+
+        def ours() -> None:
+            llm.generate(PROMPT, temperature=0, max_tokens=max_tokens)
+
+        def raw() -> None:
+            response = client.post(endpoint, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+            response.raise_for_status()
+            response.json()["choices"][0]["message"]["content"]
+
+        return interleaved(ours, raw, rounds, per_round)
 
 
 def streamed(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
-    """Median seconds per sequential streamed reply (SSE, every chunk read), ours vs raw httpx."""
+    """Median time per sequential streamed reply (SSE, every chunk read), ours vs raw httpx."""
     from abstractllm import create_llm
 
-    llm = create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0)
     body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "temperature": 0.0, "stream": True}
-    raw_client = httpx.Client(timeout=60)
     endpoint = url + "/v1/chat/completions"
+    with (
+        create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0) as llm,
+        httpx.Client(timeout=60) as client,
+    ):
 
-    def ours() -> None:
-        "".join(llm.generate(PROMPT, temperature=0, max_tokens=max_tokens, stream=True))
+        def ours() -> None:
+            "".join(llm.generate(PROMPT, temperature=0, max_tokens=max_tokens, stream=True))
 
-    def raw() -> None:
-        pieces = []
-        headers = {"Content-Type": "application/json"}
-        with raw_client.stream("POST", endpoint, content=json.dumps(body).encode(), headers=headers) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    for choice in json.loads(line[6:]).get("choices") or []:
-                        pieces.append(choice.get("delta", {}).get("content") or "")
-        "".join(pieces)
+        def raw() -> None:
+            pieces = []
+            headers = {"Content-Type": "application/json"}
+            with client.stream("POST", endpoint, content=json.dumps(body).encode(), headers=headers) as response:
+                response.raise_for_status()
+                for line in response.iter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        for choice in json.loads(line[6:]).get("choices") or []:
+                            pieces.append(choice.get("delta", {}).get("content") or "")
+            "".join(pieces)
 
-    ours(), raw()
-    ours_samples: list[float] = []
-    raw_samples: list[float] = []
-    for _ in range(rounds):
-        raw_samples += timed(raw, per_round)
-        ours_samples += timed(ours, per_round)
-    llm.unload()
-    raw_client.close()
-    ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
-    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median}
+        return interleaved(ours, raw, rounds, per_round)
 
 
 def concurrent(url: str, count: int, rounds: int) -> dict[str, Any]:
