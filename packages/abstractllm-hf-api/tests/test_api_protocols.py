@@ -311,3 +311,15 @@ async def test_streams_reuse_one_pooled_connection(fake: Any, protocol: str) -> 
         assert "".join([chunk async for chunk in stream]) == expected
     assert len(fake.connections_seen) == 2  # plus one for the event loop's pool
     await llm.aunload()
+
+
+def test_a_closed_transport_refuses_to_send(fake: Any) -> None:
+    from abstractllm.errors import ProviderAPIError
+
+    llm = endpoint(fake, protocol="openai")
+    llm.generate("hi", max_tokens=2)
+    transport = llm.backend.transport
+    llm.unload()
+    with pytest.raises(ProviderAPIError, match="unloaded"):
+        transport.post_json(fake.url + "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+    assert len(fake.posts()) == 1

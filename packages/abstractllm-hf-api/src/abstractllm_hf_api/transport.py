@@ -116,7 +116,7 @@ class Transport:
     def _pool(self) -> httpx.HTTPTransport:
         """The sync pool, created on first use (so creating a model costs no TLS setup)."""
         pool = self._sync_pool
-        if pool is None:
+        if pool is None or self._closed:
             with self._lock:
                 if self._closed:
                     raise ProviderAPIError("this model's HTTP connections are closed (the model was unloaded)")
@@ -268,6 +268,8 @@ class Transport:
         pool = self._async_pools.get(loop)
         if pool is None:
             with self._lock:
+                if self._closed:
+                    raise ProviderAPIError("this model's HTTP connections are closed (the model was unloaded)")
                 pool = self._async_pools.get(loop)
                 if pool is None:
                     pool = self._new_pool(asynchronous=True)
