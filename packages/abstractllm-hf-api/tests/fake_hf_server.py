@@ -74,6 +74,7 @@ class FakeServer:
         self.expected_token: str | None = None
         self.reject_json_schema = False
         self.stream_usage = True
+        self.context_window: int | None = None  # prompt + max_tokens allowed (prompt: words + 3 per message)
         self.lock = threading.Lock()
         self.open_connections: set[tuple[str, int]] = set()
         self.connections_seen: set[tuple[str, int]] = set()
@@ -103,6 +104,7 @@ class FakeServer:
         self.expected_token = None
         self.reject_json_schema = False
         self.stream_usage = True
+        self.context_window = None
 
     def script(self, *faults: dict[str, Any]) -> None:
         """Faults for the next POST requests, one each, in order (see ``_Handler._fault``)."""
@@ -284,6 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
         seed = body.get("seed")
         n = int(body.get("n") or 1)
         max_tokens = int(body.get("max_tokens") or 16)
+        window = self.fake.context_window
+        if window is not None and prompt_tokens + max_tokens > window:  # vLLM's answer, word for word
+            message = (
+                f"This model's maximum context length is {window} tokens. However, you requested"
+                f" {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in the completion)."
+                " Please reduce the length of the messages or completion."
+            )
+            self._json(400, {"object": "error", "message": message, "type": "BadRequestError", "code": 400})
+            return
         stops = body.get("stop") or []
         stops = [stops] if isinstance(stops, str) else stops
         calls = self._tool_calls(body, fault) if chat else None

@@ -128,3 +128,17 @@ def test_a_prompt_past_the_context_window_is_context_window_exceeded(llm: Any) -
     assert error.content_length is not None and error.content_length > 512
     assert error.parameter == "prompt" and "shorten the prompt" in str(error)
     assert str(llm.generate("What is the capital of France?", temperature=0, max_tokens=4))  # the model still works
+
+
+def test_a_session_longer_than_the_context_window_keeps_going(llm: Any) -> None:
+    from abstractllm.session import Session
+
+    session = Session(system_prompt="Be brief.", provider=llm)
+    question = "Paris and France. " * 40 + "What is the capital of France?"
+    prompts = []
+    for _ in range(5):  # about 180 tokens a turn: the third already overflows n_ctx=512
+        reply = session.generate(question, temperature=0, max_tokens=8)
+        assert reply.finish_reason in ("stop", "length")
+        prompts.append(reply.usage.prompt_tokens)
+    assert all(used + 8 <= 512 for used in prompts)  # each request fitted: old turns were left out
+    assert len(session.messages) == 1 + 2 * 5  # the history keeps them

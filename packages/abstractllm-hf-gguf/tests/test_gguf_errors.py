@@ -84,6 +84,20 @@ def test_prompt_over_the_context_window_names_both_numbers(gguf_f32: Path) -> No
         assert str(llm.generate("The sky is", raw=True, temperature=0)) == " blue."
 
 
+def test_a_session_turn_that_alone_overflows_a_local_model_is_context_window_exceeded(gguf_f32: Path) -> None:
+    """The session trims old turns by counting tokens; a refusal then means the newest turn
+    alone is too long, and the session raises it rather than leaving anything else out."""
+    from abstractllm.session import Session
+
+    with create_llm("huggingface", model_path=str(gguf_f32), n_ctx=256) as llm:
+        session = Session(system_prompt="Be brief.", provider=llm)
+        session.generate("What is the capital of France?", temperature=0, max_tokens=8)
+        with pytest.raises(ContextWindowExceededError):
+            session.generate("The sky is blue. " * 200, max_tokens=4)
+        assert [m.role for m in session.messages] == ["system", "user", "assistant", "user"]  # no reply recorded
+        assert str(session.generate("What is the capital of France?", temperature=0, max_tokens=8))
+
+
 def test_count_tokens_is_exact(llm: AbstractLLMInterface) -> None:
     response = llm.generate("What color is the sky?", temperature=0)
     assert llm.count_tokens("What color is the sky?") == response.usage.prompt_tokens

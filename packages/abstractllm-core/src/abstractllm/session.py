@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from abstractllm.enums import MessageRole
-from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
+from abstractllm.errors import ContextWindowExceededError, InvalidArgumentError, UnsupportedOperationError
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.messages import Message, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Requests one call may send while leaving out old turns after the server said the
+#: conversation does not fit (backends that cannot count tokens; see ``Session``).
+_MAX_FIT_ATTEMPTS = 4
 
 
 class _ClassOrInstanceMethod(Generic[T, R]):
@@ -52,8 +57,12 @@ class Session:
     ``generate`` sends the history plus the new prompt and records both turns (a streamed
     reply enters the history when the stream ends). When the history outgrows the model's
     context window, the oldest turns are left out of the request (never the system prompt
-    or the newest turn); the history itself keeps them. ``save``/``load`` use JSON written
-    atomically; a file that fails to load changes nothing.
+    or the newest turn); the history itself keeps them. A backend that can count tokens
+    gets a request that fits; with one that cannot (the API and endpoint modes), the
+    server's ``ContextWindowExceededError`` makes the session leave out old turns in
+    proportion to the overflow it reports and send again, at most ``_MAX_FIT_ATTEMPTS``
+    requests per call. ``save``/``load`` use JSON written atomically; a file that fails to
+    load changes nothing.
     """
 
     def __init__(
@@ -247,14 +256,66 @@ class Session:
             used = model.count_tokens(messages)
             if used is None or used < budget:
                 break
-            drop = next((i for i, m in enumerate(messages[:-1]) if m.role != MessageRole.SYSTEM.value), None)
-            if drop is None:
+            if not _leave_out_oldest_turn(messages):
                 break
             logger.debug("session %s: leaving out the oldest turn to fit %d tokens", self.id, window)
-            del messages[drop]
-            while drop < len(messages) - 1 and messages[drop].role == MessageRole.TOOL.value:
-                del messages[drop]  # a tool result without its call makes no sense
         return messages
+
+    def _fitted(
+        self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError
+    ) -> list[Message] | None:
+        """``messages`` without enough of the oldest turns to fit, judged from what the server
+        said; None when nothing can be left out, or when the model counts tokens itself (its
+        request was already trimmed, so the newest turn alone does not fit)."""
+        if model.count_tokens(messages) is not None:
+            return None
+        shorter = list(messages)
+        if not _leave_out_oldest_turn(shorter):
+            return None
+        window, used = error.context_window, error.content_length
+        if isinstance(window, int) and isinstance(used, int) and used > window > 0:
+            target = _characters(messages) * 0.9 * window / used  # tokens scale with characters, roughly
+            while _characters(shorter) > target and _leave_out_oldest_turn(shorter):
+                pass
+        logger.info(
+            "session %s: the server's context window is full; sending %d of %d messages",
+            self.id,
+            len(shorter),
+            len(messages),
+        )
+        return shorter
+
+    def _refitted(
+        self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError, attempt: int
+    ) -> list[Message]:
+        """The messages to send after refusal number ``attempt``; re-raises ``error`` when
+        nothing more can be left out or the attempts are used up."""
+        shorter = self._fitted(model, messages, error) if attempt < _MAX_FIT_ATTEMPTS else None
+        if shorter is None:
+            raise error
+        return shorter
+
+    def _fitting(self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], R]) -> R:
+        """``send(messages)``, leaving out old turns after each ``ContextWindowExceededError``."""
+        attempt = 1
+        while True:
+            try:
+                return send(messages)
+            except ContextWindowExceededError as error:
+                messages = self._refitted(model, messages, error, attempt)
+                attempt += 1
+
+    async def _afitting(
+        self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], Awaitable[R]]
+    ) -> R:
+        """:meth:`_fitting` for asyncio."""
+        attempt = 1
+        while True:
+            try:
+                return await send(messages)
+            except ContextWindowExceededError as error:
+                messages = self._refitted(model, messages, error, attempt)
+                attempt += 1
 
     def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]) -> list[Message]:
         """Record ``prompt`` and return the messages to send. A ``system_prompt`` in ``params``
@@ -301,8 +362,8 @@ class Session:
         model = self._model(provider)
         messages = self._begin(prompt, model, kwargs)
         if stream:
-            return self._stream(model.generate(messages=messages, stream=True, **kwargs))
-        reply = model.generate(messages=messages, **kwargs)
+            return self._stream(model, messages, kwargs)
+        reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
         self._record(reply, reply.tool_calls)
         return reply
 
@@ -310,10 +371,18 @@ class Session:
         """The original library's name for :meth:`generate`."""
         return self.generate(message, provider, stream=stream, **kwargs)
 
-    def _stream(self, chunks: Generator[StreamChunk, None, None]) -> Generator[StreamChunk, None, None]:
+    def _stream(
+        self, model: AbstractLLMInterface, messages: list[Message], kwargs: dict[str, Any]
+    ) -> Generator[StreamChunk, None, None]:
+        def open_stream(fitted: list[Message]) -> tuple[list[StreamChunk], Generator[StreamChunk, None, None]]:
+            chunks = model.generate(messages=fitted, stream=True, **kwargs)
+            first = next(chunks, None)  # the request is refused, if at all, by now
+            return ([] if first is None else [first]), chunks
+
+        first, rest = self._fitting(model, messages, open_stream)
         parts: list[str] = []
         last: StreamChunk | None = None
-        for chunk in chunks:
+        for chunk in itertools.chain(first, rest):
             parts.append(str(chunk))
             last = chunk
             yield chunk
@@ -349,8 +418,8 @@ class Session:
         model = self._model(provider)
         messages = self._begin(prompt, model, kwargs)
         if stream:
-            return self._stream_async(await model.generate_async(messages=messages, stream=True, **kwargs))
-        reply = await model.generate_async(messages=messages, **kwargs)
+            return self._stream_async(model, messages, kwargs)
+        reply = await self._afitting(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
         self._record(reply, reply.tool_calls)
         return reply
 
@@ -359,10 +428,22 @@ class Session:
     ) -> Any:
         return await self.generate_async(message, provider, stream=stream, **kwargs)
 
-    async def _stream_async(self, chunks: AsyncGenerator[StreamChunk, None]) -> AsyncGenerator[StreamChunk, None]:
+    async def _stream_async(
+        self, model: AbstractLLMInterface, messages: list[Message], kwargs: dict[str, Any]
+    ) -> AsyncGenerator[StreamChunk, None]:
+        async def open_stream(fitted: list[Message]) -> tuple[list[StreamChunk], AsyncGenerator[StreamChunk, None]]:
+            chunks = await model.generate_async(messages=fitted, stream=True, **kwargs)
+            first = await anext(chunks, None)  # the request is refused, if at all, by now
+            return ([] if first is None else [first]), chunks
+
+        first, rest = await self._afitting(model, messages, open_stream)
         parts: list[str] = []
         last: StreamChunk | None = None
-        async for chunk in chunks:
+        for chunk in first:
+            parts.append(str(chunk))
+            last = chunk
+            yield chunk
+        async for chunk in rest:
             parts.append(str(chunk))
             last = chunk
             yield chunk
@@ -406,18 +487,18 @@ class Session:
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         messages = self._begin(prompt, model, kwargs)
-        reply = model.generate(messages=messages, tools=definitions, **kwargs)
+        reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, tools=definitions, **kwargs))
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             self._record(reply, reply.tool_calls)
             for result in run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id):
                 self.messages.append(result)
-            choice = "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")
-            reply = model.generate(
-                messages=self._request_messages(model, kwargs.get("max_tokens")),
-                tools=definitions,
-                **{**kwargs, "tool_choice": choice},
+            again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
+            reply = self._fitting(
+                model,
+                self._request_messages(model, kwargs.get("max_tokens")),
+                lambda fitted: model.generate(messages=fitted, tools=definitions, **again),  # noqa: B023 - called at once
             )
         self._record(reply, reply.tool_calls)
         return reply
@@ -437,21 +518,39 @@ class Session:
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         messages = self._begin(prompt, model, kwargs)
-        reply = await model.generate_async(messages=messages, tools=definitions, **kwargs)
+        reply = await self._afitting(
+            model, messages, lambda fitted: model.generate_async(messages=fitted, tools=definitions, **kwargs)
+        )
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             self._record(reply, reply.tool_calls)
             results = await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
             self.messages.extend(results)
-            choice = "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")
-            reply = await model.generate_async(
-                messages=self._request_messages(model, kwargs.get("max_tokens")),
-                tools=definitions,
-                **{**kwargs, "tool_choice": choice},
+            again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
+            reply = await self._afitting(
+                model,
+                self._request_messages(model, kwargs.get("max_tokens")),
+                lambda fitted: model.generate_async(messages=fitted, tools=definitions, **again),  # noqa: B023 - awaited at once
             )
         self._record(reply, reply.tool_calls)
         return reply
+
+
+def _leave_out_oldest_turn(messages: list[Message]) -> bool:
+    """Remove the oldest message that is neither a system message nor the newest one, with
+    the tool results that answered it; False when there is none."""
+    drop = next((i for i, m in enumerate(messages[:-1]) if m.role != MessageRole.SYSTEM.value), None)
+    if drop is None:
+        return False
+    del messages[drop]
+    while drop < len(messages) - 1 and messages[drop].role == MessageRole.TOOL.value:
+        del messages[drop]  # a tool result without its call makes no sense
+    return True
+
+
+def _characters(messages: Sequence[Message]) -> int:
+    return sum(len(message.content or "") for message in messages)
 
 
 class SessionManager:
