@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,8 +62,8 @@ class Session:
     gets a request that fits; with one that cannot (the API and endpoint modes), the
     server's ``ContextWindowExceededError`` makes the session leave out old turns in
     proportion to the overflow it reports and send again, at most ``_MAX_FIT_ATTEMPTS``
-    requests per call. ``save``/``load`` use JSON written atomically; a file that fails to
-    load changes nothing.
+    requests per call; later calls to that model start from the size it accepted.
+    ``save``/``load`` use JSON written atomically; a file that fails to load changes nothing.
     """
 
     def __init__(
@@ -92,6 +93,10 @@ class Session:
         self.tools: list[ToolDefinition] = []
         self._tool_functions: dict[str, Callable[..., Any]] = {}
         self._provider: AbstractLLMInterface | None = provider
+        #: Characters of the last request a server accepted after refusing a longer one
+        #: (backends that cannot count tokens), and the model it was for: later requests to
+        #: that model start there instead of being refused first.
+        self._fit_budget: tuple[weakref.ref[AbstractLLMInterface], int] | None = None
         if system_prompt is not None:
             self.add_message(MessageRole.SYSTEM, system_prompt)
         for tool in tools or []:
@@ -285,6 +290,16 @@ class Session:
         )
         return shorter
 
+    def _within_budget(self, model: AbstractLLMInterface, messages: list[Message]) -> list[Message]:
+        """``messages`` cut to the size ``model``'s server last accepted after a refusal."""
+        if self._fit_budget is None or self._fit_budget[0]() is not model:
+            return messages
+        budget = self._fit_budget[1]
+        shorter = list(messages)
+        while _characters(shorter) > budget and _leave_out_oldest_turn(shorter):
+            pass
+        return shorter
+
     def _refitted(
         self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError, attempt: int
     ) -> list[Message]:
@@ -297,25 +312,35 @@ class Session:
 
     def _fitting(self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], R]) -> R:
         """``send(messages)``, leaving out old turns after each ``ContextWindowExceededError``."""
+        messages = self._within_budget(model, messages)
         attempt = 1
         while True:
             try:
-                return send(messages)
+                reply = send(messages)
             except ContextWindowExceededError as error:
                 messages = self._refitted(model, messages, error, attempt)
                 attempt += 1
+                continue
+            if attempt > 1:
+                self._fit_budget = (weakref.ref(model), _characters(messages))
+            return reply
 
     async def _afitting(
         self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], Awaitable[R]]
     ) -> R:
         """:meth:`_fitting` for asyncio."""
+        messages = self._within_budget(model, messages)
         attempt = 1
         while True:
             try:
-                return await send(messages)
+                reply = await send(messages)
             except ContextWindowExceededError as error:
                 messages = self._refitted(model, messages, error, attempt)
                 attempt += 1
+                continue
+            if attempt > 1:
+                self._fit_budget = (weakref.ref(model), _characters(messages))
+            return reply
 
     def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]) -> list[Message]:
         """Record ``prompt`` and return the messages to send. A ``system_prompt`` in ``params``
