@@ -17,53 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import fresh_process_seconds
+
+from tinymodel import ensure_tiny_models
+from tinymodel.serve import free_port, llama_server, serving
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SERVER = REPO / "packages" / "abstractllm-hf-api" / "tests" / "fake_hf_server.py"
 RESULTS = REPO / "benchmarks" / "results" / "api.json"
 PROMPT = "What is the capital of France?"
 POOL = 64  # connections per pool, on both sides of the concurrency comparison
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server(command: list[str], url: str, probe: str) -> Iterator[str]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + probe, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server {command[:3]} did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def timed(function: Callable[[], Any], repeats: int) -> list[float]:
@@ -195,9 +170,6 @@ def cold_start(repeats: int) -> dict[str, Any]:
 
 def gguf_path() -> Path | None:
     try:
-        sys.path.insert(0, str(REPO))
-        from tinymodel import ensure_tiny_models
-
         return Path(ensure_tiny_models(REPO / ".cache" / "tiny-models").gguf_f32)
     except Exception:
         return None
@@ -207,30 +179,13 @@ def main() -> None:
     results: dict[str, Any] = {}
     port = free_port()
     fake_url = f"http://127.0.0.1:{port}"
-    with server([sys.executable, str(FAKE_SERVER), "--port", str(port)], fake_url, "/v1/models"):
+    with serving([sys.executable, str(FAKE_SERVER), "--port", str(port)], fake_url + "/v1/models"):
         results["per_request_fake_server"] = per_request(fake_url, 8, rounds=10, per_round=50)
         results["streamed_fake_server"] = streamed(fake_url, 32, rounds=10, per_round=20)
         results["concurrent_256_fake_server"] = concurrent(fake_url, 256, rounds=6)
     model = gguf_path()
     if model is not None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "512",
-            "--verbose",
-            "false",
-        ]
-        with server(command, url, "/v1/models"):
+        with llama_server(model) as url:
             results["per_request_llama_cpp_server"] = per_request(url, 8, rounds=5, per_round=20)
             results["streamed_llama_cpp_server"] = streamed(url, 32, rounds=5, per_round=10)
             results["concurrent_256_llama_cpp_server"] = concurrent(url, 256, rounds=6)

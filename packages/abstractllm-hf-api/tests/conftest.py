@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from tinymodel import serve
 
 HERE = Path(__file__).resolve().parent
 REPO = Path(__file__).resolve().parents[3]
@@ -32,12 +30,6 @@ def _load_fake_server_module() -> Any:
 fake_hf_server = _load_fake_server_module()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(autouse=True)
 def _no_token_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests set tokens explicitly; a developer's real token must never leak into them."""
@@ -53,51 +45,8 @@ def gguf_path(tiny_models: Any) -> Path:
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: Path) -> Iterator[str]:
     """``python -m llama_cpp.server`` serving the tiny GGUF on a free loopback port."""
-    port = free_port()
-    log = open(REPO / ".cache" / f"llama-server-{port}.log", "wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gguf_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "512",
-            "--verbose",
-            "false",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}; see {log.name}")
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start within 90 s")
-            time.sleep(0.25)
+    with serve.llama_server(gguf_path, log=REPO / ".cache" / f"llama-server-{os.getpid()}.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -118,4 +67,4 @@ def fake(fake_server_session: Any) -> Iterator[Any]:
 @pytest.fixture()
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    return free_port()
+    return serve.free_port()
