@@ -279,9 +279,7 @@ class Session:
             return None
         window, used = error.context_window, error.content_length
         if isinstance(window, int) and isinstance(used, int) and used > window > 0:
-            target = _characters(messages) * 0.9 * window / used  # tokens scale with characters, roughly
-            while _characters(shorter) > target and _leave_out_oldest_turn(shorter):
-                pass
+            shorter = _cut_to(shorter, _characters(messages) * 0.9 * window / used)  # tokens scale with characters, roughly
         logger.info(
             "session %s: the server's context window is full; sending %d of %d messages",
             self.id,
@@ -294,11 +292,7 @@ class Session:
         """``messages`` cut to the size ``model``'s server last accepted after a refusal."""
         if self._fit_budget is None or self._fit_budget[0]() is not model:
             return messages
-        budget = self._fit_budget[1]
-        shorter = list(messages)
-        while _characters(shorter) > budget and _leave_out_oldest_turn(shorter):
-            pass
-        return shorter
+        return _cut_to(messages, self._fit_budget[1])
 
     def _refitted(
         self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError, attempt: int
@@ -572,6 +566,15 @@ def _leave_out_oldest_turn(messages: list[Message]) -> bool:
     while drop < len(messages) - 1 and messages[drop].role == MessageRole.TOOL.value:
         del messages[drop]  # a tool result without its call makes no sense
     return True
+
+
+def _cut_to(messages: list[Message], characters: float) -> list[Message]:
+    """A copy of ``messages`` without its oldest turns until at most ``characters``
+    characters are left, or nothing more can be left out."""
+    shorter = list(messages)
+    while _characters(shorter) > characters and _leave_out_oldest_turn(shorter):
+        pass
+    return shorter
 
 
 def _characters(messages: Sequence[Message]) -> int:
