@@ -147,7 +147,8 @@ def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
 
 def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
     """A custom endpoint: the protocol given, named by the URL's path, or probed once."""
-    url = config.get_param("inference_api_url") or config.get_param("endpoint_url")
+    option = "inference_api_url" if config.get_param("inference_api_url") else "endpoint_url"
+    url = config.get_param(option)
     if not isinstance(url, str):
         raise InvalidArgumentError(
             "the endpoint mode needs inference_api_url='http(s)://host[:port]' (or endpoint_url=...)",
@@ -155,7 +156,7 @@ def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
             value=None,
             allowed="an http(s) URL",
         )
-    base, from_path = split_endpoint_url(url, "inference_api_url" if config.get_param("inference_api_url") else "endpoint_url")
+    base, from_path = split_endpoint_url(url, option)
     token = token_for(
         base,
         config.get_param("api_key"),
