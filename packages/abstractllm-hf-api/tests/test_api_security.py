@@ -111,3 +111,14 @@ def test_the_token_never_shows(fake: Any, caplog: pytest.LogCaptureFixture) -> N
     shown += [record.getMessage() for record in caplog.records]
     assert any(record.name == "abstractllm_hf_api.transport" and "POST" in record.getMessage() for record in caplog.records)
     assert all(SECRET not in text for text in shown)
+
+
+@pytest.mark.parametrize("during_stream", [False, True])
+def test_a_transport_failure_that_quotes_the_token_is_redacted(during_stream: bool) -> None:
+    import httpx
+
+    from abstractllm_hf_api.errors import error_for_transport
+
+    failure = httpx.ConnectError(f"proxy refused 'Authorization: Bearer {SECRET}'")
+    error = error_for_transport(failure, url="https://example.org", token=Token(SECRET), during_stream=during_stream)
+    assert SECRET not in str(error) and "Bearer ***" in str(error)
