@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from tinymodel import serve
-
 HERE = Path(__file__).resolve().parent
 REPO = Path(__file__).resolve().parents[3]
 TOKEN_ENV = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
@@ -45,6 +43,8 @@ def gguf_path(tiny_models: Any) -> Path:
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: Path) -> Iterator[str]:
     """``python -m llama_cpp.server`` serving the tiny GGUF on a free loopback port."""
+    from tinymodel import serve  # imported here: the package's other tests need neither numpy nor llama.cpp
+
     with serve.llama_server(gguf_path, log=REPO / ".cache" / f"llama-server-{os.getpid()}.log") as url:
         yield url
 
@@ -67,4 +67,8 @@ def fake(fake_server_session: Any) -> Iterator[Any]:
 @pytest.fixture()
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    return serve.free_port()
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -26,6 +26,10 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+#: Pace of the ``trickle`` faults: one byte every TRICKLE_SECONDS, for at most TRICKLE_FOR seconds.
+TRICKLE_SECONDS = 0.05
+TRICKLE_FOR = 60.0
+
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 
 
@@ -189,6 +193,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _drip(self, data: bytes) -> bool:
+        """Send ``data`` a byte at a time; False once the client left or ``TRICKLE_FOR`` passed."""
+        ends = time.monotonic() + TRICKLE_FOR
+        for byte in data:
+            if time.monotonic() > ends:
+                return False
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return False
+            time.sleep(TRICKLE_SECONDS)
+        return True
+
+    def _trickle(self, part: str) -> None:
+        self.close_connection = True
+        body = b"x" * 100_000
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        if part == "headers":
+            self._drip(head.encode() + b"X-Padding: " + b"p" * 100_000 + b"\r\n\r\n")
+            return
+        self.wfile.write(head.encode() + b"\r\n")
+        self.wfile.flush()
+        self._drip(body)
+
     def _record(self, body: Any) -> None:
         with self.fake.lock:
             self.fake.received.append(
@@ -242,12 +271,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Apply a scripted fault; True when it fully answered the request.
 
         Keys: ``status`` (+ ``retry_after``, ``message``, ``estimated_time``), ``slow``
-        (seconds before answering), ``bad_json``, ``drop`` (close without answering).
-        Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``) and
+        (seconds before answering), ``bad_json``, ``drop`` (close without answering),
+        ``trickle`` (``"headers"`` or ``"body"``: that part sent one byte every
+        ``TRICKLE_SECONDS``, for at most ``TRICKLE_FOR`` seconds).
+        Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``,
+        ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and
         ``tool_call`` / ``reject_tools`` are read by the route handlers.
         """
         if fault.get("slow"):
             time.sleep(float(fault["slow"]))
+        if fault.get("trickle"):
+            self._trickle(fault["trickle"])
+            return True
         if fault.get("drop"):
             self._cut()
             return True
@@ -385,6 +420,14 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = choice[3] if len(choice) > 3 else []
         if chat:
             self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}, multiline=multiline)
+        if fault.get("keepalive_forever"):  # comment lines, quickly, and never a token
+            self._drip(b": keep-alive\n" * 100_000)
+            self.close_connection = True
+            return
+        if fault.get("trickle_stream"):  # a data line that never ends
+            self._drip(b'data: {"choices": [{"index": 0, "delta": {"content": "' + b"y" * 100_000)
+            self.close_connection = True
+            return
         for number, piece in enumerate(pieces):
             if fault.get("truncate_after") is not None and number == fault["truncate_after"]:
                 self._chunk('data: {"choices": [{"index": 0, "delta": {"content": "half')
@@ -426,6 +469,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
             self._event({"choices": [], "usage": usage}, multiline=multiline)
         self._event("[DONE]")
+        if fault.get("hold_after_done"):  # the end marker, then the body stays open
+            time.sleep(float(fault["hold_after_done"]))
+            self.close_connection = True
+            return
         self._end_stream()
 
     # -- TGI ------------------------------------------------------------------------------

@@ -112,18 +112,24 @@ class ApiBackend(Backend):
         return self._finish(completion, extras, request)
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        """Deltas as they arrive. ``timeout`` bounds the wait for each delta: from the call to
+        the first one (opening the stream included), then from each delta to the next."""
         protocol = self._protocol_for(request)
-        lines, state = self._open_stream(protocol, request)
-        assembler = _Assembler(state, request.params.stop)
+        within = self.transport.within
+        with within():
+            lines, state = self._open_stream(protocol, request)
         try:
-            for event in iter_sse(lines):
-                delta = assembler.feed(event)
-                if delta is not None:
-                    yield delta
-                if state.done:
+            events, assembler = iter_sse(lines), _Assembler(state, request.params.stop)
+            while True:
+                with within():
+                    delta = _next_delta(events, assembler, state)
+                if delta is None:
                     break
+                yield delta
+            with within(_DRAIN_SECONDS):
+                _drain(lines)
+            lines.close()
             yield from assembler.finish()
-            _drain(lines)
         finally:
             lines.close()
 
@@ -166,19 +172,24 @@ class ApiBackend(Backend):
         return self._finish(completion, extras, request)
 
     async def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        """:meth:`stream` for asyncio, with the same bound on each wait."""
         protocol = self._protocol_for(request)
-        lines, state = await self._aopen_stream(protocol, request)
-        assembler = _Assembler(state, request.params.stop)
+        within = self.transport.within
+        with within():
+            lines, state = await self._aopen_stream(protocol, request)
         try:
-            async for event in aiter_sse(lines):
-                delta = assembler.feed(event)
-                if delta is not None:
-                    yield delta
-                if state.done:
+            events, assembler = aiter_sse(lines), _Assembler(state, request.params.stop)
+            while True:
+                with within():
+                    delta = await _anext_delta(events, assembler, state)
+                if delta is None:
                     break
+                yield delta
+            with within(_DRAIN_SECONDS):
+                await _adrain(lines)
+            await lines.aclose()
             for delta in assembler.finish():
                 yield delta
-            await _adrain(lines)
         finally:
             await lines.aclose()
 
@@ -288,15 +299,41 @@ class _Assembler:
         return deltas
 
 
-#: Lines read after a stream's end marker (see :func:`_drain`).
+#: Lines read after a stream's end marker (see :func:`_drain`), and the seconds allowed for them.
 _TRAILING_LINES = 16
+_DRAIN_SECONDS = 0.1
+
+
+def _next_delta(events: Iterator[SSEEvent], assembler: _Assembler, state: StreamState) -> StreamDelta | None:
+    """The next delta with text, or None once the server marked the end or the events ran out."""
+    while not state.done:
+        event = next(events, None)
+        if event is None:
+            return None
+        delta = assembler.feed(event)
+        if delta is not None:
+            return delta
+    return None
+
+
+async def _anext_delta(events: AsyncIterator[SSEEvent], assembler: _Assembler, state: StreamState) -> StreamDelta | None:
+    """:func:`_next_delta` for asyncio."""
+    while not state.done:
+        event = await anext(events, None)
+        if event is None:
+            return None
+        delta = assembler.feed(event)
+        if delta is not None:
+            return delta
+    return None
 
 
 def _drain(lines: Iterator[str]) -> None:
     """Read the little that follows a stream's end marker (up to the end of the HTTP body),
     so that the connection goes back to the pool instead of being dropped and opened anew
-    (a TLS handshake per stream). At most ``_TRAILING_LINES`` lines; a failure here is
-    ignored, since the reply is already complete."""
+    (a TLS handshake per stream). At most ``_TRAILING_LINES`` lines, within the caller's
+    (short) deadline: a server that keeps the body open after its end marker costs its
+    connection, never the caller's time. A failure here is ignored, since the reply is complete."""
     with contextlib.suppress(AbstractLLMError):
         for _ in itertools.islice(lines, _TRAILING_LINES):
             pass

@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 from abstractllm.errors import AbstractLLMError, ProviderAPIError
 from abstractllm_hf_api import __version__
+from abstractllm_hf_api.deadline import deadline
+from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
 from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from abstractllm_hf_api.security import Token, redact
@@ -76,6 +78,7 @@ class Transport:
     ) -> None:
         self._token = token
         self._retry = retry
+        self._seconds = timeout
         self._timeout = {"connect": min(connect_timeout, timeout), "read": timeout, "write": timeout, "pool": timeout}
         self._max_connections = max_connections
         self._server = server
@@ -105,6 +108,10 @@ class Transport:
         """Seconds allowed to connect, read, write and wait for a pooled connection."""
         return dict(self._timeout)
 
+    def within(self, seconds: float | None = None) -> contextlib.AbstractContextManager[None]:
+        """A block whose network operations all end within ``seconds`` (default: ``timeout``)."""
+        return deadline(self._seconds if seconds is None else seconds)
+
     @property
     def pools(self) -> int:
         """How many connection pools are open (one sync, plus one per event loop used)."""
@@ -131,11 +138,12 @@ class Transport:
 
         request = self._request("GET", url, None, self._get_headers)
         try:
-            response = self._pool().handle_request(request)
-            try:
-                response.read()
-            finally:
-                response.close()
+            with self.within():
+                response = self._pool().handle_request(request)
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except httpx.HTTPError:
             return None
         if response.status_code >= 400:
@@ -169,12 +177,13 @@ class Transport:
         attempt = 0
         while True:
             try:
-                response = self._pool().handle_request(request)
-                if not stream or response.status_code >= 400:
-                    try:
-                        response.read()
-                    finally:
-                        response.close()
+                with self.within():
+                    response = self._pool().handle_request(request)
+                    if not stream or response.status_code >= 400:
+                        try:
+                            response.read()
+                        finally:
+                            response.close()
             except httpx.HTTPError as exc:
                 if self._retryable_failure(exc, attempt):
                     self._wait_sync(url, attempt, type(exc).__name__, None)
@@ -227,12 +236,13 @@ class Transport:
         attempt = 0
         while True:
             try:
-                response = await pool.handle_async_request(request)
-                if not stream or response.status_code >= 400:
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
+                with self.within():
+                    response = await pool.handle_async_request(request)
+                    if not stream or response.status_code >= 400:
+                        try:
+                            await response.aread()
+                        finally:
+                            await response.aclose()
             except httpx.HTTPError as exc:
                 if self._retryable_failure(exc, attempt):
                     await self._wait_async(url, attempt, type(exc).__name__, None)
@@ -288,7 +298,9 @@ class Transport:
 
         limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections)
         kind = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
-        return kind(limits=limits, proxy=environment_proxy(self._server), retries=0)
+        pool = kind(limits=limits, proxy=environment_proxy(self._server), retries=0)
+        install_deadlines(pool)
+        return pool
 
     def _retryable_failure(self, exc: httpx.HTTPError, attempt: int) -> bool:
         import httpx
