@@ -59,9 +59,21 @@ def split_endpoint_url(url: str, parameter: str = "inference_api_url") -> tuple[
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")), None
 
 
+#: Seconds that probing a server for its protocol may take in all (both probes), at most.
+PROBE_SECONDS = 5.0
+
+
 def detect_protocol(base_url: str, transport: Transport) -> ServerInfo:
     """Ask the server once: ``GET /v1/models`` answers → OpenAI-compatible; else ``GET /info``
-    with a ``model_id`` → TGI; no answer → OpenAI-compatible (the common case), logged."""
+    with a ``model_id`` → TGI; no answer → OpenAI-compatible (the common case), logged.
+
+    Both probes together take at most :data:`PROBE_SECONDS` (or ``timeout`` when shorter),
+    so a silent server delays loading by seconds, not by two request timeouts."""
+    with transport.within(min(PROBE_SECONDS, transport.timeouts["read"])):
+        return _probe(base_url, transport)
+
+
+def _probe(base_url: str, transport: Transport) -> ServerInfo:
     models = transport.get_json(base_url + "/v1/models")
     if models is not None and isinstance(models.body, dict) and isinstance(models.body.get("data"), list):
         first = models.body["data"][0] if models.body["data"] else {}
