@@ -28,9 +28,9 @@ def test_streamed_reply_enters_history_when_the_stream_ends(ngram: Any) -> None:
     session = Session(provider=ngram)
     stream = session.generate("the capital of", stream=True, temperature=0)
     first = next(stream)
-    assert len(session.messages) == 1  # only the user turn so far
+    assert session.messages == []  # both turns enter together, when the stream ends
     rest = "".join(stream)
-    assert session.messages[-1].role == "assistant"
+    assert [m.role for m in session.messages] == ["user", "assistant"]
     assert session.messages[-1].content == first + rest
 
 
@@ -108,7 +108,7 @@ def test_old_turns_are_left_out_to_fit_the_context_window(ngram: Any) -> None:
     reply = session.generate("the capital of", temperature=0, max_tokens=4)
     assert str(reply) == " france ."
     assert len(session.messages) == 15  # the history itself keeps everything
-    sent = session._request_messages(ngram, 4)
+    sent = session._request_messages(ngram, [], 4)
     assert sent[0].content == "system words stay"
     assert [m.content for m in sent[-2:]] == ["the capital of", " france ."]
     assert ngram.count_tokens(sent) < 256

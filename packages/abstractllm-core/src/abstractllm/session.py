@@ -117,12 +117,15 @@ class Session:
         **fields: Any,
     ) -> Message:
         """Append a message (``tool_calls`` and ``tool_call_id`` may be given as keywords)."""
-        message = normalize_messages(
-            [{"role": role, "content": content, "name": name, "metadata": dict(metadata or {}), **fields}]
-        )[0]
+        message = _new_message(role, content, name, metadata, **fields)
         self.messages.append(message)
         self.last_updated = _now()
         return message
+
+    def _commit(self, turns: Sequence[Message]) -> None:
+        """Append the turns of one completed call, all at once."""
+        self.messages.extend(turns)
+        self.last_updated = _now()
 
     def get_history(self, include_system: bool = True) -> list[Message]:
         return [m for m in self.messages if include_system or m.role != MessageRole.SYSTEM.value]
@@ -249,9 +252,10 @@ class Session:
             )
         return model
 
-    def _request_messages(self, model: AbstractLLMInterface, max_tokens: Any) -> list[Message]:
-        """The history to send, with the oldest turns left out until it fits the context window."""
-        messages = list(self.messages)
+    def _request_messages(self, model: AbstractLLMInterface, pending: Sequence[Message], max_tokens: Any) -> list[Message]:
+        """The history and ``pending`` turns to send, with the oldest turns left out until
+        they fit the context window."""
+        messages = [*self.messages, *pending]
         window = model.get_capabilities().get("max_tokens")
         if not isinstance(window, int) or model.count_tokens(messages) is None:
             return messages
@@ -336,27 +340,25 @@ class Session:
                 self._fit_budget = (weakref.ref(model), _characters(messages))
             return reply
 
-    def _begin(self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]) -> list[Message]:
-        """Record ``prompt`` and return the messages to send. A ``system_prompt`` in ``params``
-        replaces the session's for this request only (it is popped from ``params``)."""
+    def _begin(
+        self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]
+    ) -> tuple[list[Message], list[Message]]:
+        """The new user turn (not yet in the history) and the messages to send. A
+        ``system_prompt`` in ``params`` replaces the session's for this request only (it is
+        popped from ``params``)."""
         system_prompt = params.pop("system_prompt", None)
+        pending: list[Message] = []
         if prompt is not None:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise InvalidArgumentError("prompt must be non-empty text", parameter="prompt", value=prompt)
-            self.add_message(MessageRole.USER, prompt)
-        if not self.messages:
+            pending.append(_new_message(MessageRole.USER, prompt))
+        if not self.messages and not pending:
             raise InvalidArgumentError("nothing to send: pass a prompt", parameter="prompt", value=None)
-        messages = self._request_messages(model, params.get("max_tokens"))
+        messages = self._request_messages(model, pending, params.get("max_tokens"))
         if system_prompt is not None:
             messages = [m for m in messages if m.role != MessageRole.SYSTEM.value]
             messages.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
-        return messages
-
-    def _record(self, reply: GenerateResponse | str, tool_calls: Any = None) -> Message:
-        metadata: dict[str, Any] = {}
-        if isinstance(reply, GenerateResponse):
-            metadata = {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict(), "model": reply.model}
-        return self.add_message(MessageRole.ASSISTANT, str(reply), metadata=metadata, tool_calls=tool_calls or None)
+        return pending, messages
 
     def generate(
         self,
@@ -368,7 +370,11 @@ class Session:
         **kwargs: Any,
     ) -> GenerateResponse | Generator[StreamChunk, None, None]:
         """Send ``prompt`` with the history and record the reply (with ``tool_functions`` or
-        session tools, runs the tool loop as :meth:`generate_with_tools`)."""
+        session tools, runs the tool loop as :meth:`generate_with_tools`).
+
+        Both turns enter the history only when the reply is complete: a call that fails, or
+        a stream that is closed or abandoned before its end, leaves the history as it was.
+        """
         if tool_functions and stream:
             raise InvalidArgumentError(
                 "stream=True cannot run a tool loop; call generate_with_tools(...) or drop stream",
@@ -379,11 +385,11 @@ class Session:
         if tool_functions or (self._tool_functions and not stream):
             return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
-        messages = self._begin(prompt, model, kwargs)
+        pending, messages = self._begin(prompt, model, kwargs)
         if stream:
-            return self._stream(model, messages, kwargs)
+            return self._stream(model, pending, messages, kwargs)
         reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
-        self._record(reply, reply.tool_calls)
+        self._commit([*pending, _reply_message(reply)])
         return reply
 
     def send(self, message: str, provider: AbstractLLMInterface | None = None, stream: bool = False, **kwargs: Any) -> Any:
@@ -391,7 +397,7 @@ class Session:
         return self.generate(message, provider, stream=stream, **kwargs)
 
     def _stream(
-        self, model: AbstractLLMInterface, messages: list[Message], kwargs: dict[str, Any]
+        self, model: AbstractLLMInterface, pending: list[Message], messages: list[Message], kwargs: dict[str, Any]
     ) -> Generator[StreamChunk, None, None]:
         def open_stream(fitted: list[Message]) -> tuple[list[StreamChunk], Generator[StreamChunk, None, None]]:
             chunks = model.generate(messages=fitted, stream=True, **kwargs)
@@ -399,21 +405,14 @@ class Session:
             return ([] if first is None else [first]), chunks
 
         first, rest = self._fitting(model, messages, open_stream)
-        parts: list[str] = []
-        last: StreamChunk | None = None
-        for chunk in itertools.chain(first, rest):
-            parts.append(str(chunk))
-            last = chunk
-            yield chunk
-        self._record_stream(parts, last)
-
-    def _record_stream(self, parts: list[str], last: StreamChunk | None) -> None:
-        metadata: dict[str, Any] = {}
-        if last is not None:
-            metadata = {"finish_reason": last.finish_reason, "usage": last.usage.to_dict() if last.usage else None}
-        self.add_message(
-            MessageRole.ASSISTANT, "".join(parts), metadata=metadata, tool_calls=(last.tool_calls if last else None) or None
-        )
+        chunks: list[StreamChunk] = []
+        try:
+            for chunk in itertools.chain(first, rest):
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            rest.close()
+        self._commit([*pending, _streamed_message(chunks)])
 
     async def generate_async(
         self,
@@ -424,7 +423,8 @@ class Session:
         tool_functions: Mapping[str, Callable[..., Any]] | None = None,
         **kwargs: Any,
     ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]:
-        """:meth:`generate` for asyncio; with ``stream=True`` awaiting gives an async generator."""
+        """:meth:`generate` for asyncio; with ``stream=True`` awaiting gives an async generator.
+        A cancelled call leaves the history as it was."""
         if tool_functions and stream:
             raise InvalidArgumentError(
                 "stream=True cannot run a tool loop; call generate_with_tools_async(...) or drop stream",
@@ -435,11 +435,11 @@ class Session:
         if tool_functions or (self._tool_functions and not stream):
             return await self.generate_with_tools_async(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
-        messages = self._begin(prompt, model, kwargs)
+        pending, messages = self._begin(prompt, model, kwargs)
         if stream:
-            return self._stream_async(model, messages, kwargs)
+            return self._stream_async(model, pending, messages, kwargs)
         reply = await self._afitting(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
-        self._record(reply, reply.tool_calls)
+        self._commit([*pending, _reply_message(reply)])
         return reply
 
     async def send_async(
@@ -448,7 +448,7 @@ class Session:
         return await self.generate_async(message, provider, stream=stream, **kwargs)
 
     async def _stream_async(
-        self, model: AbstractLLMInterface, messages: list[Message], kwargs: dict[str, Any]
+        self, model: AbstractLLMInterface, pending: list[Message], messages: list[Message], kwargs: dict[str, Any]
     ) -> AsyncGenerator[StreamChunk, None]:
         async def open_stream(fitted: list[Message]) -> tuple[list[StreamChunk], AsyncGenerator[StreamChunk, None]]:
             chunks = await model.generate_async(messages=fitted, stream=True, **kwargs)
@@ -456,17 +456,17 @@ class Session:
             return ([] if first is None else [first]), chunks
 
         first, rest = await self._afitting(model, messages, open_stream)
-        parts: list[str] = []
-        last: StreamChunk | None = None
-        for chunk in first:
-            parts.append(str(chunk))
-            last = chunk
-            yield chunk
-        async for chunk in rest:
-            parts.append(str(chunk))
-            last = chunk
-            yield chunk
-        self._record_stream(parts, last)
+        chunks: list[StreamChunk] = []
+        try:
+            for chunk in first:
+                chunks.append(chunk)
+                yield chunk
+            async for chunk in rest:
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            await rest.aclose()
+        self._commit([*pending, _streamed_message(chunks)])
 
     # -- tools ------------------------------------------------------------------------------
 
@@ -500,26 +500,26 @@ class Session:
         """Model → tool calls → the caller's functions run → results fed back → … → final answer.
 
         At most ``max_tool_rounds`` rounds of tool calls; the last request then asks for an
-        answer without tools. Every step enters the history.
+        answer without tools. Every step enters the history when the final answer arrives;
+        a loop that fails or is interrupted on the way leaves the history as it was.
         """
         kwargs.pop("max_tool_calls", None)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
-        messages = self._begin(prompt, model, kwargs)
+        turns, messages = self._begin(prompt, model, kwargs)
         reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, tools=definitions, **kwargs))
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
-            self._record(reply, reply.tool_calls)
-            for result in run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id):
-                self.messages.append(result)
+            turns.append(_reply_message(reply))
+            turns.extend(run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id))
             again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
             reply = self._fitting(
                 model,
-                self._request_messages(model, kwargs.get("max_tokens")),
+                self._request_messages(model, turns, kwargs.get("max_tokens")),
                 lambda fitted: model.generate(messages=fitted, tools=definitions, **again),  # noqa: B023 - called at once
             )
-        self._record(reply, reply.tool_calls)
+        self._commit([*turns, _reply_message(reply)])
         return reply
 
     async def generate_with_tools_async(
@@ -536,24 +536,50 @@ class Session:
         kwargs.pop("max_tool_calls", None)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
-        messages = self._begin(prompt, model, kwargs)
+        turns, messages = self._begin(prompt, model, kwargs)
         reply = await self._afitting(
             model, messages, lambda fitted: model.generate_async(messages=fitted, tools=definitions, **kwargs)
         )
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
-            self._record(reply, reply.tool_calls)
-            results = await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
-            self.messages.extend(results)
+            turns.append(_reply_message(reply))
+            turns.extend(
+                await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
+            )
             again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
             reply = await self._afitting(
                 model,
-                self._request_messages(model, kwargs.get("max_tokens")),
+                self._request_messages(model, turns, kwargs.get("max_tokens")),
                 lambda fitted: model.generate_async(messages=fitted, tools=definitions, **again),  # noqa: B023 - awaited at once
             )
-        self._record(reply, reply.tool_calls)
+        self._commit([*turns, _reply_message(reply)])
         return reply
+
+
+def _new_message(
+    role: MessageRole | str,
+    content: str | None,
+    name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> Message:
+    """A validated message (``tool_calls`` and ``tool_call_id`` may be given as keywords)."""
+    return normalize_messages([{"role": role, "content": content, "name": name, "metadata": dict(metadata or {}), **fields}])[0]
+
+
+def _reply_message(reply: GenerateResponse) -> Message:
+    metadata = {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict(), "model": reply.model}
+    return _new_message(MessageRole.ASSISTANT, str(reply), metadata=metadata, tool_calls=reply.tool_calls or None)
+
+
+def _streamed_message(chunks: Sequence[StreamChunk]) -> Message:
+    last = chunks[-1] if chunks else None
+    metadata: dict[str, Any] = {}
+    if last is not None:
+        metadata = {"finish_reason": last.finish_reason, "usage": last.usage.to_dict() if last.usage else None}
+    text = "".join(str(chunk) for chunk in chunks)
+    return _new_message(MessageRole.ASSISTANT, text, metadata=metadata, tool_calls=(last.tool_calls if last else None) or None)
 
 
 def _leave_out_oldest_turn(messages: list[Message]) -> bool:

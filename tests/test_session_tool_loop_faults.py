@@ -1,0 +1,154 @@
+"""Session tool loops and streams that fail or are interrupted leave the history as it was;
+a forced ``tool_choice`` applies to the first round only.
+
+Run against the API package's test server on loopback (scripted tool calls and server
+errors, every request recorded) and the project's tiny models (trained to call get_weather).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from abstractllm import create_llm
+from abstractllm.errors import ProviderAPIError
+from abstractllm.session import Session
+
+CALLS: list[str] = []
+WEATHER_CALL = {"tool_call": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+
+
+def get_weather(city: str) -> dict[str, Any]:
+    """Get the weather in a city."""
+    CALLS.append(city)
+    return {"temperature": 22, "sky": "sunny"}
+
+
+class Abort(BaseException):
+    """Raised by a tool to stop the loop half-way (not an Exception: it is not fed back to the model)."""
+
+
+@pytest.fixture
+def endpoint(router: Any) -> Iterator[Any]:
+    router.reset()
+    llm = create_llm("huggingface", inference_api_url=router.url, protocol="openai", max_retries=0, max_tokens=8)
+    yield llm
+    llm.unload()
+    router.reset()
+
+
+@pytest.fixture
+def session(endpoint: Any) -> Session:
+    session = Session(system_prompt="keep me", provider=endpoint)
+    session.generate("hello there")
+    return session
+
+
+def snapshot(session: Session) -> list[dict[str, Any]]:
+    return [message.to_dict() for message in session.messages]
+
+
+def test_a_server_error_in_a_later_round_leaves_the_history_as_it_was(session: Session, router: Any) -> None:
+    before = snapshot(session)
+    CALLS.clear()
+    router.script(WEATHER_CALL, {"status": 500})
+    with pytest.raises(ProviderAPIError):
+        session.generate_with_tools("weather in Paris?", tools=[get_weather])
+    assert CALLS == ["Paris"]  # the tool ran, yet nothing of the failed loop is remembered
+    assert snapshot(session) == before
+    router.script(WEATHER_CALL)
+    answer = session.generate_with_tools("weather in Paris?", tools=[get_weather])
+    assert [m.role for m in session.messages[len(before) :]] == ["user", "assistant", "tool", "assistant"]
+    assert session.messages[-1].content == str(answer)
+
+
+def test_a_tool_that_aborts_the_loop_leaves_the_history_as_it_was(session: Session, router: Any) -> None:
+    def explode(city: str) -> str:
+        """Get the weather in a city."""
+        raise Abort
+
+    before = snapshot(session)
+    router.script(WEATHER_CALL)
+    with pytest.raises(Abort):
+        session.generate_with_tools("weather in Paris?", tool_functions={"get_weather": explode})
+    assert snapshot(session) == before
+
+
+async def test_a_cancelled_async_tool_loop_leaves_the_history_as_it_was(session: Session, router: Any) -> None:
+    started = asyncio.Event()
+
+    async def wait_forever(city: str) -> str:
+        """Get the weather in a city."""
+        started.set()
+        await asyncio.get_running_loop().create_future()
+        return "never"
+
+    before = snapshot(session)
+    router.script(WEATHER_CALL)
+    task = asyncio.ensure_future(session.generate_with_tools_async("weather?", tool_functions={"get_weather": wait_forever}))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert snapshot(session) == before
+    router.script({"status": 503, "message": "overloaded"})
+    with pytest.raises(ProviderAPIError):
+        await session.generate_with_tools_async("weather?", tools=[get_weather])
+    assert snapshot(session) == before
+    await session.generate_async("hello again")
+    assert [m.content for m in session.messages[: len(before) + 1]][-1] == "hello again"
+
+
+def test_a_stream_that_fails_midway_records_nothing(session: Session, router: Any) -> None:
+    before = snapshot(session)
+    router.script({"error_after": 1})
+    stream = session.generate("tell me more", stream=True)
+    with pytest.raises(ProviderAPIError):
+        for _ in stream:
+            pass
+    assert snapshot(session) == before
+    text = "".join(session.generate("tell me more", stream=True))
+    assert [m.content for m in session.messages[len(before) :]] == ["tell me more", text]
+
+
+@pytest.fixture(params=["pipeline", "gguf"], scope="module")
+def tiny(request: pytest.FixtureRequest, tiny_models: Any) -> Iterator[Any]:
+    where = {"model": str(tiny_models.pipeline_dir)} if request.param == "pipeline" else {"model_path": str(tiny_models.gguf_f32)}
+    model = create_llm("huggingface", temperature=0, max_tokens=48, **where)
+    yield model
+    model.unload()
+
+
+def test_a_cancelled_tool_loop_on_a_local_model_records_nothing_and_the_session_goes_on(tiny: Any) -> None:
+    session = Session(provider=tiny)
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def wait_forever(city: str) -> str:
+            """Get the weather in a city."""
+            started.set()
+            await asyncio.get_running_loop().create_future()
+            return "never"
+
+        task = asyncio.ensure_future(
+            session.generate_with_tools_async("What is the weather in Paris?", tool_functions={"get_weather": wait_forever})
+        )
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert session.messages == []
+        stream = await session.generate_async("What is the capital of France?", stream=True)
+        await anext(stream)
+        await stream.aclose()
+        assert session.messages == []
+
+    asyncio.run(main())
+    CALLS.clear()
+    answer = session.generate_with_tools("What is the weather in Paris?", tools=[get_weather])
+    assert str(answer) == "It is sunny and 22 degrees in Paris."
+    assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
