@@ -69,8 +69,9 @@ def test_a_crash_mid_save_loses_nothing(ngram: Any, tmp_path: Path, monkeypatch:
         raise OSError("disk vanished")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(InvalidArgumentError, match="disk vanished") as caught:
         session.save(path)
+    assert str(path) in str(caught.value) and isinstance(caught.value.__cause__, OSError)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
 

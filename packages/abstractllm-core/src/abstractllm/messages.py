@@ -6,7 +6,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,7 +14,7 @@ from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import ToolCall
 
-__all__ = ["Message", "ChatMessage", "normalize_messages"]
+__all__ = ["Message", "ChatMessage", "check_text", "normalize_messages"]
 
 _ROLES = frozenset(role.value for role in MessageRole)
 _ID_PREFIX = uuid.uuid4().hex[:12]
@@ -96,44 +96,133 @@ def _message_from_mapping(data: Mapping[str, Any], *, where: str) -> Message:
             allowed=", ".join(sorted(_ROLES)),
         )
     content = data.get("content")
-    if content is not None and not isinstance(content, str):
-        raise InvalidArgumentError(
-            f"{where} content must be a string, got {type(content).__name__}",
-            parameter="messages",
-            value=type(content).__name__,
-            allowed="str",
-        )
-    raw_calls = data.get("tool_calls") or None
-    calls = [call if isinstance(call, ToolCall) else ToolCall.from_dict(call) for call in raw_calls] if raw_calls else None
+    if content is not None:
+        check_text(content, f"{where} content", parameter="messages")
+    calls = _tool_calls(data.get("tool_calls"), where)
     if content is None and not calls:
         raise InvalidArgumentError(f"{where} has no content", parameter="messages", value=None, allowed="a string")
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(
+            f"{where} metadata must be a dict, got {type(metadata).__name__}",
+            parameter="messages",
+            value=type(metadata).__name__,
+            allowed="a dict",
+        )
+    name, call_id, message_id = (_optional_str(data.get(key), f"{where} {key}") for key in ("name", "tool_call_id", "id"))
     return Message(
         role=str(role_value),
         content=content,
-        name=data.get("name"),
+        name=name,
         tool_calls=calls,
-        tool_call_id=data.get("tool_call_id"),
+        tool_call_id=call_id,
         timestamp=_timestamp(data.get("timestamp"), where),
-        metadata=dict(data.get("metadata") or {}),
-        id=str(data.get("id") or _new_id()),
+        metadata=dict(metadata or {}),
+        id=message_id or _new_id(),
     )
 
 
+def check_text(value: Any, what: str, *, parameter: str) -> str:
+    """``value`` when it is a ``str`` that UTF-8 can encode (no lone surrogates); raises
+    ``InvalidArgumentError`` naming ``parameter`` otherwise."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(
+            f"{what} must be a string, got {type(value).__name__}", parameter=parameter, value=type(value).__name__, allowed="str"
+        )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(
+                f"{what} holds a lone surrogate {value[exc.start]!r} at index {exc.start}, which is not text;"
+                " decode bytes with errors='replace' or remove it",
+                parameter=parameter,
+                value=value[max(exc.start - 20, 0) : exc.start + 20],
+                allowed="valid Unicode text",
+            ) from None
+    return value
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidArgumentError(
+        f"{what} must be a string, got {type(value).__name__}", parameter="messages", value=type(value).__name__, allowed="str"
+    )
+
+
+def _tool_calls(value: Any, where: str) -> list[ToolCall] | None:
+    if not value:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        raise InvalidArgumentError(
+            f"{where} tool_calls must be a list of tool calls, got {type(value).__name__}",
+            parameter="messages",
+            value=type(value).__name__,
+            allowed="a list of ToolCall objects or dicts with 'name' and 'arguments'",
+        )
+    calls = []
+    for index, call in enumerate(value):
+        if isinstance(call, ToolCall):
+            calls.append(call)
+        elif isinstance(call, Mapping):
+            try:
+                calls.append(ToolCall.from_dict(call))
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(
+                    f"{where} tool_calls[{index}]: {exc.message}", parameter="messages", value=exc.value, allowed=exc.allowed
+                ) from exc
+        else:
+            raise InvalidArgumentError(
+                f"{where} tool_calls[{index}] is a {type(call).__name__}; pass a ToolCall or a dict with 'name' and 'arguments'",
+                parameter="messages",
+                value=type(call).__name__,
+                allowed="ToolCall or dict",
+            )
+    return calls
+
+
 def _timestamp(value: Any, where: str) -> float:
+    """Epoch seconds of an ISO 8601 string or a number, within the years 1 to 9999."""
+    seconds: float | None = None
     if value is None:
         return time.time()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value) if abs(value) < 1e300 else None
+    elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+            try:
+                seconds = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+            except (OverflowError, ValueError):
+                seconds = None
+    if seconds is not None:
+        try:
+            datetime.fromtimestamp(seconds, timezone.utc)  # what to_dict will need
+        except (OverflowError, OSError, ValueError):
+            pass
+        else:
+            return seconds
     raise InvalidArgumentError(
-        f"{where} has an unreadable timestamp {value!r}", parameter="messages", value=value, allowed="ISO 8601 or epoch seconds"
+        f"{where} has an unreadable timestamp {value!r}; give an ISO 8601 time or epoch seconds between the years 1 and 9999",
+        parameter="messages",
+        value=value,
+        allowed="ISO 8601 or epoch seconds",
     )
+
+
+def _fields(message: Message) -> dict[str, Any]:
+    """A message's fields as a mapping (tool calls copied) for validation."""
+    data = {item.name: getattr(message, item.name) for item in fields(message)}
+    calls = message.tool_calls
+    if isinstance(calls, list):
+        data["tool_calls"] = [call.to_dict() if isinstance(call, ToolCall) else call for call in calls]
+    return data
 
 
 def normalize_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[Message]:
@@ -141,11 +230,18 @@ def normalize_messages(messages: Iterable[Message | Mapping[str, Any]]) -> list[
 
     Raises ``InvalidArgumentError`` (parameter ``messages``) naming the bad item.
     """
+    if isinstance(messages, (str, bytes, bytearray, Mapping)) or not isinstance(messages, Iterable):
+        raise InvalidArgumentError(
+            f"messages must be a list of messages, got {type(messages).__name__}; wrap one message in a list",
+            parameter="messages",
+            value=type(messages).__name__,
+            allowed="a list of dicts with 'role' and 'content' or Message objects",
+        )
     result: list[Message] = []
     for index, item in enumerate(messages):
         where = f"message {index}"
         if isinstance(item, Message):
-            result.append(_message_from_mapping(item.to_dict(), where=where))
+            result.append(_message_from_mapping(_fields(item), where=where))
         elif isinstance(item, Mapping):
             result.append(_message_from_mapping(item, where=where))
         else:

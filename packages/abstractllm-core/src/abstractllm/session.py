@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import os
-import tempfile
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
@@ -20,6 +18,7 @@ from abstractllm.errors import ContextWindowExceededError, InvalidArgumentError,
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.messages import Message, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
+from abstractllm.session_files import read_session_file, session_path, write_json_atomically
 from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
 from abstractllm.tools import ToolDefinition, normalize_tools
 
@@ -161,58 +160,13 @@ class Session:
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the session as JSON atomically (a temporary file renamed over ``path``)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        """Write the session as JSON atomically (see :func:`write_json_atomically`): on any
+        error (``InvalidArgumentError`` naming the path or the field) the previous file stays."""
+        write_json_atomically(path, self.to_dict())
 
     @staticmethod
     def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Parse and validate a session file completely; raises ``InvalidArgumentError`` naming the file."""
-        try:
-            raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise InvalidArgumentError(f"no session file at {path}", parameter="path", value=str(path)) from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidArgumentError(
-                f"{path} is not a readable session file: {exc}", parameter="path", value=str(path)
-            ) from exc
-        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
-            raise InvalidArgumentError(
-                f"{path} is not a session file: it needs a JSON object with a 'messages' list",
-                parameter="path",
-                value=str(path),
-            )
-        try:
-            messages = normalize_messages(raw["messages"]) if raw["messages"] else []
-            created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else _now()
-            updated = datetime.fromisoformat(raw["last_updated"]) if raw.get("last_updated") else created
-            metadata = raw.get("metadata") or {}
-            if not isinstance(metadata, dict):
-                raise TypeError(f"'metadata' must be a JSON object, got {type(metadata).__name__}")
-            system_prompt = raw.get("system_prompt")
-            if system_prompt is not None and not isinstance(system_prompt, str):
-                raise TypeError(f"'system_prompt' must be a string or null, got {type(system_prompt).__name__}")
-        except (InvalidArgumentError, TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"{path} has an invalid entry: {exc}", parameter="path", value=str(path)) from exc
-        return {
-            "id": str(raw.get("id") or uuid.uuid4()),
-            "created_at": created,
-            "last_updated": updated,
-            "system_prompt": system_prompt,
-            "metadata": dict(metadata),
-            "messages": messages,
-        }
+        return read_session_file(path)
 
     def _load_into(self, path: str | os.PathLike[str]) -> Session:
         state = self._read(path)
@@ -608,7 +562,11 @@ def _characters(messages: Sequence[Message]) -> int:
 
 
 class SessionManager:
-    """Several sessions by id, optionally saved as ``<sessions_dir>/<id>.json``."""
+    """Several sessions by id, optionally saved as ``<sessions_dir>/<id>.json``.
+
+    Ids must be safe file names (:func:`check_session_id`): files with others are skipped
+    by ``load_all``, and nothing is ever read, written or deleted outside ``sessions_dir``.
+    """
 
     def __init__(self, sessions_dir: str | os.PathLike[str] | None = None) -> None:
         self.sessions: dict[str, Session] = {}
@@ -631,12 +589,12 @@ class SessionManager:
         return self.sessions.get(session_id)
 
     def delete_session(self, session_id: str) -> bool:
+        """Forget a session and delete its file; an id that is no safe file name is an ``InvalidArgumentError``."""
+        path = session_path(self.sessions_dir, session_id) if self.sessions_dir is not None else None
         found = self.sessions.pop(session_id, None) is not None
-        if self.sessions_dir is not None:
-            path = self.sessions_dir / f"{session_id}.json"
-            if path.exists():
-                path.unlink()
-                found = True
+        if path is not None and path.exists():
+            path.unlink()
+            found = True
         return found
 
     def list_sessions(self) -> list[tuple[str, datetime, datetime]]:
@@ -649,8 +607,9 @@ class SessionManager:
 
     def save_all(self) -> None:
         directory = self._require_dir()
-        for session in self.sessions.values():
-            session.save(directory / f"{session.id}.json")
+        paths = [(session, session_path(directory, session.id)) for session in self.sessions.values()]
+        for session, path in paths:
+            session.save(path)
 
     def load_all(
         self, provider: AbstractLLMInterface | str | None = None, provider_config: Mapping[Any, Any] | None = None
