@@ -1,6 +1,6 @@
 """A bounded soak of one local mode, run as a child process by ``test_soak.py``.
 
-Usage: ``python soak_worker.py MODE MODEL_PATH SECONDS SEED``. Threads and asyncio tasks make
+Usage: ``python soak_worker.py MODE MODEL_PATH SECONDS SEED HANG_AFTER``. Threads and asyncio tasks make
 mixed sync, async and streamed calls on models that share one loaded copy, abandon streams,
 cancel async calls and unload/re-create their model objects at random. Every call that
 completes must equal the sequential greedy reply for its prompt. At the end every model is
@@ -12,6 +12,7 @@ load and unload, so one-time library thread pools are already there).
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import json
 import os
@@ -150,6 +151,7 @@ class Soak:
 
 def main() -> None:
     mode, path, seconds, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    faulthandler.dump_traceback_later(float(sys.argv[5]), exit=True)  # a hang shows every thread's stack
     soak = Soak(mode, path, seconds, seed)
     soak.references()
     gc.collect()

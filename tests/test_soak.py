@@ -28,7 +28,7 @@ def test_soak_survives_and_every_completed_reply_is_exact(mode: str, tiny_models
     path = str(tiny_models.pipeline_dir if mode == "pipeline" else tiny_models.gguf_f32)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(
-        [sys.executable, str(WORKER), mode, path, str(SECONDS), "7"],
+        [sys.executable, str(WORKER), mode, path, str(SECONDS), "7", str(DEADLINE - 30)],
         capture_output=True,
         text=True,
         timeout=DEADLINE,
