@@ -1,13 +1,14 @@
 """Plugin discovery: the pluggy manager, entry points, and the table of installed backends.
 
-Plugins are registered under the entry-point group ``abstractllm``. A plugin that fails
+Plugins are registered under the entry-point group ``abstractllm``, found through
+:mod:`abstractllm._discovery_cache` (a scan of every distribution only when something was
+installed or removed since the last one). A plugin that fails
 to import or whose hooks are invalid is recorded in :attr:`Plugins.broken` with its
 distribution's name and the reason, and the others keep working.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, cast
 
 import pluggy
 
-from abstractllm import hookspecs
+from abstractllm import _discovery_cache, hookspecs
 from abstractllm.backend import BackendInfo
 
 __all__ = ["ENTRY_POINT_GROUP", "BrokenPlugin", "InstalledBackend", "Plugins", "get_plugins", "hookimpl"]
@@ -136,15 +137,13 @@ def _new_plugins() -> Plugins:
     plugins = Plugins(manager)
     plugins.register(default_hooks, "abstractllm.default_hooks", "abstractllm-core")
     plugins.register(huggingface_hooks, "abstractllm.providers.huggingface", "abstractllm-core")
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        distribution = entry_point.dist.name if entry_point.dist else "(unknown distribution)"
-        version = entry_point.dist.version if entry_point.dist else ""
+    for entry_point in _discovery_cache.entry_points(ENTRY_POINT_GROUP):
         try:
             plugin = entry_point.load()
         except Exception as exc:  # a broken plugin must not break the others
-            plugins._broken(entry_point.name, distribution, exc)
+            plugins._broken(entry_point.name, entry_point.distribution, exc)
             continue
-        plugins.register(plugin, entry_point.name, distribution, version)
+        plugins.register(plugin, entry_point.name, entry_point.distribution, entry_point.version)
     return plugins
 
 

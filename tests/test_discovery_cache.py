@@ -1,0 +1,244 @@
+"""The on-disk cache of plugin discovery: same plugins as a full scan, invalidated by any install or
+uninstall, and never a failure when the cache is corrupt, stale or cannot be written."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from abstractllm import _discovery_cache
+from abstractllm._discovery_cache import FoundEntryPoint, entry_points
+
+PLUGINS = Path(__file__).parent / "plugins"
+GROUP = "abstractllm"
+LONG_AGO = time.time() - 3600
+
+
+def age(path: Path) -> None:
+    """Set ``path`` and everything under it an hour back, out of the cache's racy window."""
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(item, (LONG_AGO, LONG_AGO))
+
+
+def fake_distribution(folder: Path, name: str, version: str, points: dict[str, str], suffix: str = "dist-info") -> Path:
+    """A metadata folder as an installer leaves it, declaring ``points`` in the ``abstractllm`` group."""
+    info = folder / f"{name.replace('-', '_')}-{version}.{suffix}"
+    info.mkdir(parents=True)
+    (info / ("PKG-INFO" if suffix == "egg-info" else "METADATA")).write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    )
+    lines = "".join(f"{key} = {value}\n" for key, value in points.items())
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\n{lines}")
+    age(info)
+    return info
+
+
+def full_scan() -> list[FoundEntryPoint]:
+    return [
+        FoundEntryPoint(point.name, point.value, point.dist.name, point.dist.version)  # type: ignore[union-attr]
+        for point in importlib.metadata.entry_points(group=GROUP)
+    ]
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(_discovery_cache.CACHE_DIR_VARIABLE, str(folder))
+    return folder
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder alone on sys.path, so the scan sees only what a test puts there."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.setattr(sys, "path", [str(folder)])
+    return folder
+
+
+def from_cache(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("from the cache" in record.getMessage() for record in caplog.records)
+
+
+def test_a_cache_hit_returns_what_a_full_scan_returns(cache: Path, site: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin", "two": "first_plugin.sub:hooks [extra]"})
+    fake_distribution(site, "second-plugin", "2.5", {"three": "second_plugin:plugin"})
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    scanned = entry_points(GROUP)
+    assert not from_cache(caplog)
+    assert len(list(cache.glob("entry-points-*.json"))) == 1
+    caplog.clear()
+    cached = entry_points(GROUP)
+    assert from_cache(caplog)
+    assert cached == scanned == full_scan()
+    assert {point.name: (point.distribution, point.version) for point in cached} == {
+        "one": ("first-plugin", "1.0"),
+        "two": ("first-plugin", "1.0"),
+        "three": ("second-plugin", "2.5"),
+    }
+
+
+def test_installing_and_removing_a_distribution_invalidates_the_cache(
+    cache: Path, site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    entry_points(GROUP)
+    added = fake_distribution(site, "second-plugin", "1.0", {"two": "second_plugin"})
+    assert [point.name for point in entry_points(GROUP)] == [point.name for point in full_scan()]
+    assert {point.name for point in entry_points(GROUP)} == {"one", "two"}
+    shutil.rmtree(added)
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert [point.name for point in entry_points(GROUP)] == ["one"]
+    assert not from_cache(caplog)
+
+
+def test_an_upgrade_and_an_in_place_edit_of_entry_points_invalidate_the_cache(cache: Path, site: Path) -> None:
+    old = fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    assert [point.version for point in entry_points(GROUP)] == ["1.0"]
+    shutil.rmtree(old)
+    fake_distribution(site, "first-plugin", "1.1", {"one": "first_plugin"})
+    assert [point.version for point in entry_points(GROUP)] == ["1.1"]
+    # a legacy editable install (``setup.py develop``) rewrites the egg-info of its source tree in place
+    source = site / "source-tree"
+    info = fake_distribution(source, "editable-plugin", "0.1", {"before": "editable_plugin"}, suffix="egg-info")
+    sys.path.append(str(source))  # what the install's .pth file does at start-up
+    assert {point.name for point in entry_points(GROUP)} == {"one", "before"}
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\nafter = editable_plugin\n")
+    assert {point.name for point in entry_points(GROUP)} == {"one", "after"} == {point.name for point in full_scan()}
+
+
+def test_a_change_just_made_is_served_but_not_cached_until_it_is_out_of_the_racy_window(cache: Path, site: Path) -> None:
+    info = fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    os.utime(info, None)  # now: a change in the same clock tick after the scan would not show
+    assert [point.name for point in entry_points(GROUP)] == ["one"]
+    assert not list(cache.glob("entry-points-*.json"))
+    age(info)
+    entry_points(GROUP)
+    assert len(list(cache.glob("entry-points-*.json"))) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b"\xff\xfe", b"[]", b'{"format": 999}', b"null"],
+    ids=["empty", "truncated", "binary", "list", "other-format", "null"],
+)
+def test_a_corrupt_cache_falls_back_to_a_scan_and_is_rewritten(
+    cache: Path, site: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    expected = entry_points(GROUP)
+    (path,) = cache.glob("entry-points-*.json")
+    path.write_bytes(content)
+    assert entry_points(GROUP) == expected
+    assert json.loads(path.read_bytes())["format"] == _discovery_cache.FORMAT
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert entry_points(GROUP) == expected
+    assert from_cache(caplog)
+
+
+def test_a_cache_with_wrong_fields_falls_back_to_a_scan(cache: Path, site: Path) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    expected = entry_points(GROUP)
+    (path,) = cache.glob("entry-points-*.json")
+    data = json.loads(path.read_bytes())
+    data["entry_points"] = [{"name": "one", "unexpected": 1}]
+    path.write_text(json.dumps(data))
+    assert entry_points(GROUP) == expected
+
+
+def test_an_unwritable_cache_folder_still_discovers(tmp_path: Path, site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(_discovery_cache.CACHE_DIR_VARIABLE, str(blocker / "cache"))
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    assert entry_points(GROUP) == entry_points(GROUP) == full_scan()
+    assert blocker.read_text() == "not a folder"
+
+
+def test_the_cache_folder_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(_discovery_cache.CACHE_DIR_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _discovery_cache.cache_dir() == tmp_path / "abstractllm"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _discovery_cache.cache_dir() == tmp_path / ".cache" / "abstractllm"
+
+
+def test_only_the_newest_cache_files_are_kept(cache: Path, site: Path) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    for index in range(_discovery_cache.KEPT_FILES + 3):
+        extra = site / f"entry-{index}"
+        extra.mkdir()
+        sys.path.append(str(extra))  # another sys.path: another cache file
+        entry_points(GROUP)
+    assert len(list(cache.glob("entry-points-*.json"))) == _discovery_cache.KEPT_FILES
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """abstractllm-ngram installed by pip into a folder of its own, aged out of the racy window."""
+    target = tmp_path_factory.mktemp("installed")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target)]
+    subprocess.run(
+        [*pip, str(PLUGINS / "abstractllm-ngram")],
+        check=True,
+        timeout=300,
+    )
+    age(target)
+    return target
+
+
+DISCOVER = """
+    import json, logging, sys
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    from abstractllm.plugins import get_plugins
+    plugins = get_plugins()
+    print(json.dumps({
+        "backends": sorted([*key, value.distribution, value.version] for key, value in plugins.backends.items()),
+        "broken": sorted([value.name, value.distribution, value.error] for value in plugins.broken),
+    }))
+"""
+
+
+def discover(cache: Path, *pythonpath: Path) -> tuple[dict[str, object], bool]:
+    """Plugins a fresh process finds, and whether they came from the cache."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath))}
+    environment[_discovery_cache.CACHE_DIR_VARIABLE] = str(cache)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(DISCOVER)], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), "from the cache" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_fresh_process_finds_a_pip_installed_plugin_and_loses_it_after_uninstall(installed: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    scanned, hit = discover(cache, installed)
+    assert not hit
+    assert ["ngram", "bigram", "abstractllm-ngram", "0.1.0"] in scanned["backends"]
+    cached, hit = discover(cache, installed)
+    assert hit
+    assert cached == scanned
+    # ``pip uninstall`` removes the dist-info folder; the package directory going too changes nothing here
+    (info,) = installed.glob("abstractllm_ngram-*.dist-info")
+    moved = tmp_path / info.name
+    info.rename(moved)
+    try:
+        after, hit = discover(cache, installed)
+        assert not hit
+        assert not [backend for backend in after["backends"] if backend[0] == "ngram"]
+    finally:
+        moved.rename(info)
+    again, _ = discover(cache, installed)
+    assert again["backends"] == scanned["backends"]
