@@ -218,6 +218,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self._drip(body)
 
+    def _scripted_reply(self, reply: dict[str, Any]) -> None:
+        """Answer ``reply["status"]`` (200) with ``reply["body"]`` repeated ``reply["repeat"]``
+        times, or with the SSE ``reply["events"]`` (each a ``data`` text), and ``reply["headers"]``.
+        ``{auth}`` in any text is replaced by the Authorization header received: an echoing server."""
+        auth = self.headers.get("Authorization", "")
+        headers = {name: value.replace("{auth}", auth) for name, value in (reply.get("headers") or {}).items()}
+        events = reply.get("events")
+        if events is None:
+            body = str(reply.get("body", "")).replace("{auth}", auth) * int(reply.get("repeat", 1))
+            self._json(int(reply.get("status", 200)), body.encode(), headers)
+            return
+        self.send_response(int(reply.get("status", 200)))
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        for event in events:
+            self._event(str(event).replace("{auth}", auth))
+        self._end_stream()
+
     def _record(self, body: Any) -> None:
         with self.fake.lock:
             self.fake.received.append(
@@ -273,7 +294,8 @@ class _Handler(BaseHTTPRequestHandler):
         Keys: ``status`` (+ ``retry_after``, ``message``, ``estimated_time``), ``slow``
         (seconds before answering), ``bad_json``, ``drop`` (close without answering),
         ``trickle`` (``"headers"`` or ``"body"``: that part sent one byte every
-        ``TRICKLE_SECONDS``, for at most ``TRICKLE_FOR`` seconds).
+        ``TRICKLE_SECONDS``, for at most ``TRICKLE_FOR`` seconds), ``reply`` (an answer
+        given verbatim, see :meth:`_scripted_reply`).
         Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``,
         ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and
         ``tool_call`` / ``reject_tools`` are read by the route handlers.
@@ -282,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault["slow"]))
         if fault.get("trickle"):
             self._trickle(fault["trickle"])
+            return True
+        if "reply" in fault:
+            self._scripted_reply(fault["reply"])
             return True
         if fault.get("drop"):
             self._cut()

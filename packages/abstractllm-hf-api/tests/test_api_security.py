@@ -117,8 +117,13 @@ def test_the_token_never_shows(fake: Any, caplog: pytest.LogCaptureFixture) -> N
 def test_a_transport_failure_that_quotes_the_token_is_redacted(during_stream: bool) -> None:
     import httpx
 
-    from abstractllm_hf_api.errors import error_for_transport
+    from abstractllm_hf_api.errors import error_for_transport, scrub
 
     failure = httpx.ConnectError(f"proxy refused 'Authorization: Bearer {SECRET}'")
-    error = error_for_transport(failure, url="https://example.org", token=Token(SECRET), during_stream=during_stream)
+    try:
+        raise error_for_transport(failure, url="https://example.org", during_stream=during_stream) from failure
+    except Exception as raised:
+        error = scrub(raised, Token(SECRET))  # type: ignore[arg-type]
     assert SECRET not in str(error) and "Bearer ***" in str(error)
+    assert error.__cause__ is not None and SECRET not in repr(error.__cause__) and "Bearer ***" in str(error.__cause__)
+    assert SECRET not in "".join(traceback.format_exception(error))

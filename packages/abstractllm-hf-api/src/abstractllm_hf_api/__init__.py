@@ -12,4 +12,7 @@ Importing this package (or its plugin module) imports neither httpx nor anything
 the transport is imported when a model is created.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+#: The installed distribution's version (core's, at build time: the packages release in lockstep).
+__version__ = version("abstractllm-hf-api")

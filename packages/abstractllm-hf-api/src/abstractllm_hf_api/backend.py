@@ -6,16 +6,16 @@ import contextlib
 import itertools
 import logging
 import sys
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
 from abstractllm.backend import Backend, BackendInfo
-from abstractllm.errors import AbstractLLMError, UnsupportedFeatureError
+from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm.stops import StopSequenceFilter, truncate_at_stop
-from abstractllm_hf_api.errors import error_for_transport
+from abstractllm_hf_api.errors import error_for_transport, scrub
 from abstractllm_hf_api.openai_protocol import RESPONSE_FORMAT_DIALECTS, OpenAIChat
 from abstractllm_hf_api.protocol import Call, Protocol, StreamState
 from abstractllm_hf_api.sse import SSEEvent, aiter_sse, iter_sse
@@ -88,8 +88,21 @@ class ApiBackend(Backend):
     def map_error(self, error: BaseException) -> AbstractLLMError | None:
         httpx = sys.modules.get("httpx")
         if httpx is not None and isinstance(error, httpx.HTTPError):
-            return error_for_transport(error, url=self._where, token=self.transport.token)
+            return scrub(error_for_transport(error, url=self._where), self.transport.token)
+        token = self.transport.token
+        if token is not None and token.reveal() in f"{error}{error!r}":
+            return scrub(ProviderAPIError(f"{type(error).__name__}: {error}", original_exception=error), token)
         return None
+
+    @contextlib.contextmanager
+    def _scrubbed(self) -> Iterator[None]:
+        """Every ``abstractllm`` error leaving the block goes through :func:`scrub` (the one
+        place where the token is redacted and long messages are cut)."""
+        try:
+            yield
+        except AbstractLLMError as exc:
+            scrub(exc, self.transport.token)
+            raise
 
     def close(self) -> None:
         self.transport.close()
@@ -97,9 +110,33 @@ class ApiBackend(Backend):
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    def generate(self, request: GenerationRequest) -> Completion:
+        with self._scrubbed():
+            return self._generate(request)
+
+    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        """Deltas as they arrive. ``timeout`` bounds the wait for each delta: from the call to
+        the first one (opening the stream included), then from each delta to the next."""
+        with self._scrubbed():
+            yield from self._stream(request)
+
+    async def generate_async(self, request: GenerationRequest) -> Completion:
+        with self._scrubbed():
+            return await self._generate_async(request)
+
+    async def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        """:meth:`stream` for asyncio, with the same bound on each wait."""
+        deltas = self._stream_async(request)
+        try:
+            with self._scrubbed():
+                async for delta in deltas:
+                    yield delta
+        finally:
+            await deltas.aclose()
+
     # -- sync -----------------------------------------------------------------------------
 
-    def generate(self, request: GenerationRequest) -> Completion:
+    def _generate(self, request: GenerationRequest) -> Completion:
         protocol = self._protocol_for(request)
         wanted = request.params.num_return_sequences
         first = self._post(protocol, request, n=self._batch_size(protocol, wanted))
@@ -111,9 +148,7 @@ class ApiBackend(Backend):
         ]
         return self._finish(completion, extras, request)
 
-    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
-        """Deltas as they arrive. ``timeout`` bounds the wait for each delta: from the call to
-        the first one (opening the stream included), then from each delta to the next."""
+    def _stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         protocol = self._protocol_for(request)
         within = self.transport.within
         with within():
@@ -157,7 +192,7 @@ class ApiBackend(Backend):
 
     # -- async ----------------------------------------------------------------------------
 
-    async def generate_async(self, request: GenerationRequest) -> Completion:
+    async def _generate_async(self, request: GenerationRequest) -> Completion:
         protocol = self._protocol_for(request)
         wanted = request.params.num_return_sequences
         first = await self._apost(protocol, request, n=self._batch_size(protocol, wanted))
@@ -171,8 +206,7 @@ class ApiBackend(Backend):
         ]
         return self._finish(completion, extras, request)
 
-    async def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
-        """:meth:`stream` for asyncio, with the same bound on each wait."""
+    async def _stream_async(self, request: GenerationRequest) -> AsyncGenerator[StreamDelta, None]:
         protocol = self._protocol_for(request)
         within = self.transport.within
         with within():

@@ -17,8 +17,10 @@ refused / broken connection     ``ProviderConnectionError`` (a ``ProviderAPIErro
 bad JSON, truncated stream      ``ProviderAPIError``
 ==============================  ============================================================
 
-Every message goes through :func:`~abstractllm_hf_api.security.redact`, so a token a
-server echoes back never reaches the caller.
+Every error the backend raises passes through :func:`scrub` on its way out (one place,
+whatever path built it): the token is redacted from its message, details, attributes and
+``__cause__`` chain, and a message quoting a huge server reply is cut to
+:data:`MAX_MESSAGE` characters, keeping its end (where the fix is named).
 """
 
 from __future__ import annotations
@@ -45,7 +47,82 @@ from abstractllm_hf_api.security import Token, redact
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["error_for_status", "error_for_transport", "server_message", "stream_error"]
+__all__ = [
+    "MAX_MESSAGE",
+    "RedactedException",
+    "error_for_status",
+    "error_for_transport",
+    "scrub",
+    "server_message",
+    "stream_error",
+]
+
+#: The longest error message (and detail string) the backend raises, in characters.
+MAX_MESSAGE = 2048
+_KEEP_END = 400
+
+
+def cap(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut to ``limit`` characters around a marker, keeping its start and its end."""
+    if len(text) <= limit:
+        return text
+    head = limit - _KEEP_END - 40
+    cut = len(text) - head - _KEEP_END
+    return f"{text[:head]} [... {cut} characters cut ...] {text[len(text) - _KEEP_END :]}"
+
+
+class RedactedException(Exception):
+    """Stands in a ``__cause__`` chain for an exception whose text quoted the token:
+    its type name and its text, redacted."""
+
+
+def scrub(error: AbstractLLMError, token: Token | None) -> AbstractLLMError:
+    """``error`` made safe to show, in place (and returned): the token redacted from its
+    message, details and attributes, its message capped, and every exception in its
+    ``__cause__`` / ``__context__`` chain whose text quotes the token replaced by a
+    :class:`RedactedException`."""
+    error.message = cap(redact(error.message, token))
+    error.args = (error.message,)
+    error.details = {key: _clean(value, token) for key, value in error.details.items()}
+    for name in ("value", "allowed"):
+        if hasattr(error, name):
+            setattr(error, name, _clean(getattr(error, name), token))
+    link: BaseException = error
+    seen = {id(error)}
+    while True:
+        following = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+        if following is None or id(following) in seen:
+            break
+        seen.add(id(following))
+        if _quotes(following, token):
+            stand_in = RedactedException(f"{type(following).__name__}: {cap(redact(str(following), token))}")
+            if link.__cause__ is following:
+                link.__cause__ = stand_in
+            else:
+                link.__context__ = stand_in
+            if getattr(link, "original_exception", None) is following:
+                link.original_exception = stand_in  # type: ignore[attr-defined]
+            following = stand_in
+        link = following
+    return error
+
+
+def _quotes(exc: BaseException, token: Token | None) -> bool:
+    if token is None or not token.reveal():
+        return False
+    secret = token.reveal()
+    return any(secret in text for text in (str(exc), repr(exc), repr(getattr(exc, "__dict__", "")), repr(exc.args)))
+
+
+def _clean(value: Any, token: Token | None) -> Any:
+    if isinstance(value, str):
+        return cap(redact(value, token))
+    if isinstance(value, Mapping):
+        return {key: _clean(item, token) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(item, token) for item in value)
+    return value
+
 
 _TOOL_WORDS = re.compile(r"\btools?\b|tool_choice|function", re.IGNORECASE)
 _FORMAT_WORDS = re.compile(r"response_format|grammar|json_schema|json_object", re.IGNORECASE)
@@ -83,13 +160,12 @@ def error_for_status(
     body: Any,
     *,
     url: str,
-    token: Token | None,
     retry_after: float | None = None,
     features: tuple[str, ...] = (),
 ) -> AbstractLLMError:
     """The error for an HTTP error answer; ``features`` names what the request asked for
     beyond plain generation (``"tools"``, ``"response_format"``)."""
-    message = redact(server_message(body), token)
+    message = server_message(body)
     where = f"{url} answered {status}"
     details = {"status": status, "server_message": message}
     if status in (401, 403):
@@ -138,15 +214,13 @@ def _rejected_feature(message: str, features: tuple[str, ...]) -> str | None:
     return None
 
 
-def error_for_transport(
-    exc: httpx.HTTPError, *, url: str, token: Token | None = None, during_stream: bool = False
-) -> AbstractLLMError:
+def error_for_transport(exc: httpx.HTTPError, *, url: str, during_stream: bool = False) -> AbstractLLMError:
     """The error for an httpx failure without an HTTP answer (timeouts, refused or cut
-    connections); the failure's own text is shown with ``token`` redacted."""
+    connections), quoting the failure's own text."""
     import httpx
 
     kind = type(exc).__name__
-    detail = redact(str(exc), token)
+    detail = str(exc)
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"request to {url} timed out ({kind}); raise timeout= if the server is slow")
     if during_stream:
@@ -156,6 +230,6 @@ def error_for_transport(
     return ProviderAPIError(f"request to {url} failed ({kind}: {detail})")
 
 
-def stream_error(payload: Any, *, url: str, token: Token | None) -> AbstractLLMError:
+def stream_error(payload: Any, *, url: str) -> AbstractLLMError:
     """The error for an error event sent in the middle of a stream."""
-    return ProviderAPIError(f"{url} sent an error in the stream: {redact(server_message(payload), token)}")
+    return ProviderAPIError(f"{url} sent an error in the stream: {server_message(payload)}")

@@ -138,13 +138,13 @@ def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
     extra: dict[str, Any] = config.get_param("extra_body") or {}
     raw_protocol: Protocol | None = None
     if provider == "auto":
-        chat = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=False, token=token)
+        chat = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=False)
     elif provider == "hf-inference":
         route = f"{base}/hf-inference/models/{quote(model, safe='/')}"
-        chat = OpenAIChat(route, model=model, extra_body=extra, penalty_alias=False, token=token)
-        raw_protocol = TGI(route, extra_body=extra, token=token, compat_route=True)
+        chat = OpenAIChat(route, model=model, extra_body=extra, penalty_alias=False)
+        raw_protocol = TGI(route, extra_body=extra, compat_route=True)
     else:
-        chat = OpenAIChat(base, model=f"{model}:{provider}", extra_body=extra, penalty_alias=False, token=token)
+        chat = OpenAIChat(base, model=f"{model}:{provider}", extra_body=extra, penalty_alias=False)
     return ApiBackend(
         info,
         model_name=model,
@@ -188,12 +188,12 @@ def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
     protocol: Protocol
     raw_protocol: Protocol | None = None
     if server.protocol == "tgi":
-        protocol = TGI(base, extra_body=extra, token=token)
+        protocol = TGI(base, extra_body=extra)
     elif server.protocol == "openai-completions":
-        protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True, token=token)
+        protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True)
     else:
-        protocol = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=True, token=token)
-        raw_protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True, token=token)
+        protocol = OpenAIChat(base, model=model, extra_body=extra, penalty_alias=True)
+        raw_protocol = OpenAICompletions(base, model=model, extra_body=extra, penalty_alias=True)
     return ApiBackend(
         info,
         model_name=model or base,

@@ -16,7 +16,6 @@ from abstractllm.response import Choice, Completion, Usage
 from abstractllm.structured import ResponseFormat
 from abstractllm_hf_api.errors import stream_error
 from abstractllm_hf_api.protocol import Call, Protocol, StreamEnd, StreamState, finish_reason, load_json, usage_from
-from abstractllm_hf_api.security import Token
 from abstractllm_hf_api.sse import SSEEvent
 from abstractllm_hf_api.tool_calls import ToolCallAssembler, parse_tool_calls
 
@@ -61,14 +60,11 @@ def response_format_body(response_format: ResponseFormat, dialect: str) -> dict[
 
 
 class _OpenAIRoute(Protocol):
-    def __init__(
-        self, base_url: str, *, model: str | None, extra_body: Mapping[str, Any], penalty_alias: bool, token: Token | None
-    ) -> None:
+    def __init__(self, base_url: str, *, model: str | None, extra_body: Mapping[str, Any], penalty_alias: bool) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.extra_body = dict(extra_body)
         self.penalty_alias = penalty_alias
-        self.token = token
 
     def _body(self, request: GenerationRequest, *, stream: bool, n: int) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -107,10 +103,9 @@ class OpenAIChat(_OpenAIRoute):
         model: str | None,
         extra_body: Mapping[str, Any],
         penalty_alias: bool,
-        token: Token | None,
         path: str = "/v1/chat/completions",
     ) -> None:
-        super().__init__(base_url, model=model, extra_body=extra_body, penalty_alias=penalty_alias, token=token)
+        super().__init__(base_url, model=model, extra_body=extra_body, penalty_alias=penalty_alias)
         self.url = self.base_url + path
         self.dialect = RESPONSE_FORMAT_DIALECTS[0]
 
@@ -145,7 +140,7 @@ class OpenAIChat(_OpenAIRoute):
         return Completion(choices=choices, usage=usage_from(body.get("usage")) or Usage(), model=body.get("model"))
 
     def stream_state(self, request: GenerationRequest) -> StreamState:
-        return _OpenAIStream(self.url, self.token, chat=True)
+        return _OpenAIStream(self.url, chat=True)
 
 
 class OpenAICompletions(_OpenAIRoute):
@@ -153,10 +148,8 @@ class OpenAICompletions(_OpenAIRoute):
 
     name = "openai-completions"
 
-    def __init__(
-        self, base_url: str, *, model: str | None, extra_body: Mapping[str, Any], penalty_alias: bool, token: Token | None
-    ) -> None:
-        super().__init__(base_url, model=model, extra_body=extra_body, penalty_alias=penalty_alias, token=token)
+    def __init__(self, base_url: str, *, model: str | None, extra_body: Mapping[str, Any], penalty_alias: bool) -> None:
+        super().__init__(base_url, model=model, extra_body=extra_body, penalty_alias=penalty_alias)
         self.url = self.base_url + "/v1/completions"
 
     def call(self, request: GenerationRequest, *, stream: bool, n: int) -> Call:
@@ -176,15 +169,14 @@ class OpenAICompletions(_OpenAIRoute):
         return Completion(choices=choices, usage=usage_from(body.get("usage")) or Usage(), model=body.get("model"))
 
     def stream_state(self, request: GenerationRequest) -> StreamState:
-        return _OpenAIStream(self.url, self.token, chat=False)
+        return _OpenAIStream(self.url, chat=False)
 
 
 class _OpenAIStream(StreamState):
     """Chunks until ``[DONE]``; the usage chunk (empty ``choices``) may follow the finish reason."""
 
-    def __init__(self, url: str, token: Token | None, *, chat: bool) -> None:
+    def __init__(self, url: str, *, chat: bool) -> None:
         self._url = url
-        self._token = token
         self._chat = chat
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -199,7 +191,7 @@ class _OpenAIStream(StreamState):
             return ""
         chunk = load_json(data, self._url)
         if event.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
-            raise stream_error(chunk, url=self._url, token=self._token)
+            raise stream_error(chunk, url=self._url)
         if not isinstance(chunk, dict):
             raise ProviderAPIError(f"{self._url} sent an unexpected stream chunk: {data[:200]!r}")
         self._usage = usage_from(chunk.get("usage")) or self._usage

@@ -11,11 +11,14 @@ Rules:
 from __future__ import annotations
 
 import ipaddress
+import logging
+import threading
+import weakref
 from urllib.parse import urlsplit
 
 from abstractllm.errors import AuthenticationError, InvalidArgumentError
 
-__all__ = ["HF_HOST_SUFFIXES", "Token", "is_hf_host", "is_loopback", "redact", "token_for"]
+__all__ = ["HF_HOST_SUFFIXES", "Token", "is_hf_host", "is_loopback", "redact", "redact_http_logs", "token_for"]
 
 HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "huggingface.cloud")
 HOW_TO_SET = "pass api_key=... or set HUGGINGFACE_API_KEY (or HF_TOKEN); create one at https://huggingface.co/settings/tokens"
@@ -24,7 +27,7 @@ HOW_TO_SET = "pass api_key=... or set HUGGINGFACE_API_KEY (or HF_TOKEN); create 
 class Token:
     """A bearer token that never shows itself: its ``repr`` and ``str`` are masked."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -108,3 +111,40 @@ def redact(text: str, token: Token | None) -> str:
         return text
     secret = token.reveal()
     return text.replace(secret, "***") if secret else text
+
+
+#: The loggers of httpx's HTTP layer; at DEBUG they print response headers, which an echoing server can fill with the token.
+HTTP_LOGGERS = ("httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.socks", "httpx")
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record of the HTTP layer's loggers that quotes a live token, with the token as ``***``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: weakref.WeakSet[Token] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = [token.reveal() for token in list(self.tokens) if token.reveal()]
+        if secrets:
+            text = record.getMessage()
+            if any(secret in text for secret in secrets):
+                for secret in secrets:
+                    text = text.replace(secret, "***")
+                record.msg, record.args = text, None
+        return True
+
+
+_FILTER = _RedactingFilter()
+_FILTER_LOCK = threading.Lock()
+
+
+def redact_http_logs(token: Token) -> None:
+    """Keep ``token`` out of the log records of httpx's HTTP layer for as long as it lives."""
+    with _FILTER_LOCK:
+        if not _FILTER.tokens:
+            for name in HTTP_LOGGERS:
+                logger = logging.getLogger(name)
+                if _FILTER not in logger.filters:
+                    logger.addFilter(_FILTER)
+        _FILTER.tokens.add(token)

@@ -17,7 +17,6 @@ from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.response import Choice, Completion, Usage
 from abstractllm_hf_api.errors import stream_error
 from abstractllm_hf_api.protocol import Call, Protocol, StreamEnd, StreamState, finish_reason, load_json
-from abstractllm_hf_api.security import Token
 from abstractllm_hf_api.sse import SSEEvent
 
 __all__ = ["TGI", "tgi_parameters"]
@@ -56,10 +55,9 @@ class TGI(Protocol):
     name = "tgi"
     supports_json = True
 
-    def __init__(self, base_url: str, *, extra_body: Mapping[str, Any], token: Token | None, compat_route: bool = False) -> None:
+    def __init__(self, base_url: str, *, extra_body: Mapping[str, Any], compat_route: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.extra_body = dict(extra_body)
-        self.token = token
         self.compat_route = compat_route
 
     def call(self, request: GenerationRequest, *, stream: bool, n: int) -> Call:
@@ -94,7 +92,7 @@ class TGI(Protocol):
         return Completion(choices=[choice], usage=usage)
 
     def stream_state(self, request: GenerationRequest) -> StreamState:
-        return _TGIStream(self.base_url, self.token)
+        return _TGIStream(self.base_url)
 
 
 def _int(value: str | None) -> int | None:
@@ -107,9 +105,8 @@ def _int(value: str | None) -> int | None:
 class _TGIStream(StreamState):
     """One event per token; the last one carries ``generated_text`` and ``details``."""
 
-    def __init__(self, url: str, token: Token | None) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
-        self._token = token
         self._end: StreamEnd | None = None
 
     def feed(self, event: SSEEvent) -> str:
@@ -118,7 +115,7 @@ class _TGIStream(StreamState):
             return ""
         chunk = load_json(data, self._url)
         if event.event == "error" or not isinstance(chunk, Mapping) or chunk.get("error"):
-            raise stream_error(chunk, url=self._url, token=self._token)
+            raise stream_error(chunk, url=self._url)
         token = chunk.get("token")
         text = ""
         if isinstance(token, Mapping) and not token.get("special") and isinstance(token.get("text"), str):

@@ -36,7 +36,7 @@ from abstractllm_hf_api.deadline import deadline
 from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
 from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from abstractllm_hf_api.security import Token, redact
+from abstractllm_hf_api.security import Token, redact_http_logs
 
 if TYPE_CHECKING:
     import asyncio
@@ -85,6 +85,7 @@ class Transport:
         common = {"User-Agent": f"abstractllm-hf-api/{__version__}", "Accept-Encoding": "gzip, deflate"}
         if token is not None:
             common["Authorization"] = f"Bearer {token.reveal()}"
+            redact_http_logs(token)
         self._get_headers = {**common, "Accept": "application/json"}
         self._post_headers = {**self._get_headers, "Content-Type": "application/json"}
         self._stream_headers = {**common, "Accept": "text/event-stream", "Content-Type": "application/json"}
@@ -155,22 +156,26 @@ class Transport:
 
     def post_json(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...] = ()) -> Reply:
         """POST ``payload``; the decoded JSON answer, after retries."""
-        response = self._send(url, payload, features, stream=False)
-        return Reply(response.status_code, response.headers, self._decode(response, url))
+        response, content = self._send(url, payload, features, stream=False)
+        return Reply(response.status_code, response.headers, self._decode(content, url))
 
     def stream_lines(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...] = ()) -> Iterator[str]:
         """POST ``payload`` and yield the answer's lines as they arrive (retries only before the first)."""
         import httpx
 
-        response = self._send(url, payload, features, stream=True)
+        response, _ = self._send(url, payload, features, stream=True)
         try:
             yield from response.iter_lines()
         except httpx.HTTPError as exc:
-            raise error_for_transport(exc, url=url, token=self._token, during_stream=True) from exc
+            raise error_for_transport(exc, url=url, during_stream=True) from exc
         finally:
             response.close()
 
-    def _send(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...], *, stream: bool) -> httpx.Response:
+    def _send(
+        self, url: str, payload: Mapping[str, Any], features: tuple[str, ...], *, stream: bool
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body (empty for a stream, whose body is left to read); an
+        error answer's body is read up to :data:`ERROR_BODY_BYTES`."""
         import httpx
 
         request = self._request("POST", url, json.dumps(payload).encode(), self._stream_headers if stream else self._post_headers)
@@ -179,9 +184,10 @@ class Transport:
             try:
                 with self.within():
                     response = self._pool().handle_request(request)
+                    content = b""
                     if not stream or response.status_code >= 400:
                         try:
-                            response.read()
+                            content = b"".join(_capped(response.iter_bytes(), response.status_code))
                         finally:
                             response.close()
             except httpx.HTTPError as exc:
@@ -189,13 +195,13 @@ class Transport:
                     self._wait_sync(url, attempt, type(exc).__name__, None)
                     attempt += 1
                     continue
-                raise error_for_transport(exc, url=url, token=self._token) from exc
+                raise error_for_transport(exc, url=url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
             if response.status_code < 400:
-                return response
-            error = self._status_error(response, url, features, attempt)
+                return response, content
+            error = self._status_error(response, content, url, features, attempt)
             if error is None:
-                hint = self._retry.server_hint(response.status_code, response.headers, self._error_body(response.content))
+                hint = self._retry.server_hint(response.status_code, response.headers, self._error_body(content))
                 self._wait_sync(url, attempt, str(response.status_code), hint)
                 attempt += 1
                 continue
@@ -212,23 +218,25 @@ class Transport:
 
     async def apost_json(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...] = ()) -> Reply:
         """``post_json`` for asyncio."""
-        response = await self._asend(url, payload, features, stream=False)
-        return Reply(response.status_code, response.headers, self._decode(response, url))
+        response, content = await self._asend(url, payload, features, stream=False)
+        return Reply(response.status_code, response.headers, self._decode(content, url))
 
     async def astream_lines(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...] = ()) -> AsyncIterator[str]:
         """``stream_lines`` for asyncio."""
         import httpx
 
-        response = await self._asend(url, payload, features, stream=True)
+        response, _ = await self._asend(url, payload, features, stream=True)
         try:
             async for line in response.aiter_lines():
                 yield line
         except httpx.HTTPError as exc:
-            raise error_for_transport(exc, url=url, token=self._token, during_stream=True) from exc
+            raise error_for_transport(exc, url=url, during_stream=True) from exc
         finally:
             await response.aclose()
 
-    async def _asend(self, url: str, payload: Mapping[str, Any], features: tuple[str, ...], *, stream: bool) -> httpx.Response:
+    async def _asend(
+        self, url: str, payload: Mapping[str, Any], features: tuple[str, ...], *, stream: bool
+    ) -> tuple[httpx.Response, bytes]:
         import httpx
 
         pool = self._async_pool()
@@ -238,9 +246,10 @@ class Transport:
             try:
                 with self.within():
                     response = await pool.handle_async_request(request)
+                    content = b""
                     if not stream or response.status_code >= 400:
                         try:
-                            await response.aread()
+                            content = b"".join([chunk async for chunk in _acapped(response.aiter_bytes(), response.status_code)])
                         finally:
                             await response.aclose()
             except httpx.HTTPError as exc:
@@ -248,13 +257,13 @@ class Transport:
                     await self._wait_async(url, attempt, type(exc).__name__, None)
                     attempt += 1
                     continue
-                raise error_for_transport(exc, url=url, token=self._token) from exc
+                raise error_for_transport(exc, url=url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
             if response.status_code < 400:
-                return response
-            error = self._status_error(response, url, features, attempt)
+                return response, content
+            error = self._status_error(response, content, url, features, attempt)
             if error is None:
-                hint = self._retry.server_hint(response.status_code, response.headers, self._error_body(response.content))
+                hint = self._retry.server_hint(response.status_code, response.headers, self._error_body(content))
                 await self._wait_async(url, attempt, str(response.status_code), hint)
                 attempt += 1
                 continue
@@ -309,7 +318,7 @@ class Transport:
         return isinstance(exc, httpx.TransportError) and not isinstance(exc, not_retried) and self._retry.should_retry(attempt)
 
     def _status_error(
-        self, response: httpx.Response, url: str, features: tuple[str, ...], attempt: int
+        self, response: httpx.Response, content: bytes, url: str, features: tuple[str, ...], attempt: int
     ) -> AbstractLLMError | None:
         """None when the answer should be retried, else the error to raise."""
         status = response.status_code
@@ -317,9 +326,8 @@ class Transport:
             return None
         return error_for_status(
             status,
-            self._error_body(response.content),
+            self._error_body(content),
             url=url,
-            token=self._token,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             features=features,
         )
@@ -331,11 +339,12 @@ class Transport:
         except ValueError:
             return content.decode("utf-8", errors="replace")
 
-    def _decode(self, response: httpx.Response, url: str) -> Any:
+    @staticmethod
+    def _decode(content: bytes, url: str) -> Any:
         try:
-            return json.loads(response.content)
+            return json.loads(content)
         except ValueError as exc:
-            snippet = redact(response.content[:200].decode("utf-8", errors="replace"), self._token)
+            snippet = content[:200].decode("utf-8", errors="replace")
             raise ProviderAPIError(f"{url} answered with malformed JSON: {snippet!r}", original_exception=exc) from exc
 
     def close(self) -> None:
@@ -364,6 +373,30 @@ class Transport:
             pools = list(self._async_pools.items())
             self._async_pools.clear()
         return pools
+
+
+#: How much of an error answer's body is read (and so can be quoted); the rest is dropped with the connection.
+ERROR_BODY_BYTES = 64 * 1024
+
+
+def _capped(chunks: Iterator[bytes], status: int) -> Iterator[bytes]:
+    """A body's chunks, all of them for a success, at most :data:`ERROR_BODY_BYTES` for an error."""
+    kept = 0
+    for chunk in chunks:
+        yield chunk
+        kept += len(chunk)
+        if status >= 400 and kept >= ERROR_BODY_BYTES:
+            return
+
+
+async def _acapped(chunks: AsyncIterator[bytes], status: int) -> AsyncIterator[bytes]:
+    """:func:`_capped` for asyncio."""
+    kept = 0
+    async for chunk in chunks:
+        yield chunk
+        kept += len(chunk)
+        if status >= 400 and kept >= ERROR_BODY_BYTES:
+            return
 
 
 def environment_proxy(url: str) -> str | None:
