@@ -27,7 +27,7 @@ from abstractllm.errors import (
     UnsupportedFeatureError,
     UnsupportedOperationError,
 )
-from abstractllm.messages import Message, normalize_messages
+from abstractllm.messages import Message, check_text, normalize_messages
 from abstractllm.options import GENERATION_OPTIONS, Option, validate_options
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
@@ -450,13 +450,8 @@ class AbstractLLMInterface:
                 raise InvalidArgumentError(
                     f"{where}: {name} must be True or False, got {flag!r}", parameter=name, value=flag, allowed="True or False"
                 )
-        if system_prompt is not None and not isinstance(system_prompt, str):
-            raise InvalidArgumentError(
-                f"{where}: system_prompt must be a string, got {type(system_prompt).__name__}",
-                parameter="system_prompt",
-                value=type(system_prompt).__name__,
-                allowed="str",
-            )
+        if system_prompt is not None:
+            check_text(system_prompt, f"{where}: system_prompt", parameter="system_prompt")
         params_obj = GenerationParams(**core, extra=dict(extra))
         if stream and params_obj.num_return_sequences > 1:
             raise InvalidArgumentError(
@@ -492,6 +487,7 @@ class AbstractLLMInterface:
         history: list[Message] = normalize_messages(messages) if messages else []
         plain: str | None = None
         if isinstance(prompt, str):
+            check_text(prompt, f"{where}: prompt", parameter="prompt")
             if not prompt.strip() and not history:
                 raise InvalidArgumentError(
                     f"{where}: prompt is empty; pass the text to complete",
@@ -507,11 +503,12 @@ class AbstractLLMInterface:
                 raise InvalidArgumentError(
                     f"{where}: prompt is missing", parameter="prompt", value=None, allowed="a string or a list of messages"
                 )
-        elif isinstance(prompt, Sequence):
+        elif isinstance(prompt, Sequence) and not isinstance(prompt, (bytes, bytearray, memoryview)):
             history.extend(normalize_messages(prompt))
         else:
+            fix = "; decode it first, e.g. prompt.decode('utf-8')" if isinstance(prompt, (bytes, bytearray, memoryview)) else ""
             raise InvalidArgumentError(
-                f"{where}: prompt must be a string or a list of chat messages, got {type(prompt).__name__}",
+                f"{where}: prompt must be a string or a list of chat messages, got {type(prompt).__name__}{fix}",
                 parameter="prompt",
                 value=type(prompt).__name__,
                 allowed="str or list of messages",

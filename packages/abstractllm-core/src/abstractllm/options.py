@@ -32,6 +32,11 @@ __all__ = [
     "check_float",
     "check_choice",
     "check_stop",
+    "check_temperature",
+    "check_seed",
+    "GREEDY_BELOW_TEMPERATURE",
+    "MAX_SEED",
+    "MAX_COUNT",
 ]
 
 Check = Callable[[Any], Any]
@@ -144,6 +149,30 @@ def check_stop(value: Any) -> tuple[str, ...]:
     raise _Rejected("a non-empty string or a list of non-empty strings")
 
 
+#: Temperatures below this decode greedily in every mode (they are stored as 0): sampling at
+#: them differs from greedy only by float rounding, and dividing logits by them overflows.
+GREEDY_BELOW_TEMPERATURE = 1e-5
+#: The largest seed: llama.cpp keeps seeds in 32 bits, so every mode accepts 0 ≤ seed < 2**32.
+MAX_SEED = 2**32 - 1
+#: The largest token count or ``top_k``: a C ``int`` in the native backends.
+MAX_COUNT = 2**31 - 1
+
+
+def check_temperature(value: Any) -> float:
+    """A finite number ≥ 0; below :data:`GREEDY_BELOW_TEMPERATURE` it becomes 0 (greedy)."""
+    number = float(check_float(0.0, optional=False)(value))
+    return 0.0 if number < GREEDY_BELOW_TEMPERATURE else number
+
+
+def check_seed(value: Any) -> int | None:
+    """``None`` or an integer 0 ≤ seed ≤ :data:`MAX_SEED`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise _Rejected(f"an integer 0 ≤ seed ≤ {MAX_SEED} (2**32 - 1); reduce a larger one with seed % 2**32")
+    return value
+
+
 def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: str) -> str:
     parts = []
     if minimum is not None:
@@ -156,16 +185,21 @@ def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: s
 GENERATION_OPTIONS: dict[str, Option] = {
     option.name: option
     for option in (
-        Option("temperature", 0.7, check_float(0.0, optional=False), "Randomness; 0 means greedy decoding."),
-        Option("max_tokens", 512, check_int(1, optional=False), "Most new tokens to generate."),
+        Option(
+            "temperature",
+            0.7,
+            check_temperature,
+            f"Randomness; 0 (and anything below {GREEDY_BELOW_TEMPERATURE:g}) means greedy decoding.",
+        ),
+        Option("max_tokens", 512, check_int(1, MAX_COUNT, optional=False), "Most new tokens to generate."),
         Option("top_p", None, check_float(0.0, 1.0, exclusive_minimum=True), "Nucleus sampling mass, 0 < top_p ≤ 1."),
-        Option("top_k", None, check_int(0), "Sample from the k most likely tokens; 0 disables."),
+        Option("top_k", None, check_int(0, MAX_COUNT), "Sample from the k most likely tokens; 0 disables."),
         Option(
             "repetition_penalty", None, check_float(0.0, exclusive_minimum=True), "Penalty > 0 for repeated tokens; 1 is none."
         ),
         Option("do_sample", None, lambda v: None if v is None else check_bool(v), "False forces greedy decoding."),
         Option("num_return_sequences", 1, check_int(1, 128, optional=False), "How many completions to return (at most 128)."),
-        Option("seed", None, check_int(), "Seed for reproducible sampling."),
+        Option("seed", None, check_seed, f"Seed for reproducible sampling, 0 to {MAX_SEED}."),
         Option("stop", (), check_stop, "Stop sequences; never part of the returned text."),
     )
 }

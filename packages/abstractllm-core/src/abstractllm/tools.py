@@ -9,6 +9,7 @@ recorded in ``ToolCall.error``, never dropped.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -45,13 +46,38 @@ class ToolDefinition:
     input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
 
     @classmethod
-    def from_function(cls, function: Callable[..., Any]) -> ToolDefinition:
-        """Derive a definition from a function's name, signature, type hints and docstring."""
-        return ToolDefinition(
-            name=function.__name__,
-            description=_summary(function),
-            input_schema=_signature_schema(function),
-        )
+    def from_function(cls, function: Callable[..., Any], *, where: str = "tool") -> ToolDefinition:
+        """Derive a definition from a function's name, signature, type hints and docstring.
+
+        ``functools.partial`` objects describe their remaining parameters under the wrapped
+        function's name; callable objects use their class name and ``__call__``. Classes and
+        callables without a readable signature raise ``InvalidArgumentError`` (parameter
+        ``tools``) naming ``where``.
+        """
+        inner = function
+        while isinstance(inner, functools.partial):
+            inner = inner.func
+        if isinstance(inner, type):
+            raise InvalidArgumentError(
+                f"{where} is the class {inner.__name__}; pass a function that takes the tool's arguments,"
+                " an OpenAI function dict or a ToolDefinition",
+                parameter="tools",
+                value=inner.__name__,
+                allowed="function, dict or ToolDefinition",
+            )
+        routine = inspect.isroutine(inner)
+        name = str(getattr(inner, "__name__", "")) if routine else type(inner).__name__
+        described = inner if routine else type(inner).__call__
+        try:
+            schema = _signature_schema(function, described)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"{where}: the signature of {name} cannot be read ({exc}); wrap it in a function with named parameters",
+                parameter="tools",
+                value=name,
+                allowed="function, dict or ToolDefinition",
+            ) from exc
+        return ToolDefinition(name=name, description=_summary(described), input_schema=schema)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name", "description", "input_schema"}``, the original AbstractLLM shape."""
@@ -143,7 +169,7 @@ def normalize_tools(tools: Sequence[Any] | None) -> tuple[ToolDefinition, ...]:
         elif isinstance(tool, Mapping):
             definition = _definition_from_mapping(tool, index)
         elif callable(tool):
-            definition = ToolDefinition.from_function(tool)
+            definition = ToolDefinition.from_function(tool, where=f"tools[{index}]")
         else:
             raise InvalidArgumentError(
                 f"tools[{index}] is a {type(tool).__name__}; pass a function, an OpenAI function dict or a ToolDefinition",
@@ -245,13 +271,13 @@ def _param_docs(function: Callable[..., Any]) -> dict[str, str]:
     return docs
 
 
-def _signature_schema(function: Callable[..., Any]) -> dict[str, Any]:
+def _signature_schema(function: Callable[..., Any], described: Callable[..., Any]) -> dict[str, Any]:
     signature = inspect.signature(function)
     try:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(described)
     except Exception:  # unresolvable forward references: fall back to no type information
         hints = {}
-    docs = _param_docs(function)
+    docs = _param_docs(described)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for name, parameter in signature.parameters.items():
