@@ -127,3 +127,45 @@ def test_a_transport_failure_that_quotes_the_token_is_redacted(during_stream: bo
     assert SECRET not in str(error) and "Bearer ***" in str(error)
     assert error.__cause__ is not None and SECRET not in repr(error.__cause__) and "Bearer ***" in str(error.__cause__)
     assert SECRET not in "".join(traceback.format_exception(error))
+
+
+PASSWORD = "pa55-W0rd/with@signs"
+
+
+@pytest.mark.parametrize(
+    ("option", "url"),
+    [
+        ("inference_api_url", "http://alice:{p}@127.0.0.1:{port}"),
+        ("inference_api_url", "https://alice:{p}@example.org/v1/chat/completions"),
+        ("endpoint_url", "http://{p}@127.0.0.1:{port}/v1"),  # a token given as the user name
+        ("api_base_url", "https://bob:{p}@router.example"),
+    ],
+)
+def test_credentials_in_a_url_are_refused_and_never_shown(
+    fake: Any, caplog: pytest.LogCaptureFixture, option: str, url: str
+) -> None:
+    """Decision: credentials are never taken from a URL (httpx would not send them, and the URL
+    is shown in the model's name, its configuration and logs); the error masks them."""
+    caplog.set_level(logging.DEBUG)
+    port = fake.url.rsplit(":", 1)[1]
+    given = url.format(p=PASSWORD, port=port)
+    options: dict[str, Any] = {option: given}
+    if option == "api_base_url":
+        options.update(model="org/model", use_inference_api=True, api_key=SECRET)
+    with pytest.raises(InvalidArgumentError, match="credentials") as caught:
+        create_llm("huggingface", **options)
+    error = caught.value
+    assert error.parameter == option and "api_key" in str(error) and "***@" in str(error)
+    shown = [str(error), repr(error), repr(vars(error)), "".join(traceback.format_exception(error))]
+    shown += [record.getMessage() for record in caplog.records]
+    secret_part = PASSWORD.split("/")[0]
+    assert all(secret_part not in text and "alice" not in text for text in shown)
+    assert fake.received == []
+
+
+def test_mask_credentials() -> None:
+    from abstractllm_hf_api.loading import mask_credentials
+
+    assert mask_credentials("http://u:p@h:1/x?q=a@b") == "http://***@h:1/x?q=a@b"
+    assert mask_credentials("http://u:p/q@h/x") == "http://***@h/x"
+    assert mask_credentials("http://h:1/x?q=a@b") == "http://h:1/x?q=a@b"

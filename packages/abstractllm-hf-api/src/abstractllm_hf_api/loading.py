@@ -18,7 +18,7 @@ from abstractllm_hf_api.security import Token, token_for
 from abstractllm_hf_api.tgi_protocol import TGI
 from abstractllm_hf_api.transport import Transport
 
-__all__ = ["ServerInfo", "detect_protocol", "load_api", "load_endpoint", "split_endpoint_url"]
+__all__ = ["ServerInfo", "detect_protocol", "load_api", "load_endpoint", "mask_credentials", "split_endpoint_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +43,30 @@ class ServerInfo:
 
 def split_endpoint_url(url: str, parameter: str = "inference_api_url") -> tuple[str, str | None]:
     """The base URL and the protocol its path names (None when the path names none);
-    ``parameter`` is the option the URL came from, named when it is not an http(s) URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    ``parameter`` is the option the URL came from, named when it is not an http(s) URL.
+
+    A URL carrying credentials (``http://user:password@host``) is refused: they would be
+    shown wherever the URL is (the model's name, its configuration, logs) and httpx would not
+    send them. The error shows the URL with its credentials masked."""
+    shown = mask_credentials(url)
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        parts, valid = urlsplit(""), False
+    if shown != url:
         raise InvalidArgumentError(
-            f"{parameter}={url!r} is not an http(s) URL",
+            f"{parameter}={shown!r} carries credentials (user:password@), which are never taken from a URL: remove them"
+            " and pass the server's token as api_key=... (sent as 'Authorization: Bearer', over https or to loopback)",
             parameter=parameter,
-            value=url,
+            value=shown,
+            allowed="an http(s) URL without user:password@",
+        )
+    if not valid:
+        raise InvalidArgumentError(
+            f"{parameter}={shown!r} is not an http(s) URL",
+            parameter=parameter,
+            value=shown,
             allowed="an http:// or https:// URL",
         )
     path = parts.path.rstrip("/")
@@ -57,6 +74,17 @@ def split_endpoint_url(url: str, parameter: str = "inference_api_url") -> tuple[
         if path.endswith(suffix):
             return urlunsplit((parts.scheme, parts.netloc, path[: -len(suffix)], "", "")), protocol
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")), None
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` with everything between ``//`` and the last ``@`` before its query replaced by
+    ``***`` (a password may itself hold ``/``, so the last ``@`` marks where the host begins)."""
+    scheme, slashes, rest = url.partition("//")
+    before_query = rest.split("?", 1)[0].split("#", 1)[0]
+    if not slashes or "@" not in before_query:
+        return url
+    host_start = before_query.rindex("@") + 1
+    return f"{scheme}//***@{rest[host_start:]}"
 
 
 #: Seconds that probing a server for its protocol may take in all (both probes), at most.
