@@ -31,3 +31,16 @@ def router() -> object:
     server = fake_server_module().FakeServer().start()  # type: ignore[attr-defined]
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def world(tiny_models: object, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The fault suite's models (every mode) and session, loaded once for the run (``tests/fault_world.py``)."""
+    from tests.fault_world import open_world
+
+    server = fake_server_module().FakeServer().start()  # type: ignore[attr-defined]
+    try:
+        with open_world(tiny_models, server, tmp_path_factory.mktemp("bad-files")) as loaded:
+            yield loaded
+    finally:
+        server.stop()
