@@ -1,4 +1,11 @@
-"""Shared helpers for the benchmark scripts: timing, tables, JSON results."""
+"""Shared helpers for the benchmark scripts: timing, fresh-process measurement, and the one table format.
+
+Every section reports its rows through :func:`report`, which prints them in the common table,
+saves them (with the section's raw details) as ``benchmarks/results/<section>.json``, and
+remembers every row whose target was missed. A script run alone ends with :func:`finish`
+(exit status 1 when a target was missed); ``run.py`` runs the sections and exits non-zero when
+any of them missed a target or crashed.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+
+MISSED: list[tuple[str, str]] = []  # (section, measure) of every row whose target was missed in this process
 
 
 def median_seconds(function: Callable[[], Any], repeats: int) -> float:
@@ -25,36 +34,92 @@ def median_seconds(function: Callable[[], Any], repeats: int) -> float:
     return statistics.median(timings)
 
 
-def fresh_process_seconds(code: str, repeats: int, *, drop_env: Sequence[str] = ()) -> float:
-    """Median seconds a fresh interpreter spends running ``code`` (interpreter start-up excluded).
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile of ``values`` (nearest rank, so p99 of 48 samples is the largest)."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(fraction * len(ordered) + 0.999999) - 1))
+    return ordered[index]
+
+
+def fresh_process_samples(
+    code: str,
+    repeats: int,
+    *,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+    drop_env: Sequence[str] = (),
+    warmups: int = 1,
+) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds a fresh interpreter spends running ``code`` (interpreter start-up excluded), once per run.
 
     Measured as installed code runs: bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is
     dropped from the environment, or every run would compile every module from source) and
-    one discarded run first, which writes the caches. ``drop_env`` names further variables
-    to remove (tokens, say).
+    ``warmups`` discarded runs first, which write the caches. ``python`` is the interpreter
+    (default: this one), ``env`` extra variables, ``drop_env`` variables to remove (tokens, say).
+    The CPU time (the process's, all threads) shows the cost apart from waiting for a busy machine.
     """
-    probe = f"import time\n_t = time.perf_counter()\n{code}\nprint(time.perf_counter() - _t)"
+    probe = (
+        "import time\n_t, _c = time.perf_counter(), time.process_time()\n"
+        f"{code}\nprint(time.perf_counter() - _t, time.process_time() - _c)"
+    )
     dropped = {"PYTHONDONTWRITEBYTECODE", *drop_env}
-    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    environment = {key: value for key, value in os.environ.items() if key not in dropped}
+    environment.update(env or {})
     timings = []
-    for run in range(repeats + 1):
-        output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300, env=env)
-        if run:
-            timings.append(float(output.stdout.strip().splitlines()[-1]))
-    return statistics.median(timings)
+    for run in range(repeats + warmups):
+        output = subprocess.run(
+            [python or sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=environment
+        )
+        if output.returncode:
+            raise RuntimeError(f"the measured code failed:\n{output.stderr}")
+        if run >= warmups:
+            wall, cpu = output.stdout.strip().splitlines()[-1].split()
+            timings.append((float(wall), float(cpu)))
+    return timings
 
 
-def report(name: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Print ``rows`` (keys: measure, value, unit, ratio, target, ok) as a table and save them as JSON."""
-    print(f"\n== {name} ==")
-    header = f"{'measure':58} {'value':>12} {'ratio':>8} {'target':>10}  ok"
+def fresh_process_seconds(code: str, repeats: int, **options: Any) -> float:
+    """Median wall-clock seconds of :func:`fresh_process_samples`."""
+    return statistics.median(wall for wall, _ in fresh_process_samples(code, repeats, **options))
+
+
+def row(
+    measure: str,
+    value: float | str,
+    unit: str = "",
+    *,
+    ratio: float | None = None,
+    target: str | None = None,
+    ok: bool | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One table row; ``ok`` is None for rows without a target."""
+    return {"measure": measure, "value": value, "unit": unit, "ratio": ratio, "target": target, "ok": ok, "note": note}
+
+
+def report(section: str, rows: Sequence[Mapping[str, Any]], details: Mapping[str, Any] | None = None) -> None:
+    """Print ``rows`` as the common table, save them and ``details`` as JSON, and remember missed targets."""
+    print(f"\n== {section} ==")
+    header = f"{'measure':56} {'value':>16} {'ratio':>8} {'target':>12}  ok"
     print(header)
     print("-" * len(header))
-    for row in rows:
-        value = f"{row['value']:.4g} {row.get('unit', '')}".strip()
-        ratio = f"{row['ratio']:.3f}" if row.get("ratio") is not None else "-"
-        target = row.get("target") or "-"
-        ok = {True: "yes", False: "NO", None: "-"}[row.get("ok")]
-        print(f"{row['measure'][:58]:58} {value:>12} {ratio:>8} {target:>10}  {ok}")
+    for entry in rows:
+        value = entry["value"]
+        shown = f"{value:.4g} {entry.get('unit', '')}".strip() if isinstance(value, (int, float)) else str(value)
+        ratio = f"{entry['ratio']:.3f}" if entry.get("ratio") is not None else "-"
+        ok = {True: "yes", False: "NO", None: "-"}[entry.get("ok")]
+        print(f"{entry['measure'][:56]:56} {shown:>16} {ratio:>8} {entry.get('target') or '-':>12}  {ok}")
+        if entry.get("note"):
+            print(f"    {entry['note']}")
+        if entry.get("ok") is False:
+            MISSED.append((section, entry["measure"]))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(list(rows), indent=2))
+    saved = {"rows": list(rows), "details": dict(details or {})}
+    (RESULTS / f"{section}.json").write_text(json.dumps(saved, indent=2, default=str) + "\n")
+
+
+def finish() -> None:
+    """End a script run on its own: exit status 1 when a target was missed."""
+    if MISSED:
+        print(f"\nmissed targets: {', '.join(f'{section}: {measure}' for section, measure in MISSED)}")
+    raise SystemExit(1 if MISSED else 0)
