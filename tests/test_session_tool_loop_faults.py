@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.errors import ProviderAPIError
+from abstractllm.errors import InvalidArgumentError, ProviderAPIError
 from abstractllm.session import Session
 
 CALLS: list[str] = []
@@ -114,12 +114,43 @@ def test_a_stream_that_fails_midway_records_nothing(session: Session, router: An
     assert [m.content for m in session.messages[len(before) :]] == ["tell me more", text]
 
 
+@pytest.mark.parametrize("forced", ["required", "get_weather"])
+def test_a_forced_tool_choice_applies_to_the_first_round_only(session: Session, router: Any, forced: str) -> None:
+    router.reset()
+    CALLS.clear()
+    router.script(WEATHER_CALL)
+    session.generate_with_tools("weather in Paris?", tools=[get_weather], tool_choice=forced)
+    choices = [post["body"].get("tool_choice") for post in router.posts()]
+    first = "required" if forced == "required" else {"type": "function", "function": {"name": "get_weather"}}
+    assert choices == [first, "auto"]
+    assert CALLS == ["Paris"]
+
+
+def test_the_last_allowed_round_asks_for_an_answer_without_tools(session: Session, router: Any) -> None:
+    router.reset()
+    router.script(WEATHER_CALL)
+    session.generate_with_tools("weather in Paris?", tools=[get_weather], tool_choice="required", max_tool_rounds=1)
+    bodies = [post["body"] for post in router.posts()]
+    assert len(bodies) == 2
+    assert bodies[0]["tool_choice"] == "required" and "tools" not in bodies[1]
+
+
 @pytest.fixture(params=["pipeline", "gguf"], scope="module")
 def tiny(request: pytest.FixtureRequest, tiny_models: Any) -> Iterator[Any]:
     where = {"model": str(tiny_models.pipeline_dir)} if request.param == "pipeline" else {"model_path": str(tiny_models.gguf_f32)}
     model = create_llm("huggingface", temperature=0, max_tokens=48, **where)
     yield model
     model.unload()
+
+
+@pytest.mark.parametrize("forced", ["required", "get_weather"])
+def test_a_model_forced_to_call_a_tool_answers_after_one_round(tiny: Any, forced: str) -> None:
+    CALLS.clear()
+    session = Session(provider=tiny)
+    answer = session.generate_with_tools("What is the weather in Paris?", tools=[get_weather], tool_choice=forced)
+    assert CALLS == ["Paris"]
+    assert str(answer) == "It is sunny and 22 degrees in Paris."
+    assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
 
 
 def test_a_cancelled_tool_loop_on_a_local_model_records_nothing_and_the_session_goes_on(tiny: Any) -> None:
@@ -152,3 +183,12 @@ def test_a_cancelled_tool_loop_on_a_local_model_records_nothing_and_the_session_
     answer = session.generate_with_tools("What is the weather in Paris?", tools=[get_weather])
     assert str(answer) == "It is sunny and 22 degrees in Paris."
     assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 1.5, None, True])
+def test_max_tool_rounds_must_be_a_positive_integer(session: Session, rounds: Any) -> None:
+    before = snapshot(session)
+    with pytest.raises(InvalidArgumentError) as caught:
+        session.generate_with_tools("weather in Paris?", tools=[get_weather], max_tool_rounds=rounds)
+    assert caught.value.parameter == "max_tool_rounds"
+    assert snapshot(session) == before

@@ -453,11 +453,13 @@ class Session:
     ) -> GenerateResponse:
         """Model → tool calls → the caller's functions run → results fed back → … → final answer.
 
-        At most ``max_tool_rounds`` rounds of tool calls; the last request then asks for an
-        answer without tools. Every step enters the history when the final answer arrives;
+        At most ``max_tool_rounds`` (≥ 1) rounds of tool calls; the last request then asks
+        for an answer without tools. A forced ``tool_choice`` ("required" or a tool's name)
+        applies to the first request only; later ones are "auto". Every step enters the history when the final answer arrives;
         a loop that fails or is interrupted on the way leaves the history as it was.
         """
         kwargs.pop("max_tool_calls", None)
+        _check_rounds(max_tool_rounds)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         turns, messages = self._begin(prompt, model, kwargs)
@@ -467,7 +469,7 @@ class Session:
                 break
             turns.append(_reply_message(reply))
             turns.extend(run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id))
-            again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
+            again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
             reply = self._fitting(
                 model,
                 self._request_messages(model, turns, kwargs.get("max_tokens")),
@@ -488,6 +490,7 @@ class Session:
     ) -> GenerateResponse:
         """:meth:`generate_with_tools` for asyncio; async tool functions are awaited."""
         kwargs.pop("max_tool_calls", None)
+        _check_rounds(max_tool_rounds)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         turns, messages = self._begin(prompt, model, kwargs)
@@ -501,7 +504,7 @@ class Session:
             turns.extend(
                 await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
             )
-            again = {**kwargs, "tool_choice": "none" if round_ == max_tool_rounds else kwargs.get("tool_choice")}
+            again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
             reply = await self._afitting(
                 model,
                 self._request_messages(model, turns, kwargs.get("max_tokens")),
@@ -509,6 +512,23 @@ class Session:
             )
         self._commit([*turns, _reply_message(reply)])
         return reply
+
+
+def _check_rounds(max_tool_rounds: Any) -> None:
+    if isinstance(max_tool_rounds, bool) or not isinstance(max_tool_rounds, int) or max_tool_rounds < 1:
+        raise InvalidArgumentError(
+            f"max_tool_rounds must be an integer ≥ 1, got {max_tool_rounds!r}",
+            parameter="max_tool_rounds",
+            value=max_tool_rounds,
+            allowed="an integer ≥ 1",
+        )
+
+
+def _later_tool_choice(requested: Any, round_: int, max_tool_rounds: int) -> str:
+    """``tool_choice`` for the request after tool round ``round_``: "none" after the last
+    allowed round (or when the caller asked for none), "auto" otherwise, so that a forced
+    choice cannot make the model call tools in every round."""
+    return "none" if round_ >= max_tool_rounds or requested == "none" else "auto"
 
 
 def _new_message(
