@@ -72,6 +72,15 @@ SESSION_FILES: dict[str, str | bytes] = {
     "bad-date.json": '{"messages": [], "created_at": "yesterday"}',
     "metadata-string.json": '{"messages": [], "metadata": "abc"}',
     "system-prompt-number.json": '{"messages": [], "system_prompt": 42}',
+    "unsafe-id.json": '{"id": "../x", "messages": []}',
+    "absolute-id.json": '{"id": "/tmp/x", "messages": []}',
+    "nul-id.json": '{"id": "a\\u0000b", "messages": []}',
+    "deeply-nested.json": '{"messages": [], "metadata": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+    "far-future.json": '{"messages": [], "created_at": 1e20}',
+    "message-metadata-list.json": '{"messages": [{"role": "user", "content": "x", "metadata": [1]}]}',
+    "tool-calls-garbage.json": '{"messages": [{"role": "assistant", "content": "", "tool_calls": 5}]}',
+    "null-messages.json": '{"messages": null}',
+    "role-number.json": '{"messages": [{"role": 3, "content": "x"}]}',
 }
 
 
@@ -274,6 +283,7 @@ def unreachable(world: World) -> Any:
     return create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0).generate("Hi")
 
 
+MODES = ("pipeline", "gguf", "endpoint", "tgi", "api")
 LONG = "word " * 2000  # the tiny model's context window is 512 tokens
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 

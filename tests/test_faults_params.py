@@ -6,6 +6,7 @@ import pytest
 
 from abstractllm import errors as E
 from tests.fault_world import (
+    MODES,
     TOKEN,
     Case,
     World,
@@ -47,6 +48,13 @@ CASES: list[Case] = [
     param("num_return_sequences", 0, "api"),
     param("num_return_sequences", 129, "endpoint"),
     param("max_tokens", -5, "tgi"),
+    # -- one set of rules for every mode
+    *[param("seed", 2**64, mode) for mode in MODES],
+    *[param("seed", -1, mode) for mode in MODES],
+    *[param("temperature", float("inf"), mode) for mode in MODES],
+    *[param("top_p", float("nan"), mode) for mode in ("gguf", "endpoint", "api")],
+    *[param("max_tokens", 2.5, mode) for mode in ("gguf", "endpoint", "tgi")],
+    *[param("stop", [None], mode) for mode in ("pipeline", "endpoint", "api")],
     # -- unknown parameters and options (did-you-mean)
     Case(
         "unknown-parameter",

@@ -7,6 +7,7 @@ import pytest
 from abstractllm import errors as E
 from tests.fault_world import (
     LONG,
+    MODES,
     SESSION_FILES,
     TOOL,
     Case,
@@ -63,6 +64,46 @@ CASES: list[Case] = [
         "frobnicate",
         on("pipeline"),
     ),
+    # -- prompts of the wrong kind, on every mode
+    *[Case(f"{mode}-bytes-prompt", gen(mode, b"hi"), E.InvalidArgumentError, "prompt", on(mode)) for mode in MODES],
+    *[
+        Case(f"{mode}-bytearray-prompt", gen(mode, bytearray(b"hi")), E.InvalidArgumentError, "prompt", on(mode))
+        for mode in MODES
+    ],
+    *[Case(f"{mode}-lone-surrogate", gen(mode, "hi \ud800"), E.InvalidArgumentError, "prompt", on(mode)) for mode in MODES],
+    *[Case(f"{mode}-set-prompt", gen(mode, {"hi"}), E.InvalidArgumentError, "prompt", on(mode)) for mode in MODES],
+    *[
+        Case(
+            f"{mode}-message-metadata-list",
+            gen(mode, [{"role": "user", "content": "x", "metadata": [1]}]),
+            E.InvalidArgumentError,
+            "metadata",
+            on(mode),
+        )
+        for mode in MODES
+    ],
+    *[
+        Case(
+            f"{mode}-tool-calls-garbage",
+            gen(mode, [{"role": "assistant", "content": "", "tool_calls": 5}, {"role": "user", "content": "x"}]),
+            E.InvalidArgumentError,
+            "tool_calls",
+            on(mode),
+        )
+        for mode in MODES
+    ],
+    *[Case(f"{mode}-class-as-tool", gen(mode, "Hi", tools=[int]), E.InvalidArgumentError, "tools", on(mode)) for mode in MODES],
+    *[Case(f"{mode}-string-as-tool", gen(mode, "Hi", tools=["f"]), E.InvalidArgumentError, "tools", on(mode)) for mode in MODES],
+    *[
+        Case(
+            f"{mode}-surrogate-in-message",
+            gen(mode, [{"role": "user", "content": "x\udfff"}]),
+            E.InvalidArgumentError,
+            "content",
+            on(mode),
+        )
+        for mode in MODES
+    ],
     # -- session files (each leaves the session as it was)
     *[load_session(name) for name in SESSION_FILES],
     Case(
