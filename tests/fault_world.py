@@ -146,7 +146,12 @@ def works(llm: Any) -> None:
 
 def on(name: str) -> Callable[[World], None]:
     """The same model object generates afterwards."""
-    return lambda world: works(getattr(world, name))
+
+    def check(world: World) -> None:
+        works(getattr(world, name))
+
+    check.mode = name  # type: ignore[attr-defined]  (the mode a row concerns: see Case.mode)
+    return check
 
 
 def fresh(mode: str) -> Callable[[World], None]:
@@ -163,6 +168,7 @@ def fresh(mode: str) -> Callable[[World], None]:
             assert llm.mode == mode
             works(llm)
 
+    check.mode = mode  # type: ignore[attr-defined]
     return check
 
 
@@ -187,6 +193,13 @@ class Case:
     then: Callable[[World], None]
     hides: tuple[str, ...] = field(default=())
     where: str = "mode"  # the error names provider and mode; "provider" only, or "" where no provider is involved
+
+    @property
+    def mode(self) -> str:
+        """The mode the fault concerns: a mode name, "session" for session files, "" for core alone."""
+        if self.then is session_goes_on:
+            return "session"
+        return getattr(self.then, "mode", "") if self.where == "mode" else ""
 
 
 def gen(name: str, *args: Any, **kwargs: Any) -> Callable[[World], Any]:

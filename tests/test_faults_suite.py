@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,18 @@ def test_the_suite_is_large_and_covers_every_backend() -> None:
     assert len({case.id for case in ALL}) == len(ALL)
     for mode in ("pipeline", "gguf", "endpoint", "api", "tgi", "session", "not-installed"):
         assert sum(case.id.startswith(mode) or f"-{mode}" in case.id for case in ALL) >= 2, mode
+
+
+def test_the_error_reference_lists_every_fault_by_mode() -> None:
+    """docs/errors.md's per-mode tables are generated from these cases and cannot drift from them."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    result = subprocess.run(
+        [sys.executable, str(docs / "generate_faults.py"), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    page = (docs / "errors.md").read_text()
+    for case in ALL:
+        assert f"| `{case.id}` | `{case.error.__name__}` |" in page, case.id
 
 
 def test_a_session_file_that_fails_to_load_leaves_the_session_as_it_was(world: World, tmp_path: Path) -> None:
