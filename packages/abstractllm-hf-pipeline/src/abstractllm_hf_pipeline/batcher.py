@@ -8,13 +8,21 @@ calls), the worker first waits until ``window`` seconds pass without a new arriv
 (never more than ``max_wait``) so that requests started together are batched
 together. Because only the worker touches the model, concurrent callers are safe and
 greedy results equal sequential ones.
+
+Interpreter exit: the worker is a daemon thread, and a daemon thread that is inside
+torch when Python finalises is torn down mid-call, which aborts the process
+("terminate called without an active exception"). So an ``atexit`` hook cancels
+every queued and running job of every live batcher (generation stops at the next
+token) and joins the workers before finalisation starts.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Hashable
 
@@ -23,6 +31,9 @@ from abstractllm_hf_pipeline.engine import Engine, Job
 __all__ = ["Batcher"]
 
 logger = logging.getLogger(__name__)
+
+#: Batchers whose worker may be running; stopped by :func:`_stop_all` at interpreter exit.
+_LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
 
 
 class Batcher:
@@ -33,6 +44,7 @@ class Batcher:
         self._max_wait = max_wait
         self._max_rows = max_batch_size
         self._queue: deque[tuple[Job, float]] = deque()
+        self._running: list[Job] = []
         self._arrived = 0.0
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -50,16 +62,25 @@ class Batcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="abstractllm-hf-pipeline-batcher", daemon=True)
                 self._thread.start()
+                _LIVE.add(self)
             self._condition.notify()
 
-    def close(self) -> None:
-        """Finish queued jobs, then stop the worker and drop the engine."""
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the worker and drop the engine.
+
+        Queued jobs are finished first, unless ``cancel``: then every queued and running
+        job is cancelled (running rows stop at their next token, queued ones fail).
+        """
         with self._condition:
             self._closed = True
+            if cancel:
+                for job in [*self._running, *(job for job, _ in self._queue)]:
+                    job.cancelled.set()
             self._condition.notify()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        _LIVE.discard(self)
         self._engine = None  # type: ignore[assignment]
 
     def _take(self) -> list[Job] | None:
@@ -79,6 +100,7 @@ class Batcher:
                 self._condition.wait(remaining)
             jobs = [job for job, _ in self._queue]
             self._queue.clear()
+            self._running = jobs
             return jobs
 
     def _groups(self, jobs: list[Job]) -> list[list[Job]]:
@@ -99,6 +121,10 @@ class Batcher:
             if jobs is None:
                 return
             for group in self._groups(jobs):
+                if all(job.cancelled.is_set() for job in group):  # cancelled while an earlier group ran
+                    for job in group:
+                        job.sink.fail(RuntimeError("the request was cancelled"))
+                    continue
                 self.batches_run += 1
                 self.largest_batch = max(self.largest_batch, len(group))
                 logger.debug("generating a batch of %d request(s)", len(group))
@@ -106,3 +132,15 @@ class Batcher:
                     self._engine.run(group)
                 except Exception:  # a sink failed; the worker must survive for the other callers
                     logger.exception("delivering a batch's results failed")
+            with self._condition:
+                self._running = []
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Cancel and join every worker so that none is inside torch when the interpreter finalises."""
+    for batcher in list(_LIVE):
+        try:
+            batcher.close(cancel=True)
+        except Exception:  # exiting: one batcher's failure must not keep the others running
+            logger.exception("stopping a batcher at exit failed")
