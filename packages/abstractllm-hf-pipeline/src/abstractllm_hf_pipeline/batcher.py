@@ -52,6 +52,12 @@ class Batcher:
         self.batches_run = 0
         self.largest_batch = 0
 
+    @property
+    def steps_run(self) -> int:
+        """Decoding steps the engine ran so far (one per generated token of a batch); 0 once closed."""
+        engine = self._engine
+        return engine.steps_run if engine is not None else 0
+
     def submit(self, job: Job, *, window: float = 0.0) -> None:
         """Queue ``job``; its sink receives the result. ``window`` (seconds) lets the worker wait for company."""
         with self._condition:

@@ -114,6 +114,19 @@ class _Tracker(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
+class _Cancellation(StoppingCriteria):
+    """Ends the rows of cancelled jobs at the next token (other rows go on) and counts decoding steps."""
+
+    def __init__(self, engine: Engine, jobs: list[Job]) -> None:
+        self._engine = engine
+        self._jobs = jobs
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        self._engine.steps_run += 1
+        done = [job.cancelled.is_set() for job in self._jobs]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
 class Engine:
     """Generates for batches of jobs on one loaded model. Not thread-safe: one caller at a time."""
 
@@ -129,6 +142,8 @@ class Engine:
         self.markup = tool_markup(self.tokenizer)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
         self.grammars = GrammarCache(self.tokenizer, self.vocab_size, self.eos_ids, self.markup)
+        #: Decoding steps run so far, over every ``generate`` call (a batch generating one token per row is one step).
+        self.steps_run = 0
 
     # -- per token ----------------------------------------------------------------------
 
@@ -218,10 +233,12 @@ class Engine:
             per_row = [grammar for job, grammar in zip(jobs, grammars, strict=True) for _ in range(job.rows)]
             kwargs["logits_processor"] = [GrammarLogitsProcessor(per_row, width, self.vocab_size)]
         tracked = any(job.streaming or job.request.params.stop or job.request.params.max_tokens < max_new for job in jobs)
+        criteria: list[StoppingCriteria] = [_Cancellation(self, [job for job in jobs for _ in range(job.rows)])]
         rows: list[_Row] = []
         if tracked:
             rows = [self._new_row(job) for job in jobs for _ in range(job.rows)]
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_Tracker(self, rows, width)])
+            criteria.append(_Tracker(self, rows, width))
+        kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
         with torch.inference_mode():
             output = self.model.generate(**kwargs)  # type: ignore[operator]
         if not tracked:  # built only now: a request too large for memory fails in generate, not here
