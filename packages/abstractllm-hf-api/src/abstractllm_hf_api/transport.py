@@ -24,17 +24,17 @@ import json
 import logging
 import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from abstractllm.errors import AbstractLLMError, ProviderAPIError
+from abstractllm.errors import AbstractLLMError, ProviderAPIError, RequestTimeoutError
 from abstractllm_hf_api import __version__
 from abstractllm_hf_api.deadline import deadline
 from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
+from abstractllm_hf_api.loop_pools import LoopPools, close_on_its_loop
 from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from abstractllm_hf_api.security import Token, redact_http_logs
 
@@ -90,9 +90,9 @@ class Transport:
         self._post_headers = {**self._get_headers, "Content-Type": "application/json"}
         self._stream_headers = {**common, "Accept": "text/event-stream", "Content-Type": "application/json"}
         self._sync_pool: httpx.HTTPTransport | None = None
-        self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async_pools = LoopPools(lambda: self._new_pool(asynchronous=True))
+        self._open_streams = 0
+        self._ssl_context: Any = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -164,12 +164,14 @@ class Transport:
         import httpx
 
         response, _ = self._send(url, payload, features, stream=True)
+        self._count_stream(+1)
         try:
             yield from response.iter_lines()
         except httpx.HTTPError as exc:
             raise error_for_transport(exc, url=url, during_stream=True) from exc
         finally:
             response.close()
+            self._count_stream(-1)
 
     def _send(
         self, url: str, payload: Mapping[str, Any], features: tuple[str, ...], *, stream: bool
@@ -195,7 +197,7 @@ class Transport:
                     self._wait_sync(url, attempt, type(exc).__name__, None)
                     attempt += 1
                     continue
-                raise error_for_transport(exc, url=url) from exc
+                raise self._failure(exc, url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
             if response.status_code < 400:
                 return response, content
@@ -226,12 +228,14 @@ class Transport:
         import httpx
 
         response, _ = await self._asend(url, payload, features, stream=True)
+        self._count_stream(+1)
         try:
             async for line in response.aiter_lines():
                 yield line
         except httpx.HTTPError as exc:
             raise error_for_transport(exc, url=url, during_stream=True) from exc
         finally:
+            self._count_stream(-1)
             await response.aclose()
 
     async def _asend(
@@ -239,7 +243,7 @@ class Transport:
     ) -> tuple[httpx.Response, bytes]:
         import httpx
 
-        pool = self._async_pool()
+        pool = await self._async_pool()
         request = self._request("POST", url, json.dumps(payload).encode(), self._stream_headers if stream else self._post_headers)
         attempt = 0
         while True:
@@ -257,7 +261,7 @@ class Transport:
                     await self._wait_async(url, attempt, type(exc).__name__, None)
                     attempt += 1
                     continue
-                raise error_for_transport(exc, url=url) from exc
+                raise self._failure(exc, url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
             if response.status_code < 400:
                 return response, content
@@ -278,21 +282,10 @@ class Transport:
 
         await asyncio.sleep(delay)
 
-    def _async_pool(self) -> httpx.AsyncHTTPTransport:
+    async def _async_pool(self) -> httpx.AsyncHTTPTransport:
         if self._closed:
             raise ProviderAPIError("this model's HTTP connections are closed (the model was unloaded)")
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        pool = self._async_pools.get(loop)
-        if pool is None:
-            with self._lock:
-                if self._closed:
-                    raise ProviderAPIError("this model's HTTP connections are closed (the model was unloaded)")
-                pool = self._async_pools.get(loop)
-                if pool is None:
-                    pool = self._new_pool(asynchronous=True)
-                    self._async_pools[loop] = pool
+        pool: httpx.AsyncHTTPTransport = await self._async_pools.get()
         return pool
 
     # -- shared ---------------------------------------------------------------------------
@@ -307,9 +300,36 @@ class Transport:
 
         limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections)
         kind = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
-        pool = kind(limits=limits, proxy=environment_proxy(self._server), retries=0)
+        with self._lock if asynchronous else contextlib.nullcontext():
+            if self._ssl_context is None:  # loading the CA bundle takes ~50 ms: once per model, not per pool
+                self._ssl_context = httpx.create_ssl_context()
+        pool = kind(verify=self._ssl_context, limits=limits, proxy=environment_proxy(self._server), retries=0)
         install_deadlines(pool)
         return pool
+
+    def _count_stream(self, change: int) -> None:
+        with self._lock:
+            self._open_streams += change
+
+    def _failure(self, exc: httpx.HTTPError, url: str) -> AbstractLLMError:
+        """The error for a failed attempt; waiting too long for a pooled connection names
+        the streams left open, the usual cause."""
+        import httpx
+
+        if not isinstance(exc, httpx.PoolTimeout):
+            return error_for_transport(exc, url=url)
+        limit, seconds = self._max_connections, self._seconds
+        if self._open_streams:
+            return RequestTimeoutError(
+                f"no connection to {url} became free within timeout={seconds:g}s: {self._open_streams} of the"
+                f" max_connections={limit} are held by streams not read to their end nor closed; close a stream you"
+                " stop reading early (stream.close(), await stream.aclose()) or raise max_connections",
+                retryable=False,
+            )
+        return RequestTimeoutError(
+            f"no connection to {url} became free within timeout={seconds:g}s: all max_connections={limit} stayed busy;"
+            " raise max_connections, or timeout"
+        )
 
     def _retryable_failure(self, exc: httpx.HTTPError, attempt: int) -> bool:
         import httpx
@@ -350,29 +370,27 @@ class Transport:
     def close(self) -> None:
         """Close every pool; safe to call more than once. Called from inside an event loop,
         the running loop's pool closes as soon as the loop next runs (``aclose`` waits for it)."""
-        for loop, pool in self._take_pools():
-            _close_async_pool(loop, pool)
+        for loop, keeper in self._take_pools():
+            close_on_its_loop(loop, keeper)
 
     async def aclose(self) -> None:
         """Close every pool, the running loop's before this returns; safe to call more than once."""
         import asyncio
 
         running = asyncio.get_running_loop()
-        for loop, pool in self._take_pools():
+        for loop, keeper in self._take_pools():
             if loop is running:
-                await pool.aclose()
+                await keeper.aclose()
             else:
-                _close_async_pool(loop, pool)
+                close_on_its_loop(loop, keeper)
 
-    def _take_pools(self) -> list[tuple[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport]]:
-        """Mark the transport closed, close the sync pool, and hand over the async ones."""
+    def _take_pools(self) -> list[tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]]]:
+        """Mark the transport closed, close the sync pool, and hand over the async pools' keepers."""
         with self._lock:
             self._closed = True
             if self._sync_pool is not None:
                 self._sync_pool.close()
-            pools = list(self._async_pools.items())
-            self._async_pools.clear()
-        return pools
+        return self._async_pools.take()
 
 
 #: How much of an error answer's body is read (and so can be quoted); the rest is dropped with the connection.
@@ -410,27 +428,3 @@ def environment_proxy(url: str) -> str | None:
     if not proxy or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
-
-
-def _close_async_pool(loop: asyncio.AbstractEventLoop, pool: httpx.AsyncHTTPTransport) -> None:
-    import asyncio
-
-    if loop.is_closed():
-        return
-    with contextlib.suppress(RuntimeError):
-        running = asyncio.get_running_loop()
-        if running is loop:
-            task = loop.create_task(pool.aclose())
-            _PENDING.add(task)
-            task.add_done_callback(_PENDING.discard)
-            return
-    if loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(pool.aclose(), loop)
-        with contextlib.suppress(Exception):
-            future.result(timeout=5)
-        return
-    with contextlib.suppress(Exception):
-        loop.run_until_complete(pool.aclose())
-
-
-_PENDING: set[asyncio.Task[None]] = set()
