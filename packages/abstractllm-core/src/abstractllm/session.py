@@ -1,4 +1,4 @@
-"""Conversations with history: ``Session`` and ``SessionManager``."""
+"""Conversations with history: ``Session`` (and ``SessionManager``, from ``abstractllm.session_manager``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import itertools
 import logging
 import os
 import uuid
-import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from abstractllm.context_fit import ContextFit
 from abstractllm.enums import MessageRole
-from abstractllm.errors import ContextWindowExceededError, InvalidArgumentError, UnsupportedOperationError
+from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.messages import Message, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
-from abstractllm.session_files import read_session_file, session_path, write_json_atomically
+from abstractllm.session_files import read_session_file, write_json_atomically
+from abstractllm.session_manager import SessionManager
 from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
 from abstractllm.tools import ToolDefinition, normalize_tools
 
@@ -28,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-#: Requests one call may send while leaving out old turns after the server said the
-#: conversation does not fit (backends that cannot count tokens; see ``Session``).
-_MAX_FIT_ATTEMPTS = 4
 
 
 class _ClassOrInstanceMethod(Generic[T, R]):
@@ -60,7 +56,7 @@ class Session:
     or the newest turn); the history itself keeps them. A backend that can count tokens
     gets a request that fits; with one that cannot (the API and endpoint modes), the
     server's ``ContextWindowExceededError`` makes the session leave out old turns in
-    proportion to the overflow it reports and send again, at most ``_MAX_FIT_ATTEMPTS``
+    proportion to the overflow it reports and send again, at most ``MAX_FIT_ATTEMPTS``
     requests per call; later calls to that model start from the size it accepted.
     ``save``/``load`` use JSON written atomically; a file that fails to load changes nothing.
     """
@@ -92,10 +88,7 @@ class Session:
         self.tools: list[ToolDefinition] = []
         self._tool_functions: dict[str, Callable[..., Any]] = {}
         self._provider: AbstractLLMInterface | None = provider
-        #: Characters of the last request a server accepted after refusing a longer one
-        #: (backends that cannot count tokens), and the model it was for: later requests to
-        #: that model start there instead of being refused first.
-        self._fit_budget: tuple[weakref.ref[AbstractLLMInterface], int] | None = None
+        self._fit = ContextFit()
         if system_prompt is not None:
             self.add_message(MessageRole.SYSTEM, system_prompt)
         for tool in tools or []:
@@ -207,92 +200,8 @@ class Session:
         return model
 
     def _request_messages(self, model: AbstractLLMInterface, pending: Sequence[Message], max_tokens: Any) -> list[Message]:
-        """The history and ``pending`` turns to send, with the oldest turns left out until
-        they fit the context window."""
-        messages = [*self.messages, *pending]
-        window = model.get_capabilities().get("max_tokens")
-        if not isinstance(window, int) or model.count_tokens(messages) is None:
-            return messages
-        reserve = max_tokens if isinstance(max_tokens, int) else model.config_manager.get_param("max_tokens", 0)
-        budget = max(window - min(int(reserve or 0), window // 2), 1)
-        while len(messages) > 1:
-            used = model.count_tokens(messages)
-            if used is None or used < budget:
-                break
-            if not _leave_out_oldest_turn(messages):
-                break
-            logger.debug("session %s: leaving out the oldest turn to fit %d tokens", self.id, window)
-        return messages
-
-    def _fitted(
-        self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError
-    ) -> list[Message] | None:
-        """``messages`` without enough of the oldest turns to fit, judged from what the server
-        said; None when nothing can be left out, or when the model counts tokens itself (its
-        request was already trimmed, so the newest turn alone does not fit)."""
-        if model.count_tokens(messages) is not None:
-            return None
-        shorter = list(messages)
-        if not _leave_out_oldest_turn(shorter):
-            return None
-        window, used = error.context_window, error.content_length
-        if isinstance(window, int) and isinstance(used, int) and used > window > 0:
-            shorter = _cut_to(shorter, _characters(messages) * 0.9 * window / used)  # tokens scale with characters, roughly
-        logger.info(
-            "session %s: the server's context window is full; sending %d of %d messages",
-            self.id,
-            len(shorter),
-            len(messages),
-        )
-        return shorter
-
-    def _within_budget(self, model: AbstractLLMInterface, messages: list[Message]) -> list[Message]:
-        """``messages`` cut to the size ``model``'s server last accepted after a refusal."""
-        if self._fit_budget is None or self._fit_budget[0]() is not model:
-            return messages
-        return _cut_to(messages, self._fit_budget[1])
-
-    def _refitted(
-        self, model: AbstractLLMInterface, messages: list[Message], error: ContextWindowExceededError, attempt: int
-    ) -> list[Message]:
-        """The messages to send after refusal number ``attempt``; re-raises ``error`` when
-        nothing more can be left out or the attempts are used up."""
-        shorter = self._fitted(model, messages, error) if attempt < _MAX_FIT_ATTEMPTS else None
-        if shorter is None:
-            raise error
-        return shorter
-
-    def _fitting(self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], R]) -> R:
-        """``send(messages)``, leaving out old turns after each ``ContextWindowExceededError``."""
-        messages = self._within_budget(model, messages)
-        attempt = 1
-        while True:
-            try:
-                reply = send(messages)
-            except ContextWindowExceededError as error:
-                messages = self._refitted(model, messages, error, attempt)
-                attempt += 1
-                continue
-            if attempt > 1:
-                self._fit_budget = (weakref.ref(model), _characters(messages))
-            return reply
-
-    async def _afitting(
-        self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], Awaitable[R]]
-    ) -> R:
-        """:meth:`_fitting` for asyncio."""
-        messages = self._within_budget(model, messages)
-        attempt = 1
-        while True:
-            try:
-                reply = await send(messages)
-            except ContextWindowExceededError as error:
-                messages = self._refitted(model, messages, error, attempt)
-                attempt += 1
-                continue
-            if attempt > 1:
-                self._fit_budget = (weakref.ref(model), _characters(messages))
-            return reply
+        """The history and ``pending`` turns to send, trimmed to the context window."""
+        return self._fit.trim(model, [*self.messages, *pending], max_tokens)
 
     def _begin(
         self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]
@@ -342,7 +251,7 @@ class Session:
         pending, messages = self._begin(prompt, model, kwargs)
         if stream:
             return self._stream(model, pending, messages, kwargs)
-        reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
+        reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
         self._commit([*pending, _reply_message(reply)])
         return reply
 
@@ -358,7 +267,7 @@ class Session:
             first = next(chunks, None)  # the request is refused, if at all, by now
             return ([] if first is None else [first]), chunks
 
-        first, rest = self._fitting(model, messages, open_stream)
+        first, rest = self._fit.send(model, messages, open_stream)
         chunks: list[StreamChunk] = []
         try:
             for chunk in itertools.chain(first, rest):
@@ -392,7 +301,7 @@ class Session:
         pending, messages = self._begin(prompt, model, kwargs)
         if stream:
             return self._stream_async(model, pending, messages, kwargs)
-        reply = await self._afitting(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
+        reply = await self._fit.send_async(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
         self._commit([*pending, _reply_message(reply)])
         return reply
 
@@ -409,7 +318,7 @@ class Session:
             first = await anext(chunks, None)  # the request is refused, if at all, by now
             return ([] if first is None else [first]), chunks
 
-        first, rest = await self._afitting(model, messages, open_stream)
+        first, rest = await self._fit.send_async(model, messages, open_stream)
         chunks: list[StreamChunk] = []
         try:
             for chunk in first:
@@ -463,14 +372,14 @@ class Session:
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         turns, messages = self._begin(prompt, model, kwargs)
-        reply = self._fitting(model, messages, lambda fitted: model.generate(messages=fitted, tools=definitions, **kwargs))
+        reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, tools=definitions, **kwargs))
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             turns.append(_reply_message(reply))
             turns.extend(run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id))
             again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
-            reply = self._fitting(
+            reply = self._fit.send(
                 model,
                 self._request_messages(model, turns, kwargs.get("max_tokens")),
                 lambda fitted: model.generate(messages=fitted, tools=definitions, **again),  # noqa: B023 - called at once
@@ -494,7 +403,7 @@ class Session:
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         turns, messages = self._begin(prompt, model, kwargs)
-        reply = await self._afitting(
+        reply = await self._fit.send_async(
             model, messages, lambda fitted: model.generate_async(messages=fitted, tools=definitions, **kwargs)
         )
         for round_ in range(1, max_tool_rounds + 1):
@@ -505,7 +414,7 @@ class Session:
                 await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
             )
             again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
-            reply = await self._afitting(
+            reply = await self._fit.send_async(
                 model,
                 self._request_messages(model, turns, kwargs.get("max_tokens")),
                 lambda fitted: model.generate_async(messages=fitted, tools=definitions, **again),  # noqa: B023 - awaited at once
@@ -554,96 +463,3 @@ def _streamed_message(chunks: Sequence[StreamChunk]) -> Message:
         metadata = {"finish_reason": last.finish_reason, "usage": last.usage.to_dict() if last.usage else None}
     text = "".join(str(chunk) for chunk in chunks)
     return _new_message(MessageRole.ASSISTANT, text, metadata=metadata, tool_calls=(last.tool_calls if last else None) or None)
-
-
-def _leave_out_oldest_turn(messages: list[Message]) -> bool:
-    """Remove the oldest message that is neither a system message nor the newest one, with
-    the tool results that answered it; False when there is none."""
-    drop = next((i for i, m in enumerate(messages[:-1]) if m.role != MessageRole.SYSTEM.value), None)
-    if drop is None:
-        return False
-    del messages[drop]
-    while drop < len(messages) - 1 and messages[drop].role == MessageRole.TOOL.value:
-        del messages[drop]  # a tool result without its call makes no sense
-    return True
-
-
-def _cut_to(messages: list[Message], characters: float) -> list[Message]:
-    """A copy of ``messages`` without its oldest turns until at most ``characters``
-    characters are left, or nothing more can be left out."""
-    shorter = list(messages)
-    while _characters(shorter) > characters and _leave_out_oldest_turn(shorter):
-        pass
-    return shorter
-
-
-def _characters(messages: Sequence[Message]) -> int:
-    return sum(len(message.content or "") for message in messages)
-
-
-class SessionManager:
-    """Several sessions by id, optionally saved as ``<sessions_dir>/<id>.json``.
-
-    Ids must be safe file names (:func:`check_session_id`): files with others are skipped
-    by ``load_all``, and nothing is ever read, written or deleted outside ``sessions_dir``.
-    """
-
-    def __init__(self, sessions_dir: str | os.PathLike[str] | None = None) -> None:
-        self.sessions: dict[str, Session] = {}
-        self.sessions_dir = Path(sessions_dir) if sessions_dir is not None else None
-        if self.sessions_dir is not None:
-            self.sessions_dir.mkdir(parents=True, exist_ok=True)
-
-    def create_session(
-        self,
-        system_prompt: str | None = None,
-        provider: AbstractLLMInterface | str | None = None,
-        provider_config: Mapping[Any, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Session:
-        session = Session(system_prompt, provider, provider_config, metadata)
-        self.sessions[session.id] = session
-        return session
-
-    def get_session(self, session_id: str) -> Session | None:
-        return self.sessions.get(session_id)
-
-    def delete_session(self, session_id: str) -> bool:
-        """Forget a session and delete its file; an id that is no safe file name is an ``InvalidArgumentError``."""
-        path = session_path(self.sessions_dir, session_id) if self.sessions_dir is not None else None
-        found = self.sessions.pop(session_id, None) is not None
-        if path is not None and path.exists():
-            path.unlink()
-            found = True
-        return found
-
-    def list_sessions(self) -> list[tuple[str, datetime, datetime]]:
-        return [(s.id, s.created_at, s.last_updated) for s in self.sessions.values()]
-
-    def _require_dir(self) -> Path:
-        if self.sessions_dir is None:
-            raise UnsupportedOperationError("No sessions directory specified; pass SessionManager(sessions_dir=...)")
-        return self.sessions_dir
-
-    def save_all(self) -> None:
-        directory = self._require_dir()
-        paths = [(session, session_path(directory, session.id)) for session in self.sessions.values()]
-        for session, path in paths:
-            session.save(path)
-
-    def load_all(
-        self, provider: AbstractLLMInterface | str | None = None, provider_config: Mapping[Any, Any] | None = None
-    ) -> None:
-        """Load every ``*.json`` in the folder; unreadable files are logged and skipped."""
-        directory = self._require_dir()
-        if isinstance(provider, str):
-            from abstractllm.factory import create_llm
-
-            provider = create_llm(provider, **dict(provider_config or {}))
-        for path in sorted(directory.glob("*.json")):
-            try:
-                session = Session.load(path, provider=provider)
-            except InvalidArgumentError as exc:
-                logger.warning("skipping %s: %s", path, exc)
-                continue
-            self.sessions[session.id] = session
