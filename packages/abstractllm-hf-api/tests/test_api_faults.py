@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -242,3 +243,54 @@ async def test_async_retries(fake: Any) -> None:
     fake.script({"status": 503, "estimated_time": 0.1}, {"status": 429, "retry_after": 0})
     assert str(await llm.generate_async("hi", **greedy()))
     assert len(fake.posts()) == 3
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("how", ["sync", "stream", "async"])
+def test_a_redirect_says_so_where_to_and_asks_for_the_final_url(fake: Any, status: int, how: str) -> None:
+    import asyncio
+
+    llm = make(fake, api_key="hf_secret_for_the_redirect_test")
+    target = "https://elsewhere.example/v1/chat/completions"
+    fake.script({"reply": {"status": status, "body": "", "headers": {"Location": target}}})
+    with pytest.raises(ProviderAPIError) as caught:
+        if how == "sync":
+            llm.generate("hi", **greedy())
+        elif how == "stream":
+            list(llm.generate("hi", stream=True, **greedy()))
+        else:
+            asyncio.run(llm.generate_async("hi", **greedy()))
+    message = str(caught.value)
+    assert f"redirected the request ({status})" in message and target in message and "final URL" in message
+    assert "inference_api_url=" in message and "without choices" not in message
+    assert len(fake.posts()) == 1  # not followed: the token went nowhere else
+    assert str(llm.generate("hi", **greedy()))
+
+
+def test_a_redirect_location_with_credentials_is_masked(fake: Any) -> None:
+    llm = make(fake)
+    fake.script({"reply": {"status": 302, "headers": {"Location": "http://user:hunter2@elsewhere.example/"}}})
+    with pytest.raises(ProviderAPIError, match="redirected") as caught:
+        llm.generate("hi", **greedy())
+    assert "hunter2" not in str(caught.value) and "***@elsewhere.example" in str(caught.value)
+
+
+NAMELESS = {"function": {"arguments": '{"q": 1}'}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_call_without_a_name_is_the_servers_fault(fake: Any, stream: bool) -> None:
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    llm = make(fake)
+    if stream:
+        piece = {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, **NAMELESS}]}, "finish_reason": "tool_calls"}]}
+        fake.script({"reply": {"events": [json.dumps(piece), "[DONE]"]}})
+    else:
+        body = {"choices": [{"index": 0, "message": {"tool_calls": [NAMELESS]}, "finish_reason": "tool_calls"}]}
+        fake.script({"reply": {"body": json.dumps(body)}})
+    with pytest.raises(ProviderAPIError, match="tool call without a function name") as caught:
+        result = llm.generate("hi", tools=[tool], stream=stream, **greedy())
+        if stream:
+            list(result)
+    assert not isinstance(caught.value, InvalidArgumentError)
+    assert "not the request" in str(caught.value)

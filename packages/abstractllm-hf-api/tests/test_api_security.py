@@ -164,7 +164,7 @@ def test_credentials_in_a_url_are_refused_and_never_shown(
 
 
 def test_mask_credentials() -> None:
-    from abstractllm_hf_api.loading import mask_credentials
+    from abstractllm_hf_api.security import mask_credentials
 
     assert mask_credentials("http://u:p@h:1/x?q=a@b") == "http://***@h:1/x?q=a@b"
     assert mask_credentials("http://u:p/q@h/x") == "http://***@h/x"

@@ -14,11 +14,11 @@ from abstractllm_hf_api.backend import ApiBackend
 from abstractllm_hf_api.openai_protocol import OpenAIChat, OpenAICompletions
 from abstractllm_hf_api.protocol import Protocol
 from abstractllm_hf_api.retry import RetryPolicy
-from abstractllm_hf_api.security import Token, token_for
+from abstractllm_hf_api.security import Token, mask_credentials, token_for
 from abstractllm_hf_api.tgi_protocol import TGI
 from abstractllm_hf_api.transport import Transport
 
-__all__ = ["ServerInfo", "detect_protocol", "load_api", "load_endpoint", "mask_credentials", "split_endpoint_url"]
+__all__ = ["ServerInfo", "detect_protocol", "load_api", "load_endpoint", "split_endpoint_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +74,6 @@ def split_endpoint_url(url: str, parameter: str = "inference_api_url") -> tuple[
         if path.endswith(suffix):
             return urlunsplit((parts.scheme, parts.netloc, path[: -len(suffix)], "", "")), protocol
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")), None
-
-
-def mask_credentials(url: str) -> str:
-    """``url`` with everything between ``//`` and the last ``@`` before its query replaced by
-    ``***`` (a password may itself hold ``/``, so the last ``@`` marks where the host begins)."""
-    scheme, slashes, rest = url.partition("//")
-    before_query = rest.split("?", 1)[0].split("#", 1)[0]
-    if not slashes or "@" not in before_query:
-        return url
-    host_start = before_query.rindex("@") + 1
-    return f"{scheme}//***@{rest[host_start:]}"
 
 
 #: Seconds that probing a server for its protocol may take in all (both probes), at most.

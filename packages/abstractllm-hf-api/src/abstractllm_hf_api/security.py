@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 
 from abstractllm.errors import AuthenticationError, InvalidArgumentError
 
-__all__ = ["HF_HOST_SUFFIXES", "Token", "is_hf_host", "is_loopback", "redact", "redact_http_logs", "token_for"]
+__all__ = [
+    "HF_HOST_SUFFIXES",
+    "Token",
+    "is_hf_host",
+    "is_loopback",
+    "mask_credentials",
+    "redact",
+    "redact_http_logs",
+    "token_for",
+]
 
 HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "huggingface.cloud")
 HOW_TO_SET = "pass api_key=... or set HUGGINGFACE_API_KEY (or HF_TOKEN); create one at https://huggingface.co/settings/tokens"
@@ -103,6 +112,17 @@ def token_for(
             allowed="True to send the token over plain http",
         )
     return Token(usable)
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` with everything between ``//`` and the last ``@`` before its query replaced by
+    ``***`` (a password may itself hold ``/``, so the last ``@`` marks where the host begins)."""
+    scheme, slashes, rest = url.partition("//")
+    before_query = rest.split("?", 1)[0].split("#", 1)[0]
+    if not slashes or "@" not in before_query:
+        return url
+    host_start = before_query.rindex("@") + 1
+    return f"{scheme}//***@{rest[host_start:]}"
 
 
 def redact(text: str, token: Token | None) -> str:

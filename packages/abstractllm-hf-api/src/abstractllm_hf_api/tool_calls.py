@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from abstractllm.errors import InvalidArgumentError, ProviderAPIError
 from abstractllm.tools import ToolCall
 
 __all__ = ["ToolCallAssembler", "parse_tool_calls"]
@@ -14,7 +15,20 @@ def parse_tool_calls(raw: Any) -> list[ToolCall]:
     """``message.tool_calls`` of an OpenAI reply as ``ToolCall`` objects (bad arguments recorded in ``error``)."""
     if not raw or not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         return []
-    return [ToolCall.from_dict(item) for item in raw if isinstance(item, Mapping)]
+    return [_server_call(item) for item in raw if isinstance(item, Mapping)]
+
+
+def _server_call(data: Mapping[str, Any]) -> ToolCall:
+    """A tool call the server sent; one ``ToolCall`` cannot represent (no function name) is
+    the server's fault, so ``ProviderAPIError``, not the caller's ``InvalidArgumentError``."""
+    try:
+        return ToolCall.from_dict(data)
+    except InvalidArgumentError as exc:
+        raise ProviderAPIError(
+            f"the server sent a tool call without a function name ({dict(data)!r}); the server or its model"
+            " produced it, not the request: retry, or use a server whose tool calling works for this model",
+            original_exception=exc,
+        ) from exc
 
 
 class ToolCallAssembler:
@@ -57,5 +71,5 @@ class ToolCallAssembler:
             data: dict[str, Any] = {"function": {"name": part["name"], "arguments": part["arguments"]}}
             if part["id"]:
                 data["id"] = part["id"]
-            result.append(ToolCall.from_dict(data))
+            result.append(_server_call(data))
         return result

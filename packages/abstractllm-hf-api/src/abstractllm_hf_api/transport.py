@@ -36,7 +36,7 @@ from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
 from abstractllm_hf_api.loop_pools import LoopPools, close_on_its_loop
 from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from abstractllm_hf_api.security import Token, redact_http_logs
+from abstractllm_hf_api.security import Token, mask_credentials, redact_http_logs
 
 if TYPE_CHECKING:
     import asyncio
@@ -187,7 +187,7 @@ class Transport:
                 with self.within():
                     response = self._pool().handle_request(request)
                     content = b""
-                    if not stream or response.status_code >= 400:
+                    if not stream or response.status_code >= 300:
                         try:
                             content = b"".join(_capped(response.iter_bytes(), response.status_code))
                         finally:
@@ -199,6 +199,8 @@ class Transport:
                     continue
                 raise self._failure(exc, url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
+            if 300 <= response.status_code < 400:
+                raise _redirect_error(response, url)
             if response.status_code < 400:
                 return response, content
             error = self._status_error(response, content, url, features, attempt)
@@ -251,7 +253,7 @@ class Transport:
                 with self.within():
                     response = await pool.handle_async_request(request)
                     content = b""
-                    if not stream or response.status_code >= 400:
+                    if not stream or response.status_code >= 300:
                         try:
                             content = b"".join([chunk async for chunk in _acapped(response.aiter_bytes(), response.status_code)])
                         finally:
@@ -263,6 +265,8 @@ class Transport:
                     continue
                 raise self._failure(exc, url) from exc
             logger.debug("POST %s: %d", url, response.status_code)
+            if 300 <= response.status_code < 400:
+                raise _redirect_error(response, url)
             if response.status_code < 400:
                 return response, content
             error = self._status_error(response, content, url, features, attempt)
@@ -391,6 +395,16 @@ class Transport:
             if self._sync_pool is not None:
                 self._sync_pool.close()
         return self._async_pools.take()
+
+
+def _redirect_error(response: httpx.Response, url: str) -> ProviderAPIError:
+    location = mask_credentials(response.headers.get("location", "(no Location header)"))
+    return ProviderAPIError(
+        f"{url} redirected the request ({response.status_code}) to {location!r}; redirects are not followed, so that a"
+        " token never travels to a host it was not given for: give the final URL (inference_api_url=, or"
+        " api_base_url= for the router)",
+        details={"status": response.status_code, "location": location},
+    )
 
 
 #: How much of an error answer's body is read (and so can be quoted); the rest is dropped with the connection.
