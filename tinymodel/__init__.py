@@ -25,15 +25,14 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .build import (
+from .build import build_tiny_llama, build_tiny_llama_pair
+from .corpus import (
     CHATML_TEMPLATE,
     EXPECTED_CHATS,
     EXPECTED_COMPLETIONS,
     EXPECTED_TOOL_CHATS,
     SPECIAL_TOKENS,
     WEATHER_TOOL,
-    build_tiny_llama,
-    build_tiny_llama_pair,
 )
 from .gguf_export import write_gguf
 from .hub_cache import install_in_hub_cache, repo_cache_dir
@@ -60,6 +59,8 @@ logger = logging.getLogger(__name__)
 _MANIFEST = "manifest.json"
 #: Libraries whose version changes what gets written (part of the cache key).
 _KEY_DISTRIBUTIONS = ("torch", "transformers", "tokenizers", "safetensors", "gguf")
+#: This package's modules whose code decides the built files (part of the cache key).
+_BUILD_SOURCES = ("__init__.py", "build.py", "corpus.py", "gguf_export.py", "hub_cache.py")
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,13 @@ class TinyModels:
 def source_hash() -> str:
     """Return the 16-hex cache key.
 
-    It is the sha256 of this package's ``*.py`` sources plus the installed versions
-    of torch, transformers, tokenizers, safetensors and gguf (their output formats can change).
+    It is the sha256 of the sources that decide what is written (``_BUILD_SOURCES``) plus the
+    installed versions of torch, transformers, tokenizers, safetensors and gguf (their output
+    formats can change). Other modules of this package (servers, the real model) do not count.
     """
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
-    for path in sorted(pkg.rglob("*.py")):
+    for path in sorted(pkg / name for name in _BUILD_SOURCES):
         h.update(path.relative_to(pkg).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     for dist in _KEY_DISTRIBUTIONS:
