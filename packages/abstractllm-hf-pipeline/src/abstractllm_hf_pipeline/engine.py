@@ -39,6 +39,12 @@ __all__ = ["Engine", "Job", "Sink"]
 
 logger = logging.getLogger(__name__)
 
+#: Temperatures below this decode greedily: dividing float32 logits by a smaller one overflows to inf/nan, and
+#: sampling that cold already picks the most likely token except between logits closer than ~1e-4.
+GREEDY_BELOW_TEMPERATURE = 1e-5
+#: torch seeds are 64-bit: a larger (or negative) seed is taken modulo 2**64, so every integer seed is usable.
+SEED_MODULUS = 2**64
+
 
 class Sink(Protocol):
     """Where a job's results go. Called from the generating thread."""
@@ -66,7 +72,9 @@ class Job:
 
     @property
     def greedy(self) -> bool:
-        return self.request.params.greedy
+        """Greedy decoding: asked for, or a temperature too small to sample with (see ``GREEDY_BELOW_TEMPERATURE``)."""
+        params = self.request.params
+        return params.greedy or params.temperature < GREEDY_BELOW_TEMPERATURE
 
     @property
     def rows(self) -> int:
@@ -201,6 +209,7 @@ class Engine:
 
     def _generate(self, jobs: Sequence[Job]) -> list[Completion]:
         params = jobs[0].request.params
+        greedy = jobs[0].greedy
         width = max(len(job.prompt.ids) for job in jobs)
         input_ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(jobs), width), dtype=torch.long)
@@ -215,17 +224,17 @@ class Engine:
             "max_new_tokens": max_new,
             "pad_token_id": self.pad_id,
             "eos_token_id": list(self.eos_ids) or None,
-            "do_sample": not params.greedy,
+            "do_sample": not greedy,
             "num_return_sequences": jobs[0].rows,
         }
-        if not params.greedy:
+        if not greedy:
             kwargs["temperature"] = params.temperature
             if params.top_p is not None:
                 kwargs["top_p"] = params.top_p
             if params.top_k is not None:
                 kwargs["top_k"] = params.top_k
             if params.seed is not None:
-                torch.manual_seed(params.seed)
+                torch.manual_seed(params.seed % SEED_MODULUS)
         if params.repetition_penalty is not None:
             kwargs["repetition_penalty"] = params.repetition_penalty
         grammars = [self.grammars.grammar_for(job.request) for job in jobs]

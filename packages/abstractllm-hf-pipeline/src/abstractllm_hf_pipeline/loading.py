@@ -25,7 +25,7 @@ from abstractllm.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from abstractllm_hf_pipeline.options import LoadSpec
+from abstractllm_hf_pipeline.options import DEVICE_MAP_STRATEGIES, LoadSpec
 
 if TYPE_CHECKING:
     import torch
@@ -105,9 +105,14 @@ def _check_folder(folder: Path) -> None:
     if not config.is_file():
         raise ModelLoadingError(f"{folder} has no config.json; a transformers model folder needs config.json and weights")
     try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadingError(f"{config} is not valid JSON: {exc}") from exc
+        content = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ModelLoadingError(f"{config} is not valid JSON: {exc}; restore the model's config.json") from exc
+    if not isinstance(content, dict):
+        raise ModelLoadingError(
+            f"{config} holds a JSON {type(content).__name__}, not an object; a model's config.json is a JSON object"
+            " (restore it from the model's repository)"
+        )
     weights = sorted(folder.glob("*.safetensors"))
     if not weights and not any(folder.glob("*.bin")):
         raise ModelLoadingError(f"{folder} has no weights (model.safetensors or pytorch_model.bin)")
@@ -121,28 +126,57 @@ def _check_folder(folder: Path) -> None:
             raise ModelLoadingError(f"{file} is corrupt or truncated and cannot be read: {exc}") from exc
 
 
+def _check_place(place: str | int, parameter: str, value: Any) -> None:
+    """Raise ``InvalidArgumentError`` when the device ``place`` (a name or a GPU index) does not exist here."""
+    import torch
+
+    if place in ("cpu", "disk"):
+        return
+    if isinstance(place, int) or place.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = place if isinstance(place, int) else int(place.split(":")[1]) if ":" in place else 0
+        if count == 0:
+            raise InvalidArgumentError(
+                f"{parameter}={value!r} places the model on a CUDA device, but CUDA is not available on this machine; use 'cpu'",
+                parameter=parameter,
+                value=value,
+                allowed="'cpu'",
+            )
+        if index >= count:
+            raise InvalidArgumentError(
+                f"{parameter}={value!r} names CUDA device {index}, but only {count} CUDA device(s) exist;"
+                f" use cuda:0 .. cuda:{count - 1}",
+                parameter=parameter,
+                value=value,
+                allowed=f"cuda:0 .. cuda:{count - 1}",
+            )
+    elif place == "mps" and not torch.backends.mps.is_available():
+        raise InvalidArgumentError(
+            f"{parameter}={value!r} but MPS is not available on this machine; use 'cpu'",
+            parameter=parameter,
+            value=value,
+            allowed="'cpu'",
+        )
+    elif place.startswith("xpu") and not (hasattr(torch, "xpu") and torch.xpu.is_available()):
+        raise InvalidArgumentError(
+            f"{parameter}={value!r} but no XPU is available on this machine; use 'cpu'",
+            parameter=parameter,
+            value=value,
+            allowed="'cpu'",
+        )
+
+
 def _device(spec: LoadSpec) -> str:
+    """The device inputs go to; checks ``device`` and every place of ``device_map`` exist on this machine."""
     import torch
 
     device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidArgumentError(
-            f"device={device!r} but CUDA is not available on this machine; use device='cpu'",
-            parameter="device",
-            value=device,
-            allowed="'cpu'",
-        )
-    if device.startswith("cuda:") and int(device.split(":")[1]) >= torch.cuda.device_count():
-        raise InvalidArgumentError(
-            f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist",
-            parameter="device",
-            value=device,
-            allowed=f"cuda:0 .. cuda:{torch.cuda.device_count() - 1}",
-        )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise InvalidArgumentError(
-            "device='mps' but MPS is not available on this machine", parameter="device", value=device, allowed="'cpu'"
-        )
+    _check_place(device, "device", device)
+    if isinstance(spec.device_map, tuple):
+        for module, place in spec.device_map:
+            _check_place(place, f"device_map[{module!r}]", place)
+    elif spec.device_map is not None and spec.device_map not in DEVICE_MAP_STRATEGIES:
+        _check_place(spec.device_map, "device_map", spec.device_map)
     return device
 
 
@@ -186,9 +220,9 @@ def _load_error(exc: Exception, folder: Path, what: str) -> Exception:
 
 def load_weights(spec: LoadSpec, token: str | None) -> LoadedWeights:
     """Resolve, check and load the model and tokenizer described by ``spec``."""
+    device = _device(spec)
     folder = resolve_folder(spec, token)
     _check_folder(folder)
-    device = _device(spec)
     quantization = _quantization_config(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

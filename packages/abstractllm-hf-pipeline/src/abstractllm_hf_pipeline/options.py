@@ -10,13 +10,15 @@ for nested keys).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from abstractllm.config import ConfigManager
-from abstractllm.errors import InvalidArgumentError
+from abstractllm.errors import InvalidArgumentError, ModelNotFoundError
 from abstractllm.options import Option, check_float, check_int, suggest
 
 __all__ = [
@@ -169,15 +171,94 @@ def _device(value: Any) -> str | None:
     )
 
 
+#: ``device_map`` strings accelerate plans a placement for.
+DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+_PLACE = re.compile(r"^(cpu|disk|mps|cuda(:\d+)?|xpu(:\d+)?)$")
+
+
+def _place(value: Any) -> str | int | None:
+    """``value`` as a device_map placement (a GPU index, or a device name), or None when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value) if type(value).__name__ == "device" else value  # a torch.device, without importing torch
+    if isinstance(text, str) and _PLACE.match(text.strip().lower()):
+        return text.strip().lower()
+    return None
+
+
 def _device_map(value: Any, parameter: str) -> str | tuple[tuple[str, Any], ...] | None:
+    """``device_map``: a strategy (``'auto'``...), one device for the whole model, or a flat dict module -> device."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip():
+    allowed = f"one of {', '.join(map(repr, DEVICE_MAP_STRATEGIES))}, a device such as 'cpu' or 'cuda:0', or a dict"
+    if isinstance(value, str):
+        text = value.strip()
+        if text in DEVICE_MAP_STRATEGIES or (_place(text) is not None and text.lower() != "disk"):
+            return text.lower()
+        raise _invalid(
+            parameter,
+            value,
+            allowed,
+            f"{parameter}={value!r} is not a device map; use {allowed} of module name to device"
+            f"{suggest(text, DEVICE_MAP_STRATEGIES)}",
+        )
+    if isinstance(value, Mapping) and value:
+        pairs: list[tuple[str, Any]] = []
+        for key, item in value.items():
+            place = _place(item)
+            if not isinstance(key, str) or place is None:
+                raise _invalid(
+                    f"{parameter}[{key!r}]",
+                    item,
+                    "a GPU index or 'cpu', 'cuda:N', 'mps', 'disk'",
+                    f"{parameter}[{key!r}]={item!r} is invalid; a device map is flat: each module name (a string, ''"
+                    " for the whole model) maps to a GPU index or to 'cpu', 'cuda:N', 'mps' or 'disk'",
+                )
+            pairs.append((key, place))
+        return tuple(sorted(pairs))
+    raise _invalid(parameter, value, allowed, f"{parameter}={value!r} is invalid; use {allowed} of module name to device")
+
+
+_ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
+_KERNEL = re.compile(r"^[\w.-]+/[\w.-]+(:[\w.-]+)?$")
+
+
+def _attention(value: Any) -> str | None:
+    parameter = "model_kwargs['attn_implementation']"
+    if value is None:
+        return None
+    name = value.removeprefix("paged|") if isinstance(value, str) else None
+    if name is not None and (name in _ATTENTION or _KERNEL.match(name)):
         return value
-    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
-        return tuple(sorted((key, item) for key, item in value.items()))
     raise _invalid(
-        parameter, value, "'auto' or a dict", f"{parameter}={value!r} is invalid; use 'auto' or a dict of module to device"
+        parameter,
+        value,
+        ", ".join(_ATTENTION),
+        f"{parameter}={value!r} is not an attention implementation; use one of {', '.join(_ATTENTION)}"
+        f" (or a hub kernel 'org/repo'){suggest(str(value), _ATTENTION)}",
+    )
+
+
+def _max_memory(value: Any) -> Any:
+    parameter = "model_kwargs['max_memory']"
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            sized = (isinstance(item, int) and not isinstance(item, bool) and item > 0) or (
+                isinstance(item, str) and re.match(r"^\d+(\.\d+)?\s*[KMGT]?i?B$", item.strip(), re.IGNORECASE)
+            )
+            if _place(key) is None or key == "disk" or not sized:
+                raise _invalid(
+                    f"{parameter}[{key!r}]",
+                    item,
+                    "a device mapped to bytes or a size such as '10GiB'",
+                    f"{parameter}[{key!r}]={item!r} is invalid; max_memory maps a GPU index or 'cpu'/'mps' to a byte"
+                    " count or a size such as '10GiB'",
+                )
+        return value
+    raise _invalid(
+        parameter, value, "a dict", f"{parameter}={value!r} is invalid; use a dict such as {{0: '10GiB', 'cpu': '30GiB'}}"
     )
 
 
@@ -189,8 +270,6 @@ def _optional_str(value: Any, parameter: str) -> str | None:
 
 def load_spec(config: ConfigManager) -> LoadSpec:
     """Read and check every load option; raises ``InvalidArgumentError`` naming a bad one."""
-    from pathlib import Path
-
     model = config.get_param("model_path") or config.get_param("model")
     if not isinstance(model, str) or not model.strip():
         raise _invalid("model", model, "a hub id or a local folder", "pass model='org/name' (a hub id) or model_path='/a/folder'")
@@ -219,6 +298,9 @@ def load_spec(config: ConfigManager) -> LoadSpec:
     device_map = _device_map(config.get_param("device_map"), "device_map") or _device_map(
         kwargs.get("device_map"), "model_kwargs['device_map']"
     )
+    _max_memory(kwargs.get("max_memory"))
+    for key in ("offload_folder", "subfolder", "variant"):
+        _optional_str(kwargs.get(key), f"model_kwargs['{key}']")
     extra = tuple(
         sorted(
             (key, _freeze(kwargs[key]))
@@ -226,11 +308,9 @@ def load_spec(config: ConfigManager) -> LoadSpec:
             if kwargs.get(key) is not None
         )
     )
-    path = Path(model).expanduser()
-    is_local = path.is_absolute() or model.startswith((".", "~")) or path.exists()
     return LoadSpec(
-        source=str(path.resolve()) if is_local else model.strip(),
-        is_local=is_local,
+        source=_source(model),
+        is_local=_is_local(model),
         revision=revision,
         cache_dir=cache_dir,
         device=_device(config.get_param("device")),
@@ -238,9 +318,30 @@ def load_spec(config: ConfigManager) -> LoadSpec:
         dtype=dtype,
         quantization=quantization,
         trust_remote_code=trust,
-        attn_implementation=_optional_str(kwargs.get("attn_implementation"), "model_kwargs['attn_implementation']"),
+        attn_implementation=_attention(kwargs.get("attn_implementation")),
         extra=extra,
     )
+
+
+def _is_local(model: str) -> bool:
+    """A path (absolute, ``./``, ``~``, or an existing entry, even a broken or looping symlink) rather than a hub id."""
+    path = Path(model).expanduser()
+    return path.is_absolute() or model.startswith((".", "~")) or os.path.lexists(path)
+
+
+def _source(model: str) -> str:
+    """The sharing key of ``model``: its absolute, symlink-free path when local, else the hub id.
+
+    A symlink loop cannot be resolved: it is reported as a missing model (``ModelNotFoundError``).
+    """
+    if not _is_local(model):
+        return model.strip()
+    try:
+        return str(Path(model).expanduser().resolve(strict=False))
+    except (OSError, RuntimeError) as exc:  # Python raises RuntimeError (3.11, 3.12) or OSError (3.13) on a loop
+        raise ModelNotFoundError(
+            f"the model folder {model} cannot be opened: {exc}; it is a symbolic link loop, point model= at the real folder"
+        ) from exc
 
 
 _MAPPING = "__mapping__"
