@@ -13,7 +13,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = Path(__file__).resolve().parents[3]
-TOKEN_ENV = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
+TOKEN_ENV = ("HUGGINGFACE_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_DISABLE_IMPLICIT_TOKEN")
 
 
 def _load_fake_server_module() -> Any:
@@ -29,10 +29,13 @@ fake_hf_server = _load_fake_server_module()
 
 
 @pytest.fixture(autouse=True)
-def _no_token_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests set tokens explicitly; a developer's real token must never leak into them."""
+def _no_token_in_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests set tokens explicitly; a developer's real token (environment or `hf auth login`
+    file) must never leak into them."""
     for name in TOKEN_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
 
 
 @pytest.fixture(scope="session")

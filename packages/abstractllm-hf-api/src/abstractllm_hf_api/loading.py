@@ -9,12 +9,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from abstractllm.backend import BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.errors import InvalidArgumentError
+from abstractllm.errors import AuthenticationError, InvalidArgumentError
 from abstractllm_hf_api.backend import ApiBackend
 from abstractllm_hf_api.openai_protocol import OpenAIChat, OpenAICompletions
 from abstractllm_hf_api.protocol import Protocol
 from abstractllm_hf_api.retry import RetryPolicy
 from abstractllm_hf_api.security import Token, mask_credentials, token_for
+from abstractllm_hf_api.stored_token import implicit_token_disabled, stored_token
 from abstractllm_hf_api.tgi_protocol import TGI
 from abstractllm_hf_api.transport import Transport
 
@@ -105,6 +106,32 @@ def _probe(base_url: str, transport: Transport) -> ServerInfo:
     return ServerInfo("openai")
 
 
+def _token(config: ConfigManager, url: str, *, required: bool) -> Token | None:
+    """The token for ``url``: ``api_key=`` when given; else, as huggingface_hub would find one
+    (``HUGGINGFACE_API_KEY`` / ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, the file of
+    ``hf auth login``), sent only to HuggingFace's own hosts; none when
+    ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set and no ``api_key=`` was given."""
+    explicit = config.is_explicit("api_key")
+    value = config.get_param("api_key") if explicit else None
+    if not explicit:
+        if implicit_token_disabled():
+            if required:
+                raise AuthenticationError(
+                    "the Inference API needs a token, and HF_HUB_DISABLE_IMPLICIT_TOKEN forbids using one that was not"
+                    " passed (from the environment or `hf auth login`): pass api_key=..., or unset that variable"
+                )
+        else:
+            value = config.get_param("api_key") or stored_token()
+    return token_for(
+        url,
+        value,
+        explicit=explicit,
+        from_environment=not explicit and value is not None,
+        required=required,
+        allow_insecure=bool(config.get_param("allow_insecure_token")),
+    )
+
+
 def _transport(config: ConfigManager, token: Token | None, base_url: str) -> Transport:
     return Transport(
         token=token,
@@ -143,14 +170,7 @@ def load_api(info: BackendInfo, config: ConfigManager) -> ApiBackend:
         )
     base = str(config.get_param("api_base_url")).rstrip("/")
     split_endpoint_url(base, "api_base_url")
-    token = token_for(
-        base,
-        config.get_param("api_key"),
-        explicit=config.is_explicit("api_key"),
-        from_environment=config.from_environment("api_key"),
-        required=True,
-        allow_insecure=bool(config.get_param("allow_insecure_token")),
-    )
+    token = _token(config, base, required=True)
     provider = str(config.get_param("provider")).strip()
     extra: dict[str, Any] = config.get_param("extra_body") or {}
     raw_protocol: Protocol | None = None
@@ -186,14 +206,7 @@ def load_endpoint(info: BackendInfo, config: ConfigManager) -> ApiBackend:
             allowed="an http(s) URL",
         )
     base, from_path = split_endpoint_url(url, option)
-    token = token_for(
-        base,
-        config.get_param("api_key"),
-        explicit=config.is_explicit("api_key"),
-        from_environment=config.from_environment("api_key"),
-        required=False,
-        allow_insecure=bool(config.get_param("allow_insecure_token")),
-    )
+    token = _token(config, base, required=False)
     transport = _transport(config, token, base)
     wanted = str(config.get_param("protocol"))
     server = ServerInfo(wanted if wanted != "auto" else (from_path or ""))

@@ -1,8 +1,9 @@
 """Which token goes where, and keeping it out of every message.
 
 Rules:
-- A token taken from the environment (``HUGGINGFACE_API_KEY``, ``HF_TOKEN``) is sent only to
-  HuggingFace's own hosts over https.
+- A token not passed as ``api_key=`` (``HUGGINGFACE_API_KEY``, ``HF_TOKEN``,
+  ``HUGGING_FACE_HUB_TOKEN`` or the file ``hf auth login`` writes, see
+  :mod:`~abstractllm_hf_api.stored_token`) is sent only to HuggingFace's own hosts over https.
 - A custom endpoint gets a token only when one is given for it explicitly (``api_key=``).
 - A token is never sent over plain http to a host other than loopback unless the caller
   opts in with ``allow_insecure_token=True``.
@@ -30,7 +31,10 @@ __all__ = [
 ]
 
 HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "huggingface.cloud")
-HOW_TO_SET = "pass api_key=... or set HUGGINGFACE_API_KEY (or HF_TOKEN); create one at https://huggingface.co/settings/tokens"
+HOW_TO_SET = (
+    "pass api_key=..., set HUGGINGFACE_API_KEY (or HF_TOKEN), or log in with `hf auth login`;"
+    " create a token at https://huggingface.co/settings/tokens"
+)
 
 
 class Token:
@@ -91,7 +95,8 @@ def token_for(
     if usable is None:
         if required:
             reason = (
-                "a token from the environment is only sent to HuggingFace's own https hosts, and "
+                "a token not passed as api_key= (from the environment or `hf auth login`) is only sent to"
+                " HuggingFace's own https hosts, and "
                 f"{urlsplit(url).hostname!r} is not one; pass api_key=... explicitly for it"
                 if value and from_environment
                 else f"no HuggingFace token was found; {HOW_TO_SET}"
