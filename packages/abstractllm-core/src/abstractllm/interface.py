@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from abstractllm.backend import Backend, BackendInfo
+from abstractllm.call_validation import CallValidator
 from abstractllm.config import ConfigManager, param_name
-from abstractllm.enums import MessageRole
 from abstractllm.errors import (
     AbstractLLMError,
     ContextWindowExceededError,
     GenerationError,
-    InvalidArgumentError,
     ModelNotFoundError,
     ProviderAPIError,
     ProviderConnectionError,
@@ -27,12 +24,10 @@ from abstractllm.errors import (
     UnsupportedFeatureError,
     UnsupportedOperationError,
 )
-from abstractllm.messages import Message, check_text, normalize_messages
-from abstractllm.options import GENERATION_OPTIONS, Option, validate_options
-from abstractllm.request import GenerationParams, GenerationRequest
+from abstractllm.messages import Message
+from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
-from abstractllm.structured import normalize_response_format
-from abstractllm.tools import check_tool_calls, normalize_tool_choice, normalize_tools
+from abstractllm.tools import check_tool_calls
 
 if TYPE_CHECKING:
     from abstractllm.plugins import Plugins
@@ -40,18 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["AbstractLLMInterface", "map_exception"]
 
 logger = logging.getLogger(__name__)
-
-_CORE_NAMES = frozenset(GENERATION_OPTIONS)
-
-
-@dataclass(frozen=True)
-class _CallDefaults:
-    """A model's configured generation values at one configuration version."""
-
-    version: int
-    core: dict[str, Any]
-    extra: dict[str, Any]
-    system_prompt: str | None
 
 
 def map_exception(error: BaseException, info: BackendInfo, plugins: Plugins, model: str | None) -> AbstractLLMError:
@@ -104,7 +87,7 @@ class AbstractLLMInterface:
         self.config_manager = config_manager
         self._lock = threading.Lock()
         self._capabilities: dict[str, Any] | None = None
-        self._call_defaults_cache: _CallDefaults | None = None
+        self._validator = CallValidator(info, config_manager)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -369,30 +352,6 @@ class AbstractLLMInterface:
     def _map(self, error: BaseException) -> AbstractLLMError:
         return map_exception(error, self._info, self._plugins, self._model_name())
 
-    @functools.cached_property
-    def _generation_options(self) -> dict[str, Option]:
-        return {**GENERATION_OPTIONS, **self._info.generation_options}
-
-    @functools.cached_property
-    def _where(self) -> str:
-        return f"generate() on {self.provider}/{self.mode}"
-
-    def _call_defaults(self) -> _CallDefaults:
-        """The configured generation values, recomputed only after the configuration changed."""
-        cached = self._call_defaults_cache
-        version = self.config_manager.version
-        if cached is None or cached.version != version:
-            effective = self.config_manager.effective(self._generation_options)
-            configured = self.config_manager.get_param("system_prompt")
-            cached = _CallDefaults(
-                version=version,
-                core={name: value for name, value in effective.items() if name in _CORE_NAMES},
-                extra={name: value for name, value in effective.items() if name not in _CORE_NAMES and value is not None},
-                system_prompt=configured if isinstance(configured, str) else None,
-            )
-            self._call_defaults_cache = cached
-        return cached
-
     def _build_request(
         self,
         prompt: Any,
@@ -409,123 +368,20 @@ class AbstractLLMInterface:
     ) -> GenerationRequest:
         """Validate one call into a request; every error names this model's provider and mode."""
         try:
-            return self._validated_request(
-                prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params, check_window
+            request = self._validator.request(
+                prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params
             )
+            if request.tools or request.response_format is not None:
+                self._check_features(request)
+            if check_window:
+                self._check_context_window(request)
+            return request
         except AbstractLLMError as error:
             error.with_context(provider=self.provider, mode=self.mode, model=self._model_name())
             raise
 
     def _model_name(self) -> str | None:
         return self._backend.model_name if self._backend is not None else None
-
-    def _validated_request(
-        self,
-        prompt: Any,
-        system_prompt: str | None,
-        stream: bool,
-        tools: Sequence[Any] | None,
-        tool_choice: Any,
-        response_format: Any,
-        raw: bool,
-        messages: Sequence[Any] | None,
-        params: Mapping[str, Any],
-        check_window: bool,
-    ) -> GenerationRequest:
-        where = self._where
-        defaults = self._call_defaults()
-        core, extra = defaults.core, defaults.extra
-        if params:
-            given = validate_options(params, self._generation_options, where=where, provider=self.provider, mode=self.mode)
-            core, extra = dict(core), dict(extra)
-            for name, value in given.items():
-                if name in _CORE_NAMES:
-                    core[name] = value
-                elif value is None:
-                    extra.pop(name, None)
-                else:
-                    extra[name] = value
-        for name, flag in (("stream", stream), ("raw", raw)):
-            if flag is not True and flag is not False:
-                raise InvalidArgumentError(
-                    f"{where}: {name} must be True or False, got {flag!r}", parameter=name, value=flag, allowed="True or False"
-                )
-        if system_prompt is not None:
-            check_text(system_prompt, f"{where}: system_prompt", parameter="system_prompt")
-        params_obj = GenerationParams(**core, extra=dict(extra))
-        if stream and params_obj.num_return_sequences > 1:
-            raise InvalidArgumentError(
-                f"{where}: stream=True returns one sequence; set num_return_sequences=1 or stream=False",
-                parameter="num_return_sequences",
-                value=params_obj.num_return_sequences,
-                allowed="1 when streaming",
-            )
-        if system_prompt is None and not raw:
-            system_prompt = defaults.system_prompt
-        conversation, plain_prompt = self._conversation(prompt, system_prompt, messages, raw, where)
-        tool_definitions = normalize_tools(tools)
-        choice = normalize_tool_choice(tool_choice, tool_definitions)
-        request = GenerationRequest(
-            messages=tuple(conversation),
-            params=params_obj,
-            prompt=plain_prompt,
-            raw=raw,
-            tools=tool_definitions,
-            tool_choice=choice,
-            response_format=normalize_response_format(response_format),
-        )
-        if request.tools or request.response_format is not None:
-            self._check_features(request)
-        if check_window:
-            self._check_context_window(request)
-        return request
-
-    def _conversation(
-        self, prompt: Any, system_prompt: str | None, messages: Sequence[Any] | None, raw: bool, where: str
-    ) -> tuple[list[Message], str | None]:
-        """The conversation to send (``system_prompt`` first) and the plain prompt, if the call is one."""
-        history: list[Message] = normalize_messages(messages) if messages else []
-        plain: str | None = None
-        if isinstance(prompt, str):
-            check_text(prompt, f"{where}: prompt", parameter="prompt")
-            if not prompt.strip() and not history:
-                raise InvalidArgumentError(
-                    f"{where}: prompt is empty; pass the text to complete",
-                    parameter="prompt",
-                    value=prompt,
-                    allowed="non-empty text",
-                )
-            plain = prompt
-            if prompt:
-                history.append(Message(role=MessageRole.USER.value, content=prompt))
-        elif prompt is None:
-            if not history:
-                raise InvalidArgumentError(
-                    f"{where}: prompt is missing", parameter="prompt", value=None, allowed="a string or a list of messages"
-                )
-        elif isinstance(prompt, Sequence) and not isinstance(prompt, (bytes, bytearray, memoryview)):
-            history.extend(normalize_messages(prompt))
-        else:
-            fix = "; decode it first, e.g. prompt.decode('utf-8')" if isinstance(prompt, (bytes, bytearray, memoryview)) else ""
-            raise InvalidArgumentError(
-                f"{where}: prompt must be a string or a list of chat messages, got {type(prompt).__name__}{fix}",
-                parameter="prompt",
-                value=type(prompt).__name__,
-                allowed="str or list of messages",
-            )
-        if raw and (plain is None or messages or system_prompt is not None):
-            raise InvalidArgumentError(
-                f"{where}: raw=True completes one plain string verbatim; drop messages and system_prompt, or drop raw",
-                parameter="raw",
-                value=True,
-                allowed="raw=True with a plain string prompt only",
-            )
-        if system_prompt is not None:
-            history = [message for message in history if message.role != MessageRole.SYSTEM.value]
-            history.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
-        if len(history) != 1 or history[0].role != MessageRole.USER.value:
-            plain = None if not raw else plain
-        return history, plain
 
     def _check_features(self, request: GenerationRequest) -> None:
         capabilities = self.get_capabilities()
