@@ -169,9 +169,24 @@ def test_the_cache_folder_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv(_discovery_cache.CACHE_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _discovery_cache.cache_dir() == tmp_path / "abstractllm"
-    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: relative paths are invalid
     monkeypatch.setenv("HOME", str(tmp_path))
     assert _discovery_cache.cache_dir() == tmp_path / ".cache" / "abstractllm"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert _discovery_cache.cache_dir() == tmp_path / ".cache" / "abstractllm"
+
+
+def test_without_a_home_folder_discovery_scans_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, site: Path, tmp_path: Path
+) -> None:
+    for variable in (_discovery_cache.CACHE_DIR_VARIABLE, "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # what it returns when no home is known
+    monkeypatch.chdir(tmp_path)
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    assert _discovery_cache.cache_dir() is None
+    assert entry_points(GROUP) == full_scan()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
 
 
 def test_only_the_newest_cache_files_are_kept(cache: Path, site: Path) -> None:

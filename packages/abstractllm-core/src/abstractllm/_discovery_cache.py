@@ -58,13 +58,16 @@ class FoundEntryPoint:
         return target
 
 
-def cache_dir() -> Path:
-    """The folder of the cache: ``ABSTRACTLLM_CACHE_DIR``, else the user's cache folder + ``abstractllm``."""
+def cache_dir() -> Path | None:
+    """The folder of the cache: ``ABSTRACTLLM_CACHE_DIR``, else the user's cache folder + ``abstractllm``
+    (``$XDG_CACHE_HOME`` when it is absolute, else ``~/.cache``); None when no home folder is known."""
     configured = os.environ.get(CACHE_DIR_VARIABLE)
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "abstractllm"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "abstractllm" if os.path.isabs(base) else None
 
 
 def entry_points(group: str) -> list[FoundEntryPoint]:
@@ -72,8 +75,12 @@ def entry_points(group: str) -> list[FoundEntryPoint]:
     if not _only_path_finder_resolves_distributions():
         logger.debug("a custom distribution finder is installed; scanning entry points without the cache")
         return _scan(group)
+    folder = cache_dir()
+    if folder is None:
+        logger.debug("no cache folder (no home folder and no %s); scanning entry points", CACHE_DIR_VARIABLE)
+        return _scan(group)
     fingerprint = _fingerprint(sys.path)
-    path = cache_dir() / f"entry-points-{group}-{_key(fingerprint):08x}.json"
+    path = folder / f"entry-points-{group}-{_key(fingerprint):08x}.json"
     cached = _read(path, fingerprint)
     if cached is not None:
         logger.debug("%d entry points of %r from the cache %s", len(cached), group, path)
