@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: The version of all four distributions (their pyprojects read it here: the one place it is written).
 __version__ = "0.1.0"
 
 _EXPORTS = {

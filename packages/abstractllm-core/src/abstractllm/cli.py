@@ -187,7 +187,11 @@ def _cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
     for entry in report["broken"]:
         out.write(f"BROKEN {entry['plugin']} ({entry['distribution']}): {entry['error']}\n")
     if not report["backends"]:
-        out.write("no backends installed; try: pip install abstractllm-core[huggingface]\n")
+        from abstractllm.install_hint import install_line
+        from abstractllm.providers.huggingface import HF_MODES
+
+        backends = sorted({distribution for distribution, _ in HF_MODES.values()})
+        out.write(f"no backends installed; try: {install_line(*backends)}\n")
     return 0
 
 

@@ -14,6 +14,7 @@ from abstractllm.errors import (
     InvalidArgumentError,
     UnsupportedProviderError,
 )
+from abstractllm.install_hint import install_line
 from abstractllm.interface import AbstractLLMInterface, map_exception
 from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS, suggest
 from abstractllm.providers import huggingface
@@ -109,7 +110,7 @@ def _resolve(provider: str, values: Mapping[str, Any], plugins: Plugins) -> Inst
         return modes[canonical]
     if provider == huggingface.PROVIDER and mode in huggingface.HF_MODES:
         distribution = huggingface.HF_MODES[mode][0]
-        install = f"pip install {distribution}"
+        install = install_line(distribution)
         raise BackendNotInstalledError(
             f"the {mode!r} mode needs the {distribution} distribution, which is not installed; run: {install}",
             provider=provider,

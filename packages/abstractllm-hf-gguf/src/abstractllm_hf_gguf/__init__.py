@@ -7,4 +7,7 @@ package (or its plugin module) imports neither llama_cpp nor huggingface_hub; th
 imported when a model is created.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+#: The installed distribution's version (core's, at build time: the packages release in lockstep).
+__version__ = version("abstractllm-hf-gguf")

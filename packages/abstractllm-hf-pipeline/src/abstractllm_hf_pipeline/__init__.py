@@ -4,4 +4,7 @@ Use it through core: ``create_llm("huggingface", model="org/name" or "/a/folder"
 Nothing heavy is imported until a model is created.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+#: The installed distribution's version (core's, at build time: the packages release in lockstep).
+__version__ = version("abstractllm-hf-pipeline")
