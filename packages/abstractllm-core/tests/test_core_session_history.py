@@ -44,14 +44,19 @@ def goes_on(session: Session, before: list[dict[str, Any]]) -> None:
         {"tempreature": 0.5},
         {"tools": [{"type": "function", "function": {"name": "f"}}]},
         {"prompt": "paris " * 300},
+        {"prompt": "the capital \ud800 of"},
+        {"prompt": b"the capital of"},
+        {"prompt": "   "},
     ],
-    ids=["temperature", "max_tokens", "unknown", "unsupported-tools", "too-long"],
+    ids=["temperature", "max_tokens", "unknown", "unsupported-tools", "too-long", "surrogate", "bytes", "blank"],
 )
 def test_a_failed_call_leaves_the_history_as_it_was(session: Session, bad: dict[str, Any]) -> None:
     before = snapshot(session)
     prompt = bad.pop("prompt", "rome is")
-    with pytest.raises((InvalidArgumentError, UnsupportedFeatureError, ContextWindowExceededError)):
+    with pytest.raises((InvalidArgumentError, UnsupportedFeatureError, ContextWindowExceededError)) as caught:
         session.generate(prompt, **bad)
+    if isinstance(caught.value, InvalidArgumentError) and not bad:
+        assert caught.value.parameter == "prompt", caught.value
     goes_on(session, before)
 
 

@@ -9,18 +9,18 @@ import os
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from abstractllm.context_fit import ContextFit
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
 from abstractllm.interface import AbstractLLMInterface
-from abstractllm.messages import Message, normalize_messages
+from abstractllm.messages import Message, check_text, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
 from abstractllm.session_files import read_session_file, write_json_atomically
 from abstractllm.session_manager import SessionManager
 from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
-from abstractllm.tools import ToolDefinition, normalize_tools
+from abstractllm.tools import ToolCall, ToolDefinition, normalize_tools
 
 __all__ = ["Message", "Session", "SessionManager"]
 
@@ -157,19 +157,8 @@ class Session:
         error (``InvalidArgumentError`` naming the path or the field) the previous file stays."""
         write_json_atomically(path, self.to_dict())
 
-    @staticmethod
-    def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-        return read_session_file(path)
-
     def _load_into(self, path: str | os.PathLike[str]) -> Session:
-        state = self._read(path)
-        self.id = state["id"]
-        self.created_at = state["created_at"]
-        self.last_updated = state["last_updated"]
-        self.system_prompt = state["system_prompt"]
-        self.metadata = state["metadata"]
-        self.messages = state["messages"]
-        return self
+        return self._load_into_state(read_session_file(path))
 
     @classmethod
     def _load_new(
@@ -178,7 +167,7 @@ class Session:
         provider: AbstractLLMInterface | str | None = None,
         provider_config: Mapping[Any, Any] | None = None,
     ) -> Session:
-        state = cls._read(path)
+        state = read_session_file(path)
         session = cls(provider=provider, provider_config=provider_config)
         return session._load_into_state(state)
 
@@ -212,7 +201,7 @@ class Session:
         system_prompt = params.pop("system_prompt", None)
         pending: list[Message] = []
         if prompt is not None:
-            if not isinstance(prompt, str) or not prompt.strip():
+            if not check_text(prompt, "prompt", parameter="prompt").strip():
                 raise InvalidArgumentError("prompt must be non-empty text", parameter="prompt", value=prompt)
             pending.append(_new_message(MessageRole.USER, prompt))
         if not self.messages and not pending:
@@ -238,14 +227,7 @@ class Session:
         Both turns enter the history only when the reply is complete: a call that fails, or
         a stream that is closed or abandoned before its end, leaves the history as it was.
         """
-        if tool_functions and stream:
-            raise InvalidArgumentError(
-                "stream=True cannot run a tool loop; call generate_with_tools(...) or drop stream",
-                parameter="stream",
-                value=True,
-                allowed="False when tool_functions are given",
-            )
-        if tool_functions or (self._tool_functions and not stream):
+        if self._runs_tools(tool_functions, stream, "generate_with_tools"):
             return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
         pending, messages = self._begin(prompt, model, kwargs)
@@ -254,6 +236,17 @@ class Session:
         reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
         self._commit([*pending, _reply_message(reply)])
         return reply
+
+    def _runs_tools(self, tool_functions: Mapping[str, Callable[..., Any]] | None, stream: bool, loop: str) -> bool:
+        """Whether ``generate`` runs the tool loop instead; a streamed tool loop is refused."""
+        if tool_functions and stream:
+            raise InvalidArgumentError(
+                f"stream=True cannot run a tool loop; call {loop}(...) or drop stream",
+                parameter="stream",
+                value=True,
+                allowed="False when tool_functions are given",
+            )
+        return bool(tool_functions or (self._tool_functions and not stream))
 
     def send(self, message: str, provider: AbstractLLMInterface | None = None, stream: bool = False, **kwargs: Any) -> Any:
         """The original library's name for :meth:`generate`."""
@@ -288,14 +281,7 @@ class Session:
     ) -> GenerateResponse | AsyncGenerator[StreamChunk, None]:
         """:meth:`generate` for asyncio; with ``stream=True`` awaiting gives an async generator.
         A cancelled call leaves the history as it was."""
-        if tool_functions and stream:
-            raise InvalidArgumentError(
-                "stream=True cannot run a tool loop; call generate_with_tools_async(...) or drop stream",
-                parameter="stream",
-                value=True,
-                allowed="False when tool_functions are given",
-            )
-        if tool_functions or (self._tool_functions and not stream):
+        if self._runs_tools(tool_functions, stream, "generate_with_tools_async"):
             return await self.generate_with_tools_async(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
         pending, messages = self._begin(prompt, model, kwargs)
@@ -364,28 +350,24 @@ class Session:
 
         At most ``max_tool_rounds`` (≥ 1) rounds of tool calls; the last request then asks
         for an answer without tools. A forced ``tool_choice`` ("required" or a tool's name)
-        applies to the first request only; later ones are "auto". Every step enters the history when the final answer arrives;
-        a loop that fails or is interrupted on the way leaves the history as it was.
+        applies to the first request only; later ones are "auto". Every step enters the
+        history when the final answer arrives; a loop that fails or is interrupted on the
+        way leaves the history as it was.
         """
         kwargs.pop("max_tool_calls", None)
         _check_rounds(max_tool_rounds)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
-        turns, messages = self._begin(prompt, model, kwargs)
-        reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, tools=definitions, **kwargs))
-        for round_ in range(1, max_tool_rounds + 1):
-            if not reply.tool_calls:
-                break
-            turns.append(_reply_message(reply))
-            turns.extend(run_tool_calls(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id))
-            again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
-            reply = self._fit.send(
-                model,
-                self._request_messages(model, turns, kwargs.get("max_tokens")),
-                lambda fitted: model.generate(messages=fitted, tools=definitions, **again),  # noqa: B023 - called at once
-            )
-        self._commit([*turns, _reply_message(reply)])
-        return reply
+        loop = self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
+        try:
+            step = next(loop)
+            while True:
+                if isinstance(step, _RunTools):
+                    step = loop.send(run_tool_calls(step.calls, functions, model._plugins, round_=step.round, session_id=self.id))
+                else:
+                    step = loop.send(self._fit.send(model, step.messages, step.generate))
+        except StopIteration as finished:
+            return cast(GenerateResponse, finished.value)
 
     async def generate_with_tools_async(
         self,
@@ -402,25 +384,64 @@ class Session:
         _check_rounds(max_tool_rounds)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
+        loop = self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
+        try:
+            step = next(loop)
+            while True:
+                if isinstance(step, _RunTools):
+                    results = await run_tool_calls_async(
+                        step.calls, functions, model._plugins, round_=step.round, session_id=self.id
+                    )
+                    step = loop.send(results)
+                else:
+                    step = loop.send(await self._fit.send_async(model, step.messages, step.generate_async))
+        except StopIteration as finished:
+            return cast(GenerateResponse, finished.value)
+
+    def _tool_loop(
+        self, model: AbstractLLMInterface, kwargs: dict[str, Any], prompt: str | None, max_tool_rounds: int, tools: list[Any]
+    ) -> Generator[_Ask | _RunTools, Any, GenerateResponse]:
+        """One tool loop without its I/O (shared by the sync and async drivers): yields each
+        request to send (answered with the reply) and each round of tool calls to run
+        (answered with the result messages); records every turn and returns the final reply."""
         turns, messages = self._begin(prompt, model, kwargs)
-        reply = await self._fit.send_async(
-            model, messages, lambda fitted: model.generate_async(messages=fitted, tools=definitions, **kwargs)
-        )
+        reply: GenerateResponse = yield _Ask(model, messages, {**kwargs, "tools": tools})
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             turns.append(_reply_message(reply))
-            turns.extend(
-                await run_tool_calls_async(reply.tool_calls, functions, model._plugins, round_=round_, session_id=self.id)
-            )
-            again = {**kwargs, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
-            reply = await self._fit.send_async(
-                model,
-                self._request_messages(model, turns, kwargs.get("max_tokens")),
-                lambda fitted: model.generate_async(messages=fitted, tools=definitions, **again),  # noqa: B023 - awaited at once
-            )
+            turns.extend((yield _RunTools(reply.tool_calls, round_)))
+            params = {
+                **kwargs,
+                "tools": tools,
+                "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds),
+            }
+            reply = yield _Ask(model, self._request_messages(model, turns, kwargs.get("max_tokens")), params)
         self._commit([*turns, _reply_message(reply)])
         return reply
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ask:
+    """A request of a tool loop: ``messages`` (before fitting) for ``model`` with ``params``."""
+
+    model: AbstractLLMInterface
+    messages: list[Message]
+    params: dict[str, Any]
+
+    def generate(self, fitted: list[Message]) -> GenerateResponse:
+        return self.model.generate(messages=fitted, **self.params)
+
+    async def generate_async(self, fitted: list[Message]) -> GenerateResponse:
+        return await self.model.generate_async(messages=fitted, **self.params)
+
+
+@dataclasses.dataclass(frozen=True)
+class _RunTools:
+    """The tool calls of one round of a tool loop."""
+
+    calls: list[ToolCall]
+    round: int
 
 
 def _check_rounds(max_tool_rounds: Any) -> None:
