@@ -10,7 +10,7 @@
 5. Constrained decoding: per-token time with a JSON schema vs without (<= 1.5x), and the first vs the
    second request with a new schema (the grammar is compiled once and cached).
 
-Prints a table and writes ``benchmarks/results/pipeline.json``.
+Prints the common table and writes ``benchmarks/results/pipeline.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import ctypes
 import gc
-import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import finish, report, row  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -225,7 +227,7 @@ def bench_constrained(llm: Any, repeats: int) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
@@ -251,44 +253,59 @@ def main() -> int:
     memory, constrained = results["memory"], results["constrained"]
     loaded_mb = memory["rss_loaded_mb"] - memory["rss_before_mb"]
     rows = [
-        ("overhead: llm.generate / model.generate (32 tok)", f"{overhead['ratio']:.3f}", "<= 1.05", overhead["ok"]),
-        (
+        row(
+            "overhead: llm.generate / model.generate (32 tokens)",
+            overhead["abstractllm_s"] * 1e3,
+            "ms",
+            ratio=overhead["ratio"],
+            target="<= 1.05",
+            ok=overhead["ok"],
+            note=f"raw {overhead['raw_s'] * 1e3:.1f} ms",
+        ),
+        row(
             "concurrency: 16 sequential / 16 concurrent",
-            f"{concurrency['speedup']:.1f}x (raw batched {concurrency['raw_speedup']:.1f}x)",
-            ">= 5x",
-            concurrency["ok"],
+            f"{concurrency['speedup']:.1f}x",
+            ratio=concurrency["speedup"],
+            target=">= 5x",
+            ok=concurrency["ok"],
+            note=f"raw batched generate: {concurrency['raw_speedup']:.1f}x",
         ),
-        (
+        row(
             "cache: second create_llm / first load",
-            f"{cache['ratio']:.5f} ({cache['second_load_s'] * 1e3:.2f} ms vs {cache['first_load_s']:.2f} s)",
-            "<= 0.01",
-            cache["ok"],
+            cache["second_load_s"] * 1e3,
+            "ms",
+            ratio=cache["ratio"],
+            target="<= 0.01",
+            ok=cache["ok"],
+            note=f"first load {cache['first_load_s']:.2f} s",
         ),
-        (
+        row(
             "memory: RSS after unload vs before",
-            f"{memory['change']:+.2%} (loaded {loaded_mb:+.0f} MB)",
-            "within 5%",
-            memory["ok"],
+            f"{memory['change']:+.2%}",
+            target="within 5%",
+            ok=memory["ok"],
+            note=f"loaded {loaded_mb:+.0f} MB",
         ),
-        ("constrained: per-token with schema / without", f"{constrained['ratio']:.2f}x", "<= 1.5x", constrained["ok"]),
-        (
-            "constrained: 1st vs 2nd request, new schema",
-            f"{constrained['first_request_s'] * 1e3:.1f} ms (compile {constrained['first_request_compile_s'] * 1e3:.1f} ms)"
-            f" vs {constrained['second_request_s'] * 1e3:.1f} ms",
-            "1 compile",
-            constrained["compiles_for_two_requests"] == 1,
+        row(
+            "constrained: per-token with schema / without",
+            constrained["constrained_per_token_ms"],
+            "ms",
+            ratio=constrained["ratio"],
+            target="<= 1.5",
+            ok=constrained["ratio"] <= 1.5,
+        ),
+        row(
+            "constrained: grammar compiles for 2 requests, new schema",
+            constrained["compiles_for_two_requests"],
+            target="1",
+            ok=constrained["compiles_for_two_requests"] == 1,
+            note=f"1st {constrained['first_request_s'] * 1e3:.1f} ms (compile "
+            f"{constrained['first_request_compile_s'] * 1e3:.1f} ms), 2nd {constrained['second_request_s'] * 1e3:.1f} ms",
         ),
     ]
-    width = max(len(row[0]) for row in rows)
-    print(f"{'measurement':<{width}}  {'result':<48}  {'target':<10}  ok")
-    for name, value, target, ok in rows:
-        print(f"{name:<{width}}  {value:<48}  {target:<10}  {'yes' if ok else 'NO'}")
-    out = ROOT / "benchmarks" / "results" / "pipeline.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {out}")
-    return 0
+    report("pipeline", rows, results)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
+    finish()

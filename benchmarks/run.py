@@ -1,27 +1,53 @@
-"""Run every benchmark script (or those named: core, pipeline, gguf, api) in this interpreter."""
+"""Run every benchmark section (or those named) in this interpreter and exit non-zero when a target is missed.
+
+    python benchmarks/run.py [section ...]        # hatch run bench [section ...]
+
+Each section prints the common table (see ``common.report``). A section that crashes is
+reported and the others still run. The summary at the end lists every missed target and
+every crashed section; the exit status is 1 when there is any, else 0.
+"""
 
 from __future__ import annotations
 
 import runpy
 import sys
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ALL = ("core", "pipeline", "gguf", "api")
+sys.path.insert(0, str(HERE))
+
+import common  # noqa: E402  (the same module the sections import: they share its record of missed targets)
+
+SECTIONS = ("core", "startup", "pipeline", "gguf", "api")
 
 
-def main(names: list[str]) -> None:
-    for name in names or ALL:
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        print(f"no benchmark section named {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    crashed: list[str] = []
+    for name in names or SECTIONS:
         script = HERE / f"bench_{name}.py"
-        if not script.exists():
-            raise SystemExit(f"no benchmark named {name!r}; choose from {', '.join(ALL)}")
         sys.argv = [str(script)]  # each script parses its own (default) arguments
         try:
             runpy.run_path(str(script), run_name="__main__")
-        except SystemExit as exit:
-            if exit.code not in (0, None):
-                raise
+        except SystemExit as exit:  # a script's own finish(): missed targets are already in common.MISSED
+            if exit.code not in (0, 1, None):
+                crashed.append(f"{name} (exit: {exit.code})")
+        except Exception:
+            traceback.print_exc()
+            crashed.append(f"{name} (crashed)")
+    print("\n== summary ==")
+    for section, measure in common.MISSED:
+        print(f"missed  {section}: {measure}")
+    for section in crashed:
+        print(f"failed  {section}")
+    if not common.MISSED and not crashed:
+        print("every target met")
+    return 1 if common.MISSED or crashed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    raise SystemExit(main(sys.argv[1:]))
