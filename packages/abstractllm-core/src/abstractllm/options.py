@@ -6,6 +6,10 @@ HuggingFace mode understands; a backend declares its own in its ``BackendInfo``.
 Validation happens before anything loads or is sent, and raises
 ``InvalidArgumentError`` naming the parameter, the value and what is allowed; an
 unknown name gets a did-you-mean.
+
+The rules are the same in every mode, and no backend sees a value it cannot handle:
+a temperature below :data:`GREEDY_BELOW_TEMPERATURE` is greedy decoding (stored as 0);
+a seed is an integer from 0 to :data:`MAX_SEED`; token counts and ``top_k`` fit a C ``int``.
 """
 
 from __future__ import annotations
@@ -185,12 +189,7 @@ def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: s
 GENERATION_OPTIONS: dict[str, Option] = {
     option.name: option
     for option in (
-        Option(
-            "temperature",
-            0.7,
-            check_temperature,
-            f"Randomness; 0 (and anything below {GREEDY_BELOW_TEMPERATURE:g}) means greedy decoding.",
-        ),
+        Option("temperature", 0.7, check_temperature, "Randomness; 0 means greedy decoding."),
         Option("max_tokens", 512, check_int(1, MAX_COUNT, optional=False), "Most new tokens to generate."),
         Option("top_p", None, check_float(0.0, 1.0, exclusive_minimum=True), "Nucleus sampling mass, 0 < top_p ≤ 1."),
         Option("top_k", None, check_int(0, MAX_COUNT), "Sample from the k most likely tokens; 0 disables."),
@@ -199,7 +198,7 @@ GENERATION_OPTIONS: dict[str, Option] = {
         ),
         Option("do_sample", None, lambda v: None if v is None else check_bool(v), "False forces greedy decoding."),
         Option("num_return_sequences", 1, check_int(1, 128, optional=False), "How many completions to return (at most 128)."),
-        Option("seed", None, check_seed, f"Seed for reproducible sampling, 0 to {MAX_SEED}."),
+        Option("seed", None, check_seed, "Seed for reproducible sampling."),
         Option("stop", (), check_stop, "Stop sequences; never part of the returned text."),
     )
 }
