@@ -221,3 +221,20 @@ def test_saves_killed_mid_write_leave_no_temporary_after_the_next_save(tmp_path:
     small.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.json"]
     assert Session.load(path).system_prompt == "small"
+
+
+def test_a_sessions_dir_that_is_a_file_is_an_invalid_argument(tmp_path: Path) -> None:
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("keep")
+    for folder in (a_file, a_file / "sessions"):
+        with pytest.raises(InvalidArgumentError, match=r"plain\.txt") as caught:
+            SessionManager(folder)
+        assert caught.value.parameter == "sessions_dir"
+    assert a_file.read_text() == "keep"
+
+
+@pytest.mark.parametrize("system_prompt", ["be \ud800 brief", 5, b"bytes"])
+def test_a_bad_system_prompt_names_it(system_prompt: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Session(system_prompt=system_prompt)
+    assert caught.value.parameter == "system_prompt"

@@ -90,7 +90,7 @@ class Session:
         self._provider: AbstractLLMInterface | None = provider
         self._fit = ContextFit()
         if system_prompt is not None:
-            self.add_message(MessageRole.SYSTEM, system_prompt)
+            self.add_message(MessageRole.SYSTEM, check_text(system_prompt, "system_prompt", parameter="system_prompt"))
         for tool in tools or []:
             self.add_tool(tool)
 

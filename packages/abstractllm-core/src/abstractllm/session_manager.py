@@ -32,7 +32,15 @@ class SessionManager:
         self.sessions: dict[str, Session] = {}
         self.sessions_dir = Path(sessions_dir) if sessions_dir is not None else None
         if self.sessions_dir is not None:
-            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"sessions_dir {self.sessions_dir} cannot be a folder of sessions: {exc.strerror or exc};"
+                    " give a folder you can write to",
+                    parameter="sessions_dir",
+                    value=str(self.sessions_dir),
+                ) from exc
 
     def create_session(
         self,
