@@ -297,8 +297,9 @@ class _Handler(BaseHTTPRequestHandler):
         ``TRICKLE_SECONDS``, for at most ``TRICKLE_FOR`` seconds), ``reply`` (an answer
         given verbatim, see :meth:`_scripted_reply`).
         Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``,
-        ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and
-        ``tool_call`` / ``reject_tools`` are read by the route handlers.
+        ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and ``tool_call`` /
+        ``reject_tools`` / ``ignore_constraints`` (answer free text whatever ``tool_choice``
+        and ``response_format`` ask, as ``transformers serve`` does) are read by the route handlers.
         """
         if fault.get("slow"):
             time.sleep(float(fault["slow"]))
@@ -369,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
             if chat and messages and messages[-1].get("role") == "tool":
                 tokens = [" The", " tool", " said:", " " + str(messages[-1].get("content"))]
                 reason = "stop"
-            if response_format:
+            if response_format and not fault.get("ignore_constraints"):
                 schema = response_format.get("json_schema", {}).get("schema") or response_format.get("schema")
                 schema = schema or response_format.get("value") or {"type": "object"}
                 tokens, reason = [json.dumps(instance(schema))], "stop"
@@ -424,7 +425,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _tool_calls(self, body: dict[str, Any], fault: dict[str, Any]) -> list[dict[str, Any]] | None:
         wanted = fault.get("tool_call")
         messages = body.get("messages") or []
-        if not wanted or not body.get("tools") or (messages and messages[-1].get("role") == "tool"):
+        if fault.get("ignore_constraints") or not body.get("tools") or (messages and messages[-1].get("role") == "tool"):
+            return None
+        if not wanted:
+            wanted = self._forced_call(body)
+        if not wanted:
             return None
         return [
             {
@@ -434,6 +439,19 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for i, call in enumerate(wanted if isinstance(wanted, list) else [wanted])
         ]
+
+    @staticmethod
+    def _forced_call(body: dict[str, Any]) -> dict[str, Any] | None:
+        """The call a forced ``tool_choice`` asks for ("required": the first tool), with valid arguments."""
+        choice = body.get("tool_choice")
+        tools = {tool["function"]["name"]: tool["function"] for tool in body["tools"]}
+        if choice == "required":
+            name = next(iter(tools))
+        elif isinstance(choice, dict) and choice.get("function", {}).get("name") in tools:
+            name = choice["function"]["name"]
+        else:
+            return None
+        return {"name": name, "arguments": instance(tools[name].get("parameters") or {"type": "object"})}
 
     def _openai_stream(
         self, body: dict[str, Any], fault: dict[str, Any], chat: bool, choice: tuple[Any, ...], usage: dict[str, int]

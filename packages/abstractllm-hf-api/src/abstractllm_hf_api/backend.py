@@ -15,6 +15,7 @@ from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFe
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm.stops import StopSequenceFilter, truncate_at_stop
+from abstractllm_hf_api.constraints import check_constraints
 from abstractllm_hf_api.errors import error_for_transport, scrub
 from abstractllm_hf_api.openai_protocol import RESPONSE_FORMAT_DIALECTS, OpenAIChat
 from abstractllm_hf_api.protocol import Call, Protocol, StreamState
@@ -154,7 +155,7 @@ class ApiBackend(Backend):
         with within():
             lines, state = self._open_stream(protocol, request)
         try:
-            events, assembler = iter_sse(lines), _Assembler(state, request.params.stop)
+            events, assembler = iter_sse(lines), _Assembler(state, request, self._where)
             while True:
                 with within():
                     delta = _next_delta(events, assembler, state)
@@ -212,7 +213,7 @@ class ApiBackend(Backend):
         with within():
             lines, state = await self._aopen_stream(protocol, request)
         try:
-            events, assembler = aiter_sse(lines), _Assembler(state, request.params.stop)
+            events, assembler = aiter_sse(lines), _Assembler(state, request, self._where)
             while True:
                 with within():
                     delta = await _anext_delta(events, assembler, state)
@@ -291,8 +292,7 @@ class ApiBackend(Backend):
             for index in range(max(0, missing))
         ]
 
-    @staticmethod
-    def _finish(completion: Completion, extras: list[Completion], request: GenerationRequest) -> Completion:
+    def _finish(self, completion: Completion, extras: list[Completion], request: GenerationRequest) -> Completion:
         choices: list[Choice] = list(completion.choices)
         prompt, generated = completion.usage.prompt_tokens, completion.usage.completion_tokens
         for extra in extras:
@@ -307,28 +307,39 @@ class ApiBackend(Backend):
                     choice.finish_reason = "stop"
             if choice.finish_reason is None:
                 choice.finish_reason = "tool_calls" if choice.tool_calls else "stop"
+            check_constraints(request, choice.text, choice.finish_reason, choice.tool_calls, where=self._where)
         wanted = request.params.num_return_sequences
         return Completion(choices=choices[:wanted], usage=Usage(prompt, generated), model=completion.model)
 
 
 class _Assembler:
-    """Turns stream events into deltas: stop sequences held back and cut, then one final delta."""
+    """Turns stream events into deltas: stop sequences held back and cut, then one final delta
+    (after checking that the reply honoured the request's constraints)."""
 
-    def __init__(self, state: StreamState, stops: tuple[str, ...]) -> None:
+    def __init__(self, state: StreamState, request: GenerationRequest, where: str) -> None:
         self._state = state
-        self._stops = StopSequenceFilter(stops)
+        self._stops = StopSequenceFilter(request.params.stop)
+        self._request = request
+        self._where = where
+        self._text: list[str] = []
 
     def feed(self, event: SSEEvent) -> StreamDelta | None:
         text = self._stops.feed(self._state.feed(event))
-        return StreamDelta(text=text) if text else None
+        if not text:
+            return None
+        self._text.append(text)
+        return StreamDelta(text=text)
 
     def finish(self) -> list[StreamDelta]:
+        """The last deltas; raises when the reply ignored a forced tool call or the response format."""
         end = self._state.end()
         deltas = []
         tail = self._stops.flush()
         if tail:
             deltas.append(StreamDelta(text=tail))
+            self._text.append(tail)
         reason = "stop" if self._stops.stopped else end.finish_reason
+        check_constraints(self._request, "".join(self._text), reason, end.tool_calls, where=self._where)
         deltas.append(StreamDelta(text="", finish_reason=reason, usage=end.usage, tool_calls=end.tool_calls or None))
         return deltas
 
