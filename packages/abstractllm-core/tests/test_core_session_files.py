@@ -169,14 +169,17 @@ def test_a_temporary_left_by_a_dead_writer_is_removed_by_the_next_save(ngram: An
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     dead = int(finished.stdout)
     path = tmp_path / "s.json"
-    stale = tmp_path / f".s.json.{dead}.abc123.tmp"
+    stale = tmp_path / f".s.json.{dead}.abc123.abstractllm.tmp"
     stale.write_text("half")
-    own = tmp_path / f".s.json.{os.getpid()}.busy.tmp"  # this process may be writing it
-    own.write_text("busy")
-    other = tmp_path / f".t.json.{dead}.abc123.tmp"  # another target's: not ours to judge
+    other = tmp_path / f".t.json.{dead}.xyz_9.abstractllm.tmp"  # another file's: its writer is gone too
     other.write_text("half")
+    own = tmp_path / f".s.json.{os.getpid()}.busy.abstractllm.tmp"  # this process may be writing it
+    own.write_text("busy")
+    foreign = [tmp_path / f".s.json.{dead}.abc.tmp", tmp_path / "notes.abstractllm.tmp"]  # not ours: kept
+    for path_ in foreign:
+        path_.write_text("user data")
     Session(provider=ngram).save(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([own.name, other.name, "s.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([own.name, "s.json", *(f.name for f in foreign)])
 
 
 SAVER = """

@@ -10,7 +10,6 @@ a process that died mid-write are removed by the next write to the same target.
 from __future__ import annotations
 
 import errno
-import glob
 import json
 import logging
 import os
@@ -37,6 +36,11 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?")
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 #: A temporary older than this is removed by the next write even if its writer may live.
 _STALE_AFTER_SECONDS = 3600.0
+#: Temporaries are ``.<file name>.<writer's pid>.<random>`` and this suffix.
+_TEMPORARY_SUFFIX = ".abstractllm.tmp"
+#: How often one process looks for stale temporaries in a folder, and when it last did.
+_RESCAN_SECONDS = 60.0
+_last_scan: dict[str, float] = {}
 
 
 def check_session_id(session_id: Any, *, where: str) -> str:
@@ -141,8 +145,8 @@ def write_json_atomically(path: str | os.PathLike[str], data: Mapping[str, Any])
         )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(target)
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+        _remove_stale_temporaries(target.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TEMPORARY_SUFFIX, dir=target.parent)
     except OSError as exc:
         raise _write_error(target, exc) from exc
     try:
@@ -198,15 +202,19 @@ def _write_error(target: Path, exc: OSError) -> InvalidArgumentError | ResourceE
     )
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Delete temporaries of ``target`` whose writing process is gone (or that are very old)."""
-    prefix = f".{target.name}."
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete this module's temporaries in ``folder`` whose writing process is gone (or that
+    are very old); a folder is scanned at most once per :data:`_RESCAN_SECONDS` per process."""
+    key = str(folder.resolve())
+    if time.monotonic() - _last_scan.get(key, -_RESCAN_SECONDS) < _RESCAN_SECONDS:
+        return
+    _last_scan[key] = time.monotonic()
     now = time.time()
-    for candidate in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+    for candidate in folder.glob(f"*{_TEMPORARY_SUFFIX}"):
         try:
-            stale = not _alive(int(pid_text)) or now - candidate.stat().st_mtime > _STALE_AFTER_SECONDS
-        except (ValueError, OSError):
+            pid = int(candidate.name[: -len(_TEMPORARY_SUFFIX)].rsplit(".", 2)[-2])
+            stale = not _alive(pid) or now - candidate.stat().st_mtime > _STALE_AFTER_SECONDS
+        except (ValueError, IndexError, OSError):
             continue
         if stale:
             logger.info("removing %s, left by an interrupted save", candidate)
