@@ -26,7 +26,7 @@ from abstractllm_hf_pipeline.batcher import Batcher
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.loading import load_weights
-from abstractllm_hf_pipeline.options import LoadSpec, OutputOptions
+from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, LoadSpec, OutputOptions
 from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template
 from abstractllm_hf_pipeline.sinks import AsyncFutureSink, AsyncQueueSink, FutureSink, QueueSink
 
@@ -40,20 +40,22 @@ _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length"
 class LoadedModel:
     """Weights, tokenizer, grammar cache and the batcher that owns generation for one load."""
 
-    def __init__(self, spec: LoadSpec, token: str | None, max_batch_size: int) -> None:
+    def __init__(self, spec: LoadSpec, token: str | None, max_batch_size: int, prefix_cache_bytes: int) -> None:
         weights = load_weights(spec, token)
         self.spec = spec
         self.model = weights.model
         self.tokenizer = weights.tokenizer
         self.chat_template = has_chat_template(self.tokenizer)
         self.context_window = _context_window(self.model.config, self.tokenizer)
-        engine = Engine(weights)
+        engine = Engine(weights, prefix_cache_bytes=prefix_cache_bytes)
         self.grammars = engine.grammars
+        self.prefix_cache = engine.prefix_cache
         self.batcher = Batcher(engine, max_batch_size=max_batch_size)
 
     def close(self) -> None:
-        """Stop the worker and drop every reference to the weights."""
+        """Stop the worker and drop every reference to the weights and cached key/values."""
         self.batcher.close()
+        self.prefix_cache.clear()
         self.model = None  # type: ignore[assignment]
         self.tokenizer = None  # type: ignore[assignment]
         gc.collect()
@@ -88,13 +90,16 @@ class PipelineBackend(Backend):
         token: str | None,
         batch_window: float,
         max_batch_size: int,
+        prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
     ) -> None:
         self.info = info
         self.model_name = spec.source
         self._spec = spec
         self._output = output
         self._window = batch_window
-        self._loaded: LoadedModel | None = MODELS.acquire(spec, lambda: LoadedModel(spec, token, max_batch_size))
+        self._loaded: LoadedModel | None = MODELS.acquire(
+            spec, lambda: LoadedModel(spec, token, max_batch_size, prefix_cache_bytes)
+        )
         self._prompts: OrderedDict[int, tuple[GenerationRequest, EncodedPrompt]] = OrderedDict()
         self._prompts_lock = threading.Lock()
 
@@ -128,6 +133,11 @@ class PipelineBackend(Backend):
 
     def context_window(self) -> int | None:
         return self.loaded.context_window
+
+    def cache_info(self) -> dict[str, int]:
+        """The prefix cache of this loaded model: ``hits``, ``misses``, ``reused_tokens`` (prompt tokens not
+        prefilled again), ``entries``, ``bytes`` held and ``budget_bytes`` (the ``prefix_cache_bytes`` option)."""
+        return self.loaded.prefix_cache.info()
 
     # -- generation ---------------------------------------------------------------------
 

@@ -24,14 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm_hf_pipeline.constraints import GrammarCache, GrammarLogitsProcessor
 from abstractllm_hf_pipeline.decoding import IncrementalDecoder, ReplyText
 from abstractllm_hf_pipeline.loading import LoadedWeights
-from abstractllm_hf_pipeline.options import OutputOptions
+from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, OutputOptions
+from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cacheable, row_cache
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
 from abstractllm_hf_pipeline.tool_calls import parse_tool_calls, tool_markup
 
@@ -42,6 +44,9 @@ logger = logging.getLogger(__name__)
 #: Temperatures below this decode greedily: dividing float32 logits by a smaller one overflows to inf/nan, and
 #: sampling that cold already picks the most likely token except between logits closer than ~1e-4.
 GREEDY_BELOW_TEMPERATURE = 1e-5
+#: The ``generate`` argument and output field of the key/value cache: ``cache`` since transformers 5.2x,
+#: ``past_key_values`` before.
+CACHE_FIELD = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
 #: torch seeds are 64-bit: a larger (or negative) seed is taken modulo 2**64, so every integer seed is usable.
 SEED_MODULUS = 2**64
 
@@ -138,7 +143,7 @@ class _Cancellation(StoppingCriteria):
 class Engine:
     """Generates for batches of jobs on one loaded model. Not thread-safe: one caller at a time."""
 
-    def __init__(self, weights: LoadedWeights) -> None:
+    def __init__(self, weights: LoadedWeights, *, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES) -> None:
         self.model = weights.model
         self.tokenizer = weights.tokenizer
         self.device = weights.device
@@ -150,6 +155,8 @@ class Engine:
         self.markup = tool_markup(self.tokenizer)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
         self.grammars = GrammarCache(self.tokenizer, self.vocab_size, self.eos_ids, self.markup)
+        self.prefix_cache = PrefixCache(prefix_cache_bytes)
+        self._prefix_reusable = True  # False once the model's cache turns out not to be cuttable at any token
         #: Decoding steps run so far, over every ``generate`` call (a batch generating one token per row is one step).
         self.steps_run = 0
 
@@ -207,16 +214,45 @@ class Engine:
             reply=ReplyText(job.request.params.stop, marker, prefix),
         )
 
+    def _reused(self, jobs: Sequence[Job]) -> list[tuple[int, DynamicCache | None]]:
+        """Per job, the length of its prompt's cached prefix and the cache entry holding it."""
+        if not self.prefix_cache.enabled or not self._prefix_reusable or jobs[0].rows != 1:
+            return [(0, None)] * len(jobs)
+        return [self.prefix_cache.find(job.prompt.ids) for job in jobs]
+
+    def _remember(self, jobs: Sequence[Job], rows: list[_Row], reused: list[tuple[int, Any]], width: int, output: Any) -> None:
+        """Store every finished row's prompt and reply key/values (one row per job here; ``width``: the input's)."""
+        cache = getattr(output, CACHE_FIELD)
+        if not cacheable(cache):
+            self._prefix_reusable = False
+            logger.debug("prefix cache off for this model: its cache (%s) cannot be cut at any token", type(cache).__name__)
+            return
+        cached = max(length for length, _ in reused)
+        fed = cache.get_seq_length() - width  # generated tokens whose key/values exist (the last one was never fed)
+        generated = output.sequences[:, width:].tolist()
+        for index, (job, row, (length, _)) in enumerate(zip(jobs, rows, reused, strict=True)):
+            if job.cancelled.is_set():
+                continue
+            kept = min(row.length, fed)
+            fresh = len(job.prompt.ids) - length
+            spans = [(cached - length, cached), (width - fresh, width + kept)]
+            self.prefix_cache.add([*job.prompt.ids, *generated[index][:kept]], row_cache(cache, index, spans))
+
     def _generate(self, jobs: Sequence[Job]) -> list[Completion]:
         params = jobs[0].request.params
         greedy = jobs[0].greedy
-        width = max(len(job.prompt.ids) for job in jobs)
+        reused = self._reused(jobs)
+        cached = max(length for length, _ in reused)
+        width = cached + max(len(job.prompt.ids) - length for job, (length, _) in zip(jobs, reused, strict=True))
         input_ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for index, job in enumerate(jobs):
+        for index, (job, (length, _)) in enumerate(zip(jobs, reused, strict=True)):
             ids = job.prompt.ids
-            input_ids[index, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[index, width - len(ids) :] = 1
+            # [padding, reused prefix | padding, the rest]: the mask makes every row's positions those of its own tokens
+            input_ids[index, cached - length : cached] = torch.tensor(ids[:length], dtype=torch.long)
+            attention_mask[index, cached - length : cached] = 1
+            input_ids[index, width - (len(ids) - length) :] = torch.tensor(ids[length:], dtype=torch.long)
+            attention_mask[index, width - (len(ids) - length) :] = 1
         max_new = max(job.request.params.max_tokens for job in jobs)
         kwargs: dict[str, Any] = {
             "input_ids": input_ids.to(self.device),
@@ -227,6 +263,11 @@ class Engine:
             "do_sample": not greedy,
             "num_return_sequences": jobs[0].rows,
         }
+        if cached:
+            kwargs[CACHE_FIELD] = batch_cache(reused)
+        remember = self.prefix_cache.enabled and self._prefix_reusable and jobs[0].rows == 1
+        if remember:
+            kwargs["return_dict_in_generate"] = True
         if not greedy:
             kwargs["temperature"] = params.temperature
             if params.top_p is not None:
@@ -250,9 +291,10 @@ class Engine:
         kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
         with torch.inference_mode():
             output = self.model.generate(**kwargs)  # type: ignore[operator]
+        sequences = output.sequences if remember else output
         if not tracked:  # built only now: a request too large for memory fails in generate, not here
             rows = [self._new_row(job) for job in jobs for _ in range(job.rows)]
-        generated = output[:, width:].tolist()
+        generated = sequences[:, width:].tolist()
         for row, ids in zip(rows, generated, strict=True):
             step = row.length
             while row.reason is None and step < len(ids):
@@ -260,6 +302,9 @@ class Engine:
                 self.advance(row, ids[step - 1], step)
             if row.reason is None:
                 row.reason = "length"
+        if remember:
+            with torch.inference_mode():
+                self._remember(jobs, rows, reused, width, output)
         return [self._complete(job, [row for row in rows if row.job is job]) for job in jobs]
 
     def _complete(self, job: Job, rows: list[_Row]) -> Completion:

@@ -60,6 +60,7 @@ def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend 
         token=token if isinstance(token, str) else None,
         batch_window=float(config.get_param("batch_window_ms")) / 1000.0,
         max_batch_size=int(config.get_param("max_batch_size")),
+        prefix_cache_bytes=int(config.get_param("prefix_cache_bytes")),
     )
 
 
