@@ -257,3 +257,14 @@ def test_a_fresh_process_finds_a_pip_installed_plugin_and_loses_it_after_uninsta
         moved.rename(info)
     again, _ = discover(cache, installed)
     assert again["backends"] == scanned["backends"]
+
+
+def test_path_objects_on_sys_path_are_fingerprinted_like_strings(cache: Path, site: Path) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    other = site.parent / "other"
+    fake_distribution(other, "second-plugin", "1.0", {"two": "second_plugin"})
+    sys.path[:] = [site, other]  # type: ignore[list-item]
+    assert {point.name for point in entry_points(GROUP)} == {"one", "two"}
+    sys.path[:] = [str(site), str(other)]
+    assert {point.name for point in entry_points(GROUP)} == {"one", "two"}
+    assert len(list(cache.glob("entry-points-*.json"))) == 1  # the same sys.path, so the same file

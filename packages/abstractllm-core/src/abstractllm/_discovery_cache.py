@@ -2,12 +2,14 @@
 
 ``importlib.metadata.entry_points()`` reads the metadata of every distribution on ``sys.path``
 (tens of milliseconds, plus about as much to import ``importlib.metadata`` itself). The cache
-stores the group's entry points with a fingerprint of what that scan read: for every
-``sys.path`` entry, its modification time and, for each ``*.dist-info`` / ``*.egg-info`` in
-it, the times of that folder and of its ``entry_points.txt``. Installing or removing a
-distribution (editable installs and the ``.pth`` files that put source trees on ``sys.path``
-included) changes one of them, and a different fingerprint, an unreadable or corrupt file, or
-another format means a full scan, whose result is then written again.
+stores the group's entry points with a fingerprint of what that scan read: the interpreter,
+every ``sys.path`` entry and, for each ``*.dist-info`` / ``*.egg-info`` in it, the times of that
+folder and of its ``entry_points.txt`` (for a zip file on ``sys.path``, its time and size).
+Installing or removing a distribution (editable installs and the ``.pth`` files that put source
+trees on ``sys.path`` included) changes one of them, and a different fingerprint, an unreadable
+or corrupt file, or another format means a full scan, whose result is then written again. A
+scan is not written while a metadata folder is younger than ``RACY_SECONDS``: a change made in
+the same clock tick after the scan would not change the fingerprint.
 
 Contract: :func:`entry_points` returns what a full scan returns, in the same order. The cache
 lives in ``ABSTRACTLLM_CACHE_DIR`` (default ``$XDG_CACHE_HOME/abstractllm`` or
@@ -91,7 +93,7 @@ def entry_points(group: str) -> list[FoundEntryPoint]:
     if _newest_time(fingerprint) < scanned_at - RACY_SECONDS:
         _write(path, fingerprint, found)
     else:
-        logger.debug("not caching entry points: a sys.path folder changed in the last %.0f s", RACY_SECONDS)
+        logger.debug("not caching entry points: a metadata folder changed in the last %.0f s", RACY_SECONDS)
     return found
 
 
@@ -100,9 +102,21 @@ def _only_path_finder_resolves_distributions() -> bool:
     return all(finder is importlib.machinery.PathFinder or not hasattr(finder, "find_distributions") for finder in sys.meta_path)
 
 
-def _fingerprint(path: list[str]) -> list[Any]:
+def _fingerprint(path: list[Any]) -> list[Any]:
     """What a scan of ``path`` depends on: each entry's absolute path and timestamps (see the module docstring)."""
-    return [sys.executable, sys.version, [_entry_state(os.path.abspath(entry or ".")) for entry in path]]
+    return [sys.executable, sys.version, [_entry_state(entry) for entry in _absolute(path)]]
+
+
+def _absolute(path: list[Any]) -> list[str]:
+    """The entries of ``path`` as absolute strings ('' is the working folder); what is not a path is left out, as
+    the import system leaves it out."""
+    entries = []
+    for entry in path:
+        try:
+            entries.append(os.path.abspath(os.fsdecode(entry) or "."))
+        except (TypeError, ValueError):
+            continue
+    return entries
 
 
 def _entry_state(entry: str) -> list[Any]:
@@ -193,7 +207,7 @@ def _write(path: Path, fingerprint: list[Any], found: list[FoundEntryPoint]) -> 
             os.unlink(temporary)
             raise
         _prune(path.parent)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a name that cannot be encoded
         logger.debug("cannot write the entry-point cache %s (%s)", path, exc)
 
 
