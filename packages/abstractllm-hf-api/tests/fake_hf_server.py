@@ -82,6 +82,7 @@ class FakeServer:
         self.lock = threading.Lock()
         self.open_connections: set[tuple[str, int]] = set()
         self.connections_seen: set[tuple[str, int]] = set()
+        self.peak_open = 0  # most connections opened since the last reset that were open at once
         handler = type("Handler", (_Handler,), {"fake": self})
         self.httpd = _QuietServer((host, port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-hf-server", daemon=True)
@@ -105,6 +106,7 @@ class FakeServer:
             self.faults.clear()
             self.received.clear()
             self.connections_seen.clear()
+            self.peak_open = 0
         self.expected_token = None
         self.reject_json_schema = False
         self.stream_usage = True
@@ -140,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake.lock:
             self.fake.open_connections.add(self.client_address)
             self.fake.connections_seen.add(self.client_address)
+            fresh = len(self.fake.open_connections & self.fake.connections_seen)
+            self.fake.peak_open = max(self.fake.peak_open, fresh)
 
     def finish(self) -> None:
         with self.fake.lock:
