@@ -294,3 +294,20 @@ def test_a_tool_call_without_a_name_is_the_servers_fault(fake: Any, stream: bool
             list(result)
     assert not isinstance(caught.value, InvalidArgumentError)
     assert "not the request" in str(caught.value)
+
+
+def test_a_retried_stream_gets_its_own_timeout_after_waiting(fake: Any) -> None:
+    """The wait the server asked for (1.5 s) is longer than timeout=1: the retry still gets its full timeout."""
+    import asyncio
+
+    llm = make(fake, timeout=1.0)
+    fake.script({"status": 429, "retry_after": 1.5})
+    assert "".join(llm.generate("a story", stream=True, **greedy()))
+
+    async def astream() -> str:
+        stream = await llm.generate_async("a story", stream=True, **greedy())
+        return "".join([str(chunk) async for chunk in stream])
+
+    fake.script({"status": 503, "retry_after": 1.5})
+    assert asyncio.run(astream())
+    assert len(fake.posts()) == 4

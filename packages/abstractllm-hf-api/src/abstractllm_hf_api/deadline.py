@@ -22,9 +22,19 @@ from typing import Any
 
 import httpcore
 
-__all__ = ["AsyncDeadlineBackend", "DeadlineBackend", "deadline", "install", "time_left"]
+__all__ = ["AsyncDeadlineBackend", "DeadlineBackend", "deadline", "install", "restart", "time_left"]
 
-_DEADLINE: ContextVar[float | None] = ContextVar("abstractllm_hf_api_deadline", default=None)
+
+class _Ends:
+    """When the current deadline passes (``time.monotonic()`` seconds); :func:`restart` moves it."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
+_DEADLINE: ContextVar[_Ends | None] = ContextVar("abstractllm_hf_api_deadline", default=None)
 
 
 @contextlib.contextmanager
@@ -35,20 +45,28 @@ def deadline(seconds: float) -> Iterator[None]:
     """
     ends = time.monotonic() + seconds
     current = _DEADLINE.get()
-    token = _DEADLINE.set(ends if current is None else min(current, ends))
+    token = _DEADLINE.set(_Ends(ends if current is None else min(current.at, ends)))
     try:
         yield
     finally:
         _DEADLINE.reset(token)
 
 
+def restart(seconds: float) -> None:
+    """Move the current deadline (if any) to ``seconds`` from now: a retry starts its own
+    ``timeout`` after waiting, instead of inheriting what the failed attempt and the wait left."""
+    current = _DEADLINE.get()
+    if current is not None:
+        current.at = time.monotonic() + seconds
+
+
 def time_left(timeout: float | None) -> float | None:
     """``timeout`` clamped to the time left before the current deadline (None: no bound);
     raises ``httpcore.ReadTimeout`` once the deadline passed."""
-    ends = _DEADLINE.get()
-    if ends is None:
+    current = _DEADLINE.get()
+    if current is None:
         return timeout
-    left = ends - time.monotonic()
+    left = current.at - time.monotonic()
     if left <= 0:
         raise httpcore.ReadTimeout("the request's deadline passed")
     return left if timeout is None else min(timeout, left)

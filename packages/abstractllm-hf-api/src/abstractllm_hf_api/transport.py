@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, RequestTimeoutError
 from abstractllm_hf_api import __version__
-from abstractllm_hf_api.deadline import deadline
+from abstractllm_hf_api.deadline import deadline, restart
 from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
 from abstractllm_hf_api.loop_pools import LoopPools, close_on_its_loop
@@ -183,6 +183,8 @@ class Transport:
         request = self._request("POST", url, json.dumps(payload).encode(), self._stream_headers if stream else self._post_headers)
         attempt = 0
         while True:
+            if attempt:
+                restart(self._seconds)
             try:
                 with self.within():
                     response = self._pool().handle_request(request)
@@ -249,6 +251,8 @@ class Transport:
         request = self._request("POST", url, json.dumps(payload).encode(), self._stream_headers if stream else self._post_headers)
         attempt = 0
         while True:
+            if attempt:
+                restart(self._seconds)
             try:
                 with self.within():
                     response = await pool.handle_async_request(request)
