@@ -15,7 +15,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def main() -> None:
+def main() -> int:
+    """Run the demo; a model that cannot be loaded is one line on stderr and status 2."""
+    from abstractllm.errors import AbstractLLMError
+
+    try:
+        demo()
+    except AbstractLLMError as exc:
+        sys.stderr.write(f"demo: error: {exc}\n")
+        return 2
+    return 0
+
+
+def demo() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="hub id or local folder (default: the project's tiny model)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda when available)")
@@ -53,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

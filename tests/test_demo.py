@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,16 @@ def test_demo_runs_a_completion_a_stream_and_a_two_turn_session(tiny_models: Any
     assert "[session] assistant: The capital of France is Paris." in out
     assert "[session] assistant: The capital of Germany is Berlin." in out
     assert "session history: 4 messages" in out
+
+
+def test_a_model_that_cannot_load_is_one_line_not_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--model", "abstractllm-test/not-anywhere"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("demo: error: "), result.stderr
+    assert "abstractllm-test/not-anywhere" in result.stderr

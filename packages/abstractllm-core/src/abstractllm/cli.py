@@ -11,6 +11,7 @@ import ast
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -70,10 +71,46 @@ def _create(args: argparse.Namespace) -> Any:
     return llm, generation
 
 
+#: Keywords of ``generate`` that are not generation options; ``-o NAME VALUE`` passes them to the call.
+_CALL_KEYWORDS = {"raw", "response_format", "tool_choice"}
+
+
 def _generation_names() -> set[str]:
     from abstractllm.options import GENERATION_OPTIONS
 
-    return set(GENERATION_OPTIONS)
+    return {*GENERATION_OPTIONS, *_CALL_KEYWORDS}
+
+
+#: The command's flags for ``create_llm`` keywords; any other keyword is ``-o NAME VALUE``.
+_FLAGS = {"model": "--model", "model_path": "--model-path", "model_type": "--model-type", "system_prompt": "--system"}
+
+
+def _cli_terms(message: str) -> str:
+    """``message`` with Python's spelling of parameters (``model_path='x'``, ``'top_k'``,
+    ``create_llm(...)``) replaced by the command's (``--model-path 'x'``, ``-o top_k``)."""
+    known = _parameter_names()
+
+    def flag(name: str) -> str:
+        return _FLAGS.get(name, f"-o {name}")
+
+    message = re.sub(r"create_llm\('[\w-]+'\) in mode '([\w-]+)'", r"the \1 mode", message)
+    message = re.sub(r"create_llm\([^)]*\)", "abstractllm", message)
+    message = re.sub(r"(?<![\w./-])([a-z][a-z0-9_]*)= ?", lambda m: flag(m[1]) + " " if m[1] in known else m[0], message)
+    message = re.sub(r"'([a-z][a-z0-9_]*)'", lambda m: flag(m[1]) if m[1] in known else m[0], message)
+    message = re.sub(r"unknown parameter '(\w+)'", r"unknown option -o \1", message)
+    return message.replace(
+        "Known parameters:", "Known parameters (--model, --model-path, --model-type, --system, or -o NAME VALUE):"
+    )
+
+
+def _parameter_names() -> set[str]:
+    from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
+    from abstractllm.plugins import get_plugins
+
+    names = {*COMMON_OPTIONS, *GENERATION_OPTIONS, *_CALL_KEYWORDS, *_FLAGS}
+    for backend in get_plugins().backends.values():
+        names.update(backend.info.load_options, backend.info.generation_options)
+    return names
 
 
 def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
@@ -81,6 +118,8 @@ def _cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     if not prompt.strip():
         raise AbstractLLMError("no prompt: pass it as an argument or on standard input")
     llm, params = _create(args)
+    if args.raw:
+        params["raw"] = True
     try:
         if args.stream:
             for chunk in llm.generate(prompt, system_prompt=args.system, stream=True, **params):
@@ -215,10 +254,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def model_arguments(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--provider", default="huggingface")
-        sub.add_argument("--model")
-        sub.add_argument("--model-path", dest="model_path")
-        sub.add_argument("--model-type", dest="model_type")
+        sub.add_argument("--provider", default="huggingface", help="default: huggingface")
+        sub.add_argument("--model", help="hub id (org/name) or local folder")
+        sub.add_argument("--model-path", dest="model_path", help="local model folder or .gguf file")
+        sub.add_argument(
+            "--model-type", dest="model_type", help="pipeline, gguf, api or endpoint (default: picked from the model)"
+        )
         sub.add_argument("--system", help="system prompt")
         sub.add_argument(
             "-o", "--option", nargs=2, action="append", metavar=("NAME", "VALUE"), help="any parameter, e.g. -o temperature 0"
@@ -226,9 +267,16 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="generate one reply")
     generate.add_argument("prompt", nargs="?", help="the prompt (default: standard input)")
-    generate.add_argument("--stream", action="store_true")
+    generate.add_argument("--stream", action="store_true", help="print the reply as it is generated")
+    generate.add_argument(
+        "--raw", action="store_true", help="complete the prompt as plain text, without the chat template (= -o raw true)"
+    )
     model_arguments(generate)
-    chat = commands.add_parser("chat", help="an interactive session with history")
+    chat = commands.add_parser(
+        "chat",
+        help="an interactive session with history",
+        description=f"An interactive session with history: type a message, or one of the {_CHAT_HELP}.",
+    )
     model_arguments(chat)
     plugins = commands.add_parser("plugins", help="installed backends and broken plugins")
     plugins.add_argument("--json", action="store_true")
@@ -249,7 +297,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except AbstractLLMError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"abstractllm: error: {exc}\n")
+        sys.stderr.write(f"abstractllm: error: {_cli_terms(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("\n")
