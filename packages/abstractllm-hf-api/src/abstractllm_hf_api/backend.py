@@ -152,16 +152,19 @@ class ApiBackend(Backend):
     def _stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         protocol = self._protocol_for(request)
         within = self.transport.within
-        with within():
+        with within():  # one deadline from the call to the first delta
             lines, state = self._open_stream(protocol, request)
-        try:
             events, assembler = iter_sse(lines), _Assembler(state, request, self._where)
-            while True:
+            try:
+                delta = _next_delta(events, assembler, state)
+            except BaseException:
+                lines.close()
+                raise
+        try:
+            while delta is not None:
+                yield delta
                 with within():
                     delta = _next_delta(events, assembler, state)
-                if delta is None:
-                    break
-                yield delta
             with within(_DRAIN_SECONDS):
                 _drain(lines)
             lines.close()
@@ -210,16 +213,19 @@ class ApiBackend(Backend):
     async def _stream_async(self, request: GenerationRequest) -> AsyncGenerator[StreamDelta, None]:
         protocol = self._protocol_for(request)
         within = self.transport.within
-        with within():
+        with within():  # one deadline from the call to the first delta
             lines, state = await self._aopen_stream(protocol, request)
-        try:
             events, assembler = aiter_sse(lines), _Assembler(state, request, self._where)
-            while True:
+            try:
+                delta = await _anext_delta(events, assembler, state)
+            except BaseException:
+                await lines.aclose()
+                raise
+        try:
+            while delta is not None:
+                yield delta
                 with within():
                     delta = await _anext_delta(events, assembler, state)
-                if delta is None:
-                    break
-                yield delta
             with within(_DRAIN_SECONDS):
                 await _adrain(lines)
             await lines.aclose()
