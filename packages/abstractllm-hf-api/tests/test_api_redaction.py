@@ -29,6 +29,9 @@ NAMELESS_DELTA = json.dumps(
         ]
     }
 )
+FREE_TEXT = json.dumps({"choices": [{"index": 0, "message": {"content": "free text {auth}"}, "finish_reason": "stop"}]})
+FREE_DELTA = json.dumps({"choices": [{"index": 0, "delta": {"content": "free {auth}"}, "finish_reason": "stop"}]})
+JSON_OBJECT = {"response_format": {"type": "json_object"}}
 STATUSES = (400, 401, 403, 404, 408, 413, 422, 429, 500, 501, 503)
 CHAT_ERROR = '{"error": {"message": "rejected the header {auth}"}}'
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
@@ -85,6 +88,9 @@ CASES: list[tuple[str, str, bool, dict[str, Any], dict[str, Any]]] = [
         },
         {"tools": [TOOL]},
     ),
+    ("ignored-response-format", "openai", False, {"body": FREE_TEXT}, JSON_OBJECT),
+    ("stream-ignored-response-format", "openai", True, {"events": [FREE_DELTA, "[DONE]"]}, JSON_OBJECT),
+    ("ignored-tool-choice", "openai", False, {"body": FREE_TEXT}, {"tools": [TOOL], "tool_choice": "required"}),
     ("tgi-no-generated-text", "tgi", False, {"body": '{"echo": "{auth}"}'}, {}),
     ("tgi-malformed-json", "tgi", False, {"body": "{auth} is not JSON"}, {}),
     ("tgi-status-422", "tgi", False, _status(422, '{"error": "Input validation error: {auth}"}'), {}),
