@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402  (the same module the sections import: they share its record of missed targets)
 
-SECTIONS = ("core", "startup", "pipeline", "batching", "gguf", "api")
+SECTIONS = ("core", "startup", "pipeline", "batching", "session", "gguf", "api")
 
 
 def main(names: list[str]) -> int:

@@ -1,0 +1,231 @@
+"""Session benchmark: later turns should cost only their new tokens (prefix reuse on the local backends).
+
+A ``Session`` with a long system prompt (about 1,500 tokens, or what fits the model's context
+with room for the turns) runs five turns of 8 new tokens each (greedy). Measured: the median
+time of turns 2-5 over the time of turn 1,
+
+- pipeline, one session (target <= 0.2);
+- GGUF, two sessions with different system prompts interleaved on the same loaded model
+  (target <= 0.1; the worse of the two sessions counts);
+
+and the memory: process RSS growth while the sessions run stays within the prefix cache's
+budget, and after ``unload()`` RSS is within 5 % of the level before loading. The cache
+counters (``cache_info()``, where the backend has one) are shown.
+
+Runs on the tiny models, and on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``)
+when it can be had; otherwise that part is skipped with a note. ``--tiny-only`` skips it.
+Writes ``benchmarks/results/session.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import finish, report, row  # noqa: E402
+
+from abstractllm import Session, create_llm  # noqa: E402
+from tinymodel import ensure_tiny_models  # noqa: E402
+
+TURNS = 5
+NEW_TOKENS = 8
+SYSTEM_TOKENS = 1500
+ROOM_FOR_TURNS = 160  # context kept free for five short questions and their replies
+QUESTIONS = ["What is the capital of France?", "And of Italy?", "Which one is larger?", "Name a river there.",
+             "Thank you. One more fact?"]  # fmt: skip
+PERSONAS = ("You are a careful assistant for a travel agency.", "You are a terse assistant for a weather service.")
+FILLER = " Always answer in one short sentence, name your sources when you can, and never invent facts about places."
+
+
+def rss() -> int:
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def trim() -> None:
+    """Return freed memory to the system, so RSS shows what is still held."""
+    gc.collect()
+    with contextlib.suppress(OSError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def system_prompt(llm: Any, persona: str, tokens: int) -> str:
+    """``persona`` followed by rules until the prompt has about ``tokens`` tokens for ``llm``."""
+    text = persona
+    while True:
+        longer = text + FILLER
+        if llm.count_tokens(longer) > tokens:
+            return text
+        text = longer
+
+
+def system_tokens(llm: Any, context: int | None) -> int:
+    """About SYSTEM_TOKENS, or less when the model's context would not hold it and the turns."""
+    return SYSTEM_TOKENS if context is None else min(SYSTEM_TOKENS, context - ROOM_FOR_TURNS)
+
+
+def cache_info(llm: Any) -> dict[str, Any] | None:
+    """The model's prefix-cache counters, from whichever of the object and its backend offers them."""
+    for owner in (llm, getattr(llm, "backend", None)):
+        method = getattr(owner, "cache_info", None)
+        if callable(method):
+            return dict(method())
+    return None
+
+
+def run_turns(label: str, sessions: list[Session]) -> list[list[float]]:
+    """TURNS turns of every session, interleaved (each session's turn k, then turn k + 1); seconds per turn.
+
+    Progress goes to stderr (turn 1 on a real model takes seconds)."""
+    seconds: list[list[float]] = [[] for _ in sessions]
+    for turn in range(TURNS):
+        for index, session in enumerate(sessions):
+            started = time.perf_counter()
+            session.generate(QUESTIONS[turn], temperature=0, max_tokens=NEW_TOKENS)
+            seconds[index].append(time.perf_counter() - started)
+            print(f"{label}: session {index + 1}, turn {turn + 1}: {seconds[index][-1]:.3f} s", file=sys.stderr)
+    return seconds
+
+
+def later_over_first(seconds: list[float]) -> float:
+    return statistics.median(seconds[1:]) / seconds[0]
+
+
+def measure(label: str, config: dict[str, Any], sessions: int) -> dict[str, Any]:
+    """Load, run the sessions, unload; turn times, ratios, RSS and cache counters."""
+    trim()
+    before = rss()
+    llm = create_llm("huggingface", **config)
+    window = llm.backend.context_window()
+    llm.generate("Hello", temperature=0, max_tokens=1)  # first-call work (kernels, buffers) outside turn 1
+    trim()
+    loaded = rss()
+    prompts = [system_prompt(llm, PERSONAS[index], system_tokens(llm, window)) for index in range(sessions)]
+    conversation = [Session(system_prompt=prompt, provider=llm) for prompt in prompts]
+    seconds = run_turns(label, conversation)
+    trim()
+    used = rss()
+    info = cache_info(llm)
+    system = llm.count_tokens(prompts[0])
+    del conversation
+    llm.unload()
+    del llm
+    trim()
+    after = rss()
+    return {
+        "label": label,
+        "system_prompt_tokens": system,
+        "turn_seconds": seconds,
+        "ratio": max(later_over_first(per_session) for per_session in seconds),
+        "rss_before_mb": before / 2**20,
+        "rss_loaded_mb": loaded / 2**20,
+        "rss_after_turns_mb": used / 2**20,
+        "rss_after_unload_mb": after / 2**20,
+        "cache_info": info,
+    }
+
+
+def rows_for(measured: dict[str, Any], target: float) -> list[dict[str, Any]]:
+    label, ratio = measured["label"], measured["ratio"]
+    firsts = ", ".join(f"{per_session[0] * 1e3:.0f}" for per_session in measured["turn_seconds"])
+    rows = [
+        row(
+            f"{label}: turns 2-5 / turn 1",
+            ratio,
+            ratio=ratio,
+            target=f"<= {target}",
+            ok=ratio <= target,
+            note=f"system prompt {measured['system_prompt_tokens']} tokens; turn 1 {firsts} ms; "
+            f"cache {measured['cache_info'] if measured['cache_info'] is not None else 'counters not offered'}",
+        )
+    ]
+    growth = (measured["rss_after_turns_mb"] - measured["rss_loaded_mb"]) * 2**20
+    info = measured["cache_info"] or {}
+    budget = info.get("budget_bytes")
+    if budget is not None:
+        slack = 16 * 2**20  # allocator and interpreter noise beside the cache
+        rows.append(
+            row(
+                f"{label}: RSS growth over the turns vs cache budget",
+                growth / 2**20,
+                "MB",
+                target=f"<= {budget / 2**20:.0f} MB",
+                ok=growth <= budget + slack,
+                note=f"cache holds {info.get('bytes', 0) / 2**20:.1f} MB",
+            )
+        )
+    else:
+        rows.append(row(f"{label}: RSS growth over the turns", growth / 2**20, "MB", note="no cache budget reported"))
+    change = (measured["rss_after_unload_mb"] - measured["rss_before_mb"]) / measured["rss_before_mb"]
+    rows.append(
+        row(
+            f"{label}: RSS after unload vs before loading",
+            f"{change:+.2%}",
+            target="within 5%",
+            ok=abs(change) <= 0.05,
+            note=f"loaded {measured['rss_loaded_mb'] - measured['rss_before_mb']:+.0f} MB",
+        )
+    )
+    return rows
+
+
+def warm_up(pipeline_dir: str, gguf: str) -> None:
+    """Import torch / transformers / llama.cpp and run each once, so the RSS baselines include the libraries."""
+    for config in ({"model": pipeline_dir}, {"model_path": gguf}):
+        llm = create_llm("huggingface", **config)
+        llm.generate("Hello", temperature=0, max_tokens=1)
+        llm.unload()
+
+
+def real_model() -> tuple[Any | None, str]:
+    """The real model's paths, or None and why it is skipped."""
+    try:
+        from tinymodel.realmodel import RealModelUnavailable, ensure_real_model
+    except ImportError:
+        return None, "tinymodel.realmodel is not in this checkout"
+    try:
+        return ensure_real_model(ROOT / ".cache" / "real-model"), ""
+    except RealModelUnavailable as exc:
+        return None, str(exc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny-only", action="store_true", help="skip the real model")
+    args = parser.parse_args()
+    tiny = ensure_tiny_models(ROOT / ".cache" / "tiny-models")
+    warm_up(str(tiny.pipeline_dir), str(tiny.gguf_f32))
+    rows: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}
+    models: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("tiny", {"model": str(tiny.pipeline_dir)}, {"model_path": str(tiny.gguf_f32)})
+    ]
+    real, skipped = (None, "--tiny-only") if args.tiny_only else real_model()
+    if real is not None:
+        models.append(("SmolLM2-135M", {"model": str(real.pipeline_dir)}, {"model_path": str(real.gguf), "n_ctx": 2048}))
+    for name, pipeline_config, gguf_config in models:
+        pipeline = measure(f"{name} pipeline, 1 session", pipeline_config, 1)
+        rows += rows_for(pipeline, 0.2)
+        gguf_run = measure(f"{name} GGUF, 2 interleaved sessions", gguf_config, 2)
+        rows += rows_for(gguf_run, 0.1)
+        details[name] = {"pipeline": pipeline, "gguf": gguf_run}
+    if real is None:
+        rows.append(row("real model (SmolLM2-135M-Instruct)", "skipped", note=skipped))
+    report("session", rows, details)
+
+
+if __name__ == "__main__":
+    main()
+    finish()
