@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Any
 
 from abstractllm.backend import Backend, BackendInfo
@@ -15,8 +16,10 @@ from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
 from abstractllm_hf_gguf.errors import map_llama_error
 from abstractllm_hf_gguf.grammars import TOOL_CALL_OPEN, gbnf_grammar, response_grammar, tool_call_grammar
+from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.prompts import Prompt, render_prompt, tools_offered
+from abstractllm_hf_gguf.stepwise import StepwiseStream
 
 __all__ = ["GGUFBackend"]
 
@@ -27,7 +30,7 @@ class GGUFBackend(Backend):
     """One ``create_llm`` of a GGUF file: a chat format over a shared :class:`LoadedModel`.
 
     ``release`` is called once by ``close`` to drop this user of the shared model.
-    Generations on the model are serialised by its lock; ``num_return_sequences``
+    Generations on the model are serialised by its guard; ``num_return_sequences``
     runs that many sequences (seeds ``seed``, ``seed + 1``, ...), usage counts the
     prompt once and every sequence's tokens.
     """
@@ -65,31 +68,97 @@ class GGUFBackend(Backend):
 
     def generate(self, request: GenerationRequest) -> Completion:
         plan = self._plan(request)
-        seeds = self._seeds(request)
-        choices = []
-        produced = 0
-        with self._model.lock.hold():
-            for seed in seeds:
-                run = Run(self._model, plan, seed)
-                text = "".join(run)
-                choices.append(Choice(text, run.finish_reason, run.tool_calls))
-                produced += run.completion_tokens
-        return Completion(choices, Usage(len(plan.prompt_tokens), produced), model=self.model_name)
+        with self._model.guard.generation(Owner.blocking()) as hold:
+            return self._complete(request, plan, hold, None)
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         plan = self._plan(request)
         return self._stream(plan, self._seeds(request)[0])
 
-    def _stream(self, plan: Plan, seed: int) -> Iterator[StreamDelta]:
-        with self._model.lock.hold():
-            run = Run(self._model, plan, seed)
-            pieces = iter(run)
+    async def generate_async(self, request: GenerationRequest) -> Completion:
+        """``generate`` with the model awaited on the event loop and the work in a worker thread;
+        cancelling the awaiting task stops the work before its next token."""
+        plan = await asyncio.to_thread(self._plan, request)
+        guard = self._model.guard
+        hold = await guard.acquire_async(Owner.of_task())
+        cancel = threading.Event()
+        started = threading.Lock()
+
+        def work() -> Completion:
+            with started:
+                if cancel.is_set():
+                    guard.release(hold)
+                    raise GenerationCancelled()
+                guard.enter(hold)
             try:
-                for text in pieces:
-                    yield StreamDelta(text)
+                return self._complete(request, plan, hold, cancel)
             finally:
-                pieces.close()  # type: ignore[attr-defined]
-        yield StreamDelta(
+                guard.release(hold)
+
+        try:
+            return await asyncio.to_thread(work)
+        except asyncio.CancelledError:
+            with started:
+                cancel.set()
+            if not hold.inside:  # the work never started (or already ended): nothing else releases
+                guard.release(hold)
+            raise
+
+    def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        """The stream, advanced one chunk per worker-thread call while the model is held;
+        closing it (or dropping it, or cancelling its consumer) releases the model at once,
+        or after the current token."""
+        return self._stream_async(request)
+
+    async def _stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        plan = await asyncio.to_thread(self._plan, request)
+        guard = self._model.guard
+        hold = await guard.acquire_async(Owner.of_task())
+        cancel = threading.Event()
+        run = Run(self._model, plan, self._seeds(request)[0], cancel)
+        steps = StepwiseStream(self._pieces(run, hold), cancel, guard.wake, done=lambda: guard.release(hold))
+        try:
+            while (delta := await asyncio.to_thread(steps.next)) is not None:
+                yield delta
+            steps.abandon()  # releases the model before the last delta
+            yield self._final(plan, run)
+        finally:
+            steps.abandon()
+
+    def _complete(self, request: GenerationRequest, plan: Plan, hold: Hold, cancel: threading.Event | None) -> Completion:
+        choices = []
+        produced = 0
+        for seed in self._seeds(request):
+            run = Run(self._model, plan, seed, cancel)
+            text = "".join(run)
+            choices.append(Choice(text, run.finish_reason, run.tool_calls))
+            produced += run.completion_tokens
+        return Completion(choices, Usage(len(plan.prompt_tokens), produced), model=self.model_name)
+
+    def _stream(self, plan: Plan, seed: int) -> Iterator[StreamDelta]:
+        with self._model.guard.generation(Owner.blocking()) as hold:
+            run = Run(self._model, plan, seed)
+            yield from self._pieces(run, hold)
+        yield self._final(plan, run)
+
+    def _pieces(self, run: Run, hold: Hold) -> Iterator[StreamDelta]:
+        """``run``'s text pieces; between pieces the hold is out of llama.cpp (the model may be
+        unloaded then, and resuming raises ``UnsupportedOperationError``)."""
+        guard = self._model.guard
+        guard.enter(hold)
+        pieces = iter(run)
+        try:
+            for text in pieces:
+                guard.leave(hold)
+                yield StreamDelta(text)
+                guard.enter(hold)
+        finally:
+            pieces.close()  # type: ignore[attr-defined]
+            guard.leave(hold)
+
+    @staticmethod
+    def _final(plan: Plan, run: Run) -> StreamDelta:
+        return StreamDelta(
             "",
             finish_reason=run.finish_reason,
             usage=Usage(len(plan.prompt_tokens), run.completion_tokens),
@@ -105,7 +174,8 @@ class GGUFBackend(Backend):
         return self._model.n_ctx
 
     def count_tokens(self, request: GenerationRequest) -> int:
-        return len(self._prompt(request).tokens)
+        with self._model.guard.reading():
+            return len(self._prompt(request).tokens)
 
     def map_error(self, error: BaseException) -> AbstractLLMError | None:
         return map_llama_error(error, str(self._model.path))
@@ -116,6 +186,10 @@ class GGUFBackend(Backend):
         self._last = None
         if release is not None:
             release()
+
+    async def aclose(self) -> None:
+        """``close`` in a worker thread: waiting for a running generation never blocks the event loop."""
+        await asyncio.to_thread(self.close)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -129,6 +203,10 @@ class GGUFBackend(Backend):
         return prompt
 
     def _plan(self, request: GenerationRequest) -> Plan:
+        with self._model.guard.reading():
+            return self._plan_unguarded(request)
+
+    def _plan_unguarded(self, request: GenerationRequest) -> Plan:
         prompt = self._prompt(request)
         window = self._model.n_ctx
         if len(prompt.tokens) >= window:

@@ -5,12 +5,14 @@ joined is the non-streamed text by construction. Tokens are turned into text wit
 incremental UTF-8 decoder (a character split over tokens is emitted whole), stop
 sequences are cut with core's ``StopSequenceFilter``, and tool-call blocks are taken
 out of the text by the request's :class:`~abstractllm_hf_gguf.tool_calls.ToolCallExtractor`.
-The caller holds the model's lock while iterating.
+The caller holds the model (``guard.generation``) while iterating; a set ``cancel``
+event stops the run before its next token with :class:`GenerationCancelled`.
 """
 
 from __future__ import annotations
 
 import codecs
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from abstractllm.request import GenerationParams
 from abstractllm.stops import StopSequenceFilter
 from abstractllm.tools import ToolCall
+from abstractllm_hf_gguf.guard import GenerationCancelled
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.tool_calls import ToolCallExtractor
 
@@ -72,10 +75,11 @@ class Run:
     end-of-generation token is not counted (llama.cpp's convention).
     """
 
-    def __init__(self, model: LoadedModel, plan: Plan, seed: int) -> None:
+    def __init__(self, model: LoadedModel, plan: Plan, seed: int, cancel: threading.Event | None = None) -> None:
         self._model = model
         self._plan = plan
         self._seed = seed
+        self._cancel = cancel
         self.finish_reason = "length"
         self.completion_tokens = 0
         self.tool_calls: list[ToolCall] = []
@@ -92,6 +96,8 @@ class Run:
             tokens = model.llama.generate(plan.prompt_tokens, grammar=plan.grammar, **plan.sampling)
             try:
                 for token in tokens:
+                    if self._cancel is not None and self._cancel.is_set():
+                        raise GenerationCancelled()
                     if model.is_end(token) or token in plan.stop_token_ids:
                         stopped = True
                         break

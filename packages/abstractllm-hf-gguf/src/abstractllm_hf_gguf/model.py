@@ -1,46 +1,22 @@
 """A loaded llama.cpp model, shared by every ``create_llm`` of the same file and settings.
 
 llama.cpp contexts are not thread-safe and keep the KV cache of the last generation,
-so one :class:`ModelLock` serialises every generation on a model (threads, async
-tasks and open streams alike). The lock refuses re-entry from the thread that holds
-it (an unfinished stream consumed in the same thread) instead of deadlocking.
+so the model's :class:`~abstractllm_hf_gguf.guard.ModelGuard` serialises every
+generation (threads, async tasks and open streams alike) and frees llama.cpp only
+when no call runs on it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from abstractllm.errors import UnsupportedOperationError
 from abstractllm_hf_gguf.chat import ChatFormat, make_chat_format
 from abstractllm_hf_gguf.gguf_file import GGUFInfo
+from abstractllm_hf_gguf.guard import ModelGuard
 
-__all__ = ["LoadedModel", "ModelLock"]
-
-
-class ModelLock:
-    """A mutex that knows its owner thread; ``hold()`` blocks until the model is free."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._owner: int | None = None
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        if self._owner == threading.get_ident():
-            raise UnsupportedOperationError(
-                "this thread still holds an unfinished stream of this GGUF model; consume or close it before generating again"
-            )
-        with self._lock:
-            self._owner = threading.get_ident()
-            try:
-                yield
-            finally:
-                self._owner = None
+__all__ = ["LoadedModel"]
 
 
 class LoadedModel:
@@ -49,7 +25,8 @@ class LoadedModel:
     ``tokenize`` parses special tokens (as llama-cpp-python does for text prompts),
     ``piece`` gives a token's bytes (cached), ``is_end`` tells end-of-generation tokens.
     ``chat_format(name)`` builds each chat format once. ``grammars`` caches compiled
-    grammars by key (see :mod:`abstractllm_hf_gguf.grammars`).
+    grammars by key (see :mod:`abstractllm_hf_gguf.grammars`). Callers use these
+    inside ``guard.reading()`` or ``guard.generation()``.
     """
 
     def __init__(self, llama: Any, path: Path, info: GGUFInfo) -> None:
@@ -58,8 +35,7 @@ class LoadedModel:
         self.llama = llama
         self.path = path
         self.info = info
-        self.lock = ModelLock()
-        self.closed = False
+        self.guard = ModelGuard(self._free)
         self.n_ctx: int = llama.n_ctx()
         self.grammars: dict[str, Any] = {}
         self._vocab = llama._model.vocab
@@ -120,9 +96,14 @@ class LoadedModel:
             cached = self._ends[token] = bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
         return cached
 
+    @property
+    def closed(self) -> bool:
+        return self.guard.closed
+
     def close(self) -> None:
-        """Free the llama.cpp model and context. Idempotent."""
-        if not self.closed:
-            self.closed = True
-            self.grammars.clear()
-            self.llama.close()
+        """Free the llama.cpp model and context once no call runs on it (see ``ModelGuard.close``). Idempotent."""
+        self.guard.close()
+
+    def _free(self) -> None:
+        self.grammars.clear()
+        self.llama.close()

@@ -1,0 +1,222 @@
+"""Who may touch a loaded llama.cpp model, and when it may be freed.
+
+llama.cpp contexts are not thread-safe, and freeing a model while a call runs on it
+crashes the process. A :class:`ModelGuard` enforces both rules:
+
+* One caller (an :class:`Owner`) holds the model at a time (:meth:`ModelGuard.generation`
+  for blocking callers, :meth:`ModelGuard.acquire_async` for asyncio ones, which wait on
+  the event loop and never occupy a worker thread). An unfinished stream keeps the model
+  between its chunks; a call that could only be served after that stream resumes in the
+  very same thread (or asyncio task) is refused instead of deadlocking.
+* :meth:`ModelGuard.reading` covers short calls (tokenizing, compiling a grammar)
+  that may run beside a generation but never beside the free.
+* A hold is *inside* llama.cpp only while its code runs (:meth:`ModelGuard.enter` /
+  :meth:`ModelGuard.leave` around a stream's chunks). :meth:`ModelGuard.close` refuses new
+  calls (``UnsupportedOperationError``), waits until no call is inside, then frees; a
+  stream paused between chunks raises the same error when it resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from abstractllm.errors import UnsupportedOperationError
+
+__all__ = ["CONFLICT_GRACE", "GenerationCancelled", "Hold", "ModelGuard", "Owner"]
+
+#: Seconds an async caller waits for its own dropped stream to be closed before being refused.
+CONFLICT_GRACE = 1.0
+
+_UNLOADED = "this GGUF model was unloaded while the call waited or ran; create it again with create_llm(...)"
+_CONFLICT = (
+    "this thread (or asyncio task) still holds an unfinished stream of this GGUF model;"
+    " consume it or close it (stream.close() / await stream.aclose()) before generating again"
+)
+
+
+class GenerationCancelled(Exception):
+    """The caller's ``cancel`` event was set (its asyncio task was cancelled or its stream closed)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Owner:
+    """The caller of a generation: a thread, and the asyncio task for async calls (None for blocking calls)."""
+
+    thread: int
+    task: Any = None
+
+    @classmethod
+    def blocking(cls) -> Owner:
+        return cls(threading.get_ident())
+
+    @classmethod
+    def of_task(cls) -> Owner:
+        """The running asyncio task (call from inside it)."""
+        return cls(threading.get_ident(), asyncio.current_task())
+
+    def conflicts_with(self, holder: Owner) -> bool:
+        """Whether waiting for ``holder`` could never end: it can only go on in this very caller.
+
+        A blocking caller conflicts with any holder of its thread (an event loop it blocks
+        included); an async caller with a holder of its own task or a blocking holder of its thread.
+        """
+        if self.thread != holder.thread:
+            return False
+        return self.task is None or holder.task is None or self.task is holder.task
+
+
+class Hold:
+    """One caller's hold of the model; ``inside`` tells whether its code is in llama.cpp now."""
+
+    def __init__(self, owner: Owner) -> None:
+        self.owner = owner
+        self.inside = False
+        self.released = False
+
+
+class ModelGuard:
+    """Serialises generations on one model and frees it only when no call runs (see module doc)."""
+
+    def __init__(self, free: Callable[[], None]) -> None:
+        self._free = free
+        self._condition = threading.Condition()
+        self._hold: Hold | None = None
+        self._readers = 0
+        self._closed = False
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A short call beside any generation; raises ``UnsupportedOperationError`` once closed."""
+        with self._condition:
+            if self._closed:
+                raise UnsupportedOperationError(_UNLOADED)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def generation(self, owner: Owner, cancel: threading.Event | None = None) -> Iterator[Hold]:
+        """Hold the model (inside llama.cpp) for one blocking generation, waiting while another holds it.
+
+        Raises ``UnsupportedOperationError`` when waiting could never end (see
+        :meth:`Owner.conflicts_with`) or the model is closed, and :class:`GenerationCancelled`
+        when ``cancel`` is set while waiting.
+        """
+        with self._condition:
+            while (hold := self._take(owner)) is None:
+                if cancel is not None and cancel.is_set():
+                    raise GenerationCancelled()
+                self._condition.wait()
+            hold.inside = True
+        try:
+            yield hold
+        finally:
+            self.release(hold)
+
+    async def acquire_async(self, owner: Owner) -> Hold:
+        """Hold the model for an asyncio caller, waiting on the event loop (cancellable, holding nothing).
+
+        A conflicting holder (see :meth:`Owner.conflicts_with`) gets ``CONFLICT_GRACE``
+        seconds to go away (the loop closes a dropped async stream a few iterations later)
+        before the call is refused. The caller must :meth:`release` the hold.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + CONFLICT_GRACE
+        while True:
+            with self._condition:
+                hold = self._take(owner, refuse_conflict=time.monotonic() > deadline)
+                if hold is not None:
+                    return hold
+                assert self._hold is not None
+                conflict = owner.conflicts_with(self._hold.owner)
+                woken: asyncio.Future[None] = loop.create_future()
+                self._async_waiters.append((loop, woken))
+            try:
+                await asyncio.wait_for(asyncio.shield(woken), timeout=0.05 if conflict else None)
+            except TimeoutError:
+                pass
+            finally:
+                with self._condition, contextlib.suppress(ValueError):
+                    self._async_waiters.remove((loop, woken))
+
+    def release(self, hold: Hold) -> None:
+        """End ``hold`` (idempotent) and wake the waiters."""
+        with self._condition:
+            if hold.released:
+                return
+            hold.released = True
+            hold.inside = False
+            if self._hold is hold:
+                self._hold = None
+            self._wake_all()
+
+    def enter(self, hold: Hold) -> None:
+        """``hold``'s code goes back into llama.cpp; raises ``UnsupportedOperationError`` once closed."""
+        with self._condition:
+            if self._closed:
+                raise UnsupportedOperationError(_UNLOADED)
+            hold.inside = True
+
+    def leave(self, hold: Hold) -> None:
+        """``hold``'s code is out of llama.cpp (a stream handing over a chunk)."""
+        with self._condition:
+            hold.inside = False
+            self._condition.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting callers re-check their ``cancel`` events."""
+        with self._condition:
+            self._wake_all()
+
+    def close(self) -> None:
+        """Refuse new calls, wait until no call is inside llama.cpp, then free. Idempotent."""
+        me = threading.get_ident()
+        with self._condition:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake_all()
+            while self._readers or (self._hold is not None and self._hold.inside):
+                if self._hold is not None and self._hold.inside and self._hold.owner.thread == me:
+                    raise UnsupportedOperationError("a GGUF model cannot be unloaded from inside its own generation")
+                self._condition.wait()
+        self._free()
+
+    # -- internals (called with the condition held) -----------------------------------------
+
+    def _take(self, owner: Owner, *, refuse_conflict: bool = True) -> Hold | None:
+        if self._closed:
+            raise UnsupportedOperationError(_UNLOADED)
+        if self._hold is None:
+            self._hold = Hold(owner)
+            return self._hold
+        if refuse_conflict and owner.conflicts_with(self._hold.owner):
+            raise UnsupportedOperationError(_CONFLICT)
+        return None
+
+    def _wake_all(self) -> None:
+        self._condition.notify_all()
+        waiters, self._async_waiters = self._async_waiters, []
+        for loop, woken in waiters:
+            with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to wake
+                loop.call_soon_threadsafe(_set_done, woken)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
