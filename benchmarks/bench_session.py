@@ -8,9 +8,10 @@ time of turns 2-5 over the time of turn 1,
 - GGUF, two sessions with different system prompts interleaved on the same loaded model
   (target <= 0.1; the worse of the two sessions counts);
 
-and the memory: process RSS growth while the sessions run stays within the prefix cache's
-budget, and after ``unload()`` RSS is within 5 % of the level before loading. The cache
-counters (``cache_info()``, where the backend has one) are shown.
+the last reply of the (last) session against a freshly loaded model given the same history
+(greedy: they must be equal), and the memory: process RSS growth while the sessions run stays
+within the prefix cache's budget, and after ``unload()`` RSS is within 5 % of the level before
+loading. The cache counters (``cache_info()``, where the backend has one) are shown.
 
 Runs on the tiny models, and on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``)
 when it can be had; otherwise that part is skipped with a note. ``--tiny-only`` skips it.
@@ -119,11 +120,15 @@ def measure(label: str, config: dict[str, Any], sessions: int) -> dict[str, Any]
     used = rss()
     info = cache_info(llm)
     system = llm.count_tokens(prompts[0])
+    history = conversation[-1].get_history(include_system=True)
     del conversation
     llm.unload()
     del llm
     trim()
     after = rss()
+    fresh = create_llm("huggingface", **config)  # nothing else holds the model: a new load, with no cached prefix
+    again = fresh.generate(messages=history[:-1], temperature=0, max_tokens=NEW_TOKENS)
+    fresh.unload()
     return {
         "label": label,
         "system_prompt_tokens": system,
@@ -134,6 +139,8 @@ def measure(label: str, config: dict[str, Any], sessions: int) -> dict[str, Any]
         "rss_after_turns_mb": used / 2**20,
         "rss_after_unload_mb": after / 2**20,
         "cache_info": info,
+        "last_reply": history[-1].content,
+        "fresh_model_reply": str(again),
     }
 
 
@@ -151,6 +158,16 @@ def rows_for(measured: dict[str, Any], target: float) -> list[dict[str, Any]]:
             f"cache {measured['cache_info'] if measured['cache_info'] is not None else 'counters not offered'}",
         )
     ]
+    same = measured["last_reply"] == measured["fresh_model_reply"]
+    rows.append(
+        row(
+            f"{label}: last reply = a fresh model's, same history",
+            "same" if same else "different",
+            target="same",
+            ok=same,
+            note="" if same else f"session {measured['last_reply']!r}, fresh {measured['fresh_model_reply']!r}",
+        )
+    )
     growth = (measured["rss_after_turns_mb"] - measured["rss_loaded_mb"]) * 2**20
     info = measured["cache_info"] or {}
     budget = info.get("budget_bytes")

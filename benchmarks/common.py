@@ -100,7 +100,7 @@ def row(
 def report(section: str, rows: Sequence[Mapping[str, Any]], details: Mapping[str, Any] | None = None) -> None:
     """Print ``rows`` as the common table, save them and ``details`` as JSON, and remember missed targets."""
     print(f"\n== {section} ==")
-    header = f"{'measure':56} {'value':>16} {'ratio':>8} {'target':>12}  ok"
+    header = f"{'measure':66} {'value':>16} {'ratio':>8} {'target':>12}  ok"
     print(header)
     print("-" * len(header))
     for entry in rows:
@@ -111,7 +111,7 @@ def report(section: str, rows: Sequence[Mapping[str, Any]], details: Mapping[str
         shown = shown.strip()
         ratio = f"{entry['ratio']:.3f}" if entry.get("ratio") is not None else "-"
         ok = {True: "yes", False: "NO", None: "-"}[entry.get("ok")]
-        print(f"{entry['measure'][:56]:56} {shown:>16} {ratio:>8} {entry.get('target') or '-':>12}  {ok}")
+        print(f"{entry['measure'][:66]:66} {shown:>16} {ratio:>8} {entry.get('target') or '-':>12}  {ok}")
         if entry.get("note"):
             print(f"    {entry['note']}")
         if entry.get("ok") is False:
