@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-HEADER = "measure" + " " * 70 + "value    ratio       target  ok"
+HEADER = f"{'measure':66} {'value':>16} {'ratio':>8} {'target':>12}  ok"
 
 SECTION = """
     import sys
