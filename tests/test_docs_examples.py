@@ -1,4 +1,4 @@
-"""Every code block of docs/*.md runs, against the project's tiny models and in-repo test server.
+"""Every code block of docs/*.md and the README runs, against the project's tiny models and in-repo test server.
 
 A page's ``python`` blocks build on one another (a later block uses the ``llm`` an earlier one
 made), so each page runs as one script, its blocks in order, in a fresh Python process with
@@ -42,6 +42,13 @@ _NO_DOWNLOAD = "hub ids become the tiny transformers model's folder (nothing can
 _SERVER = "the in-repo test server on loopback stands in for the remote server"
 
 SUBSTITUTIONS = [
+    Substitution("README.md", '"Qwen/Qwen2.5-0.5B-Instruct"', '"{pipeline}"', _NO_DOWNLOAD),
+    Substitution(
+        "README.md",
+        'model="TheBloke/Llama-2-7B-GGUF", filename="*Q4_K_M.gguf"',
+        f'model="{GGUF_REPO}", filename="*q8_0.gguf"',
+        "the tiny GGUF repo, installed in the temporary hub cache (offline)",
+    ),
     Substitution("pipeline.md", '"Qwen/Qwen2.5-0.5B-Instruct"', '"{pipeline}"', _NO_DOWNLOAD),
     Substitution("pipeline.md", '"google/gemma-2b"', '"{pipeline}"', _NO_DOWNLOAD),
     Substitution("pipeline.md", '"meta-llama/Llama-2-7b-hf"', '"{pipeline}"', _NO_DOWNLOAD),
@@ -71,10 +78,11 @@ SUBSTITUTIONS = [
 
 
 def blocks(page: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.DOTALL)]
+    path = REPO / page if page == "README.md" else DOCS / page
+    return [m.group(1) for m in re.finditer(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.DOTALL)]
 
 
-RUNNABLE = sorted(path.name for path in DOCS.glob("*.md") if path.name != "plugins.md" and blocks(path.name))
+RUNNABLE = ["README.md", *sorted(path.name for path in DOCS.glob("*.md") if path.name != "plugins.md" and blocks(path.name))]
 
 
 @pytest.fixture(scope="module")
