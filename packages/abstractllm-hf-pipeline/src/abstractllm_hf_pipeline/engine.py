@@ -27,6 +27,7 @@ import torch
 from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
+from abstractllm.options import GREEDY_BELOW_TEMPERATURE
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm_hf_pipeline.constraints import GrammarCache, GrammarLogitsProcessor
@@ -41,9 +42,6 @@ __all__ = ["Engine", "Job", "Sink"]
 
 logger = logging.getLogger(__name__)
 
-#: Temperatures below this decode greedily: dividing float32 logits by a smaller one overflows to inf/nan, and
-#: sampling that cold already picks the most likely token except between logits closer than ~1e-4.
-GREEDY_BELOW_TEMPERATURE = 1e-5
 #: The ``generate`` argument and output field of the key/value cache: ``cache`` since transformers 5.2x,
 #: ``past_key_values`` before.
 CACHE_FIELD = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
@@ -77,7 +75,8 @@ class Job:
 
     @property
     def greedy(self) -> bool:
-        """Greedy decoding: asked for, or a temperature too small to sample with (see ``GREEDY_BELOW_TEMPERATURE``)."""
+        """Greedy decoding: asked for, or a temperature too small to sample with (core's ``GREEDY_BELOW_TEMPERATURE``:
+        dividing float32 logits by less overflows to inf/nan; core already stores such temperatures as 0)."""
         params = self.request.params
         return params.greedy or params.temperature < GREEDY_BELOW_TEMPERATURE
 
