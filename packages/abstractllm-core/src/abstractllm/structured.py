@@ -10,7 +10,7 @@ from typing import Any
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
 from abstractllm.json_schema import schema_errors
 
-__all__ = ["ResponseFormat", "normalize_response_format", "parse_structured"]
+__all__ = ["ResponseFormat", "json_error_text", "normalize_response_format", "parse_structured"]
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,20 @@ def parse_structured(text: str, response_format: ResponseFormat, finish_reason: 
     """The reply parsed as JSON and checked against the schema.
 
     Raises ``OutputParsingError`` when the reply was cut by ``max_tokens``, is not JSON,
-    or breaks the schema.
+    or breaks the schema (checked by :mod:`abstractllm.json_schema`).
     """
     if finish_reason == "length":
         raise OutputParsingError("the structured reply was cut off by max_tokens (finish_reason 'length'); raise max_tokens")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise OutputParsingError(f"the reply is not valid JSON: {exc.msg} at position {exc.pos}", original_exception=exc) from exc
+        raise OutputParsingError(f"the reply is not valid JSON: {json_error_text(exc)}", original_exception=exc) from exc
     problems = schema_errors(value, response_format.json_schema())
     if problems:
         raise OutputParsingError("the reply does not match the schema: " + "; ".join(problems[:5]))
     return value
+
+
+def json_error_text(exc: json.JSONDecodeError) -> str:
+    """``exc`` in words: its problem and where (``json`` ends some messages with "at" already)."""
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno} (character {exc.pos})"

@@ -1,10 +1,14 @@
 """Chat formats: how a conversation becomes the prompt text a GGUF model completes.
 
 The default is the chat template stored in the GGUF metadata (``tokenizer.chat_template``),
-rendered with llama-cpp-python's ``Jinja2ChatFormatter`` (tools included). ``chat_format``
-may instead name another template of the file (``chat_template.<name>``) or one of
-llama-cpp-python's registered formats (``chatml``, ``llama-2``, ...). A file without a
-template uses core's documented plain fallback (``GenerationRequest.text_without_template``).
+rendered with llama-cpp-python's ``Jinja2ChatFormatter``. ``chat_format`` may instead name
+another template of the file (``chat_template.<name>``) or one of llama-cpp-python's
+registered formats (``chatml``, ``llama-2``, ...). A file without a template uses core's
+plain fallback (:mod:`abstractllm.plain_prompt`).
+
+Tools follow core's rule (:mod:`abstractllm.tool_format`): a format whose template renders
+them gets them (``tool_rendering == "native"``); any other format gets them described in
+the system message in the fallback format (``"prompted"``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from abstractllm.errors import InvalidArgumentError
+from abstractllm.tool_format import messages_with_tool_prompt, template_renders_tools
+from abstractllm.tools import normalize_tools
 
 __all__ = ["DEFAULT_TEMPLATE", "ChatFormat", "RenderedChat", "available_chat_formats", "check_chat_format", "make_chat_format"]
 
@@ -31,13 +37,33 @@ class RenderedChat:
     stop: tuple[str, ...]
 
 
+_Render = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], RenderedChat]
+
+
 @dataclass(frozen=True)
 class ChatFormat:
-    """A named way to render conversations; ``template`` is the Jinja source when there is one."""
+    """A named way to render conversations; ``template`` is the Jinja source when there is one.
+
+    ``render(messages, tools)`` applies core's tool rule; ``tool_rendering`` says which
+    way tools are shown (``"native"`` or ``"prompted"``).
+    """
 
     name: str
-    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], RenderedChat]
+    render: _Render
     template: str | None
+    tool_rendering: str = "prompted"
+
+
+def _with_tool_rule(name: str, render: _Render, template: str | None) -> ChatFormat:
+    """``render`` wrapped so that tools it does not render go into the prompt (core's fallback)."""
+    native = template_renders_tools(lambda messages, tools: render(messages, tools).text)
+
+    def render_with_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> RenderedChat:
+        if tools and not native:
+            return render(messages_with_tool_prompt(messages, normalize_tools(tools)), None)
+        return render(messages, tools)
+
+    return ChatFormat(name, render_with_tools, template, "native" if native else "prompted")
 
 
 def _gguf_templates(metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -91,7 +117,7 @@ def make_chat_format(name: str | None, metadata: Mapping[str, Any], bos_token: s
             result = formatter(messages=messages, tools=tools or None)  # type: ignore[arg-type]
             return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
 
-        return ChatFormat(name, render_template, templates[name])
+        return _with_tool_rule(name, render_template, templates[name])
     registered = _registered_formatters()
     if name in registered:
         named = registered[name]
@@ -100,7 +126,7 @@ def make_chat_format(name: str | None, metadata: Mapping[str, Any], bos_token: s
             result = named(messages=messages)
             return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
 
-        return ChatFormat(name, render_registered, None)
+        return _with_tool_rule(name, render_registered, None)
     raise _unknown(name, metadata)
 
 

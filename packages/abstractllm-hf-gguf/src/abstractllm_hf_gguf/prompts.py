@@ -1,14 +1,16 @@
 """From a request to prompt tokens, following core's chat rules.
 
 ``raw`` completes ``request.prompt`` verbatim; otherwise the conversation goes through
-the chat format (tools included when they are offered); a file without a chat
-template completes ``request.text_without_template()``.
+the chat format (tools offered are shown by core's rule, see
+:mod:`abstractllm_hf_gguf.chat`); a file without a chat template completes
+:func:`abstractllm.plain_prompt.plain_prompt_text`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from abstractllm.plain_prompt import plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel
@@ -33,7 +35,7 @@ def render_prompt(model: LoadedModel, chat_format: ChatFormat | None, request: G
     if request.raw and request.prompt is not None:
         return Prompt(model.tokenize(request.prompt, add_bos=True), ())
     if chat_format is None:
-        return Prompt(model.tokenize(request.text_without_template(), add_bos=True), ())
+        return Prompt(model.tokenize(plain_prompt_text(request), add_bos=True), ())
     tools = [tool.to_openai() for tool in request.tools] if tools_offered(request) else None
     rendered = chat_format.render(request.chat_dicts(), tools)
     return Prompt(model.tokenize(rendered.text, add_bos=rendered.add_bos), rendered.stop)

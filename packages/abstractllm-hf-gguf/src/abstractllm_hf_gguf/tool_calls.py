@@ -1,56 +1,36 @@
-"""Tool calls in a GGUF model's reply.
+"""Tool calls in a GGUF model's reply, read with core's one parser (:mod:`abstractllm.tool_format`).
 
-Templates that ask for ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
-(Hermes, Qwen and this project's test model) are read by :class:`ToolCallExtractor`:
-streamed text passes through, blocks are held back and parsed into ``ToolCall``s, so
-the reply text (streamed or not) is the content without the calls. For a template
-without that convention a forced call is the whole reply as bare JSON
-(``capture_all``). A block that is not a JSON call is reported as a call with
-``error`` set, never dropped.
+:class:`ToolCallExtractor` splits streamed text: text outside ``<tool_call>`` blocks
+passes through, blocks are held back and read when the reply ends, so the reply text
+(streamed or not) is the content without the calls. With ``capture_all`` the whole
+reply is one forced call (bare JSON, or a block). A block that is not a JSON call is a
+call with ``error`` set; a last block cut short by ``max_tokens`` sets ``truncated``
+and yields no calls (the reply's finish reason stays ``"length"``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
 
+from abstractllm.tool_format import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallScan, read_tool_calls, tool_call_from_data
 from abstractllm.tools import ToolCall
-from abstractllm_hf_gguf.grammars import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
-__all__ = ["ToolCallExtractor", "parse_call"]
-
-_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
-
-
-def parse_call(text: str) -> ToolCall:
-    """One call from ``{"name": ..., "arguments": {...}}`` (``parameters`` accepted too)."""
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        found = _NAME.search(text)
-        return ToolCall(
-            name=found.group(1) if found else "<unparsed>",
-            arguments={},
-            error=f"the tool call is not valid JSON ({exc.msg} at position {exc.pos}): {text[:200]!r}",
-        )
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        return ToolCall(name="<unparsed>", arguments={}, error=f"the tool call has no function name: {text[:200]!r}")
-    arguments = data.get("arguments", data.get("parameters", {}))
-    return ToolCall.from_dict({"name": data["name"], "arguments": arguments if arguments is not None else {}})
+__all__ = ["ToolCallExtractor"]
 
 
 class ToolCallExtractor:
     """Splits streamed text into visible content and tool-call blocks.
 
     ``feed(text)`` returns the content now safe to show; ``finish()`` returns the rest
-    of the content and sets ``calls``. With ``capture_all`` the whole reply is one call.
+    of the content and sets ``calls`` and ``truncated``.
     """
 
     def __init__(self, *, capture_all: bool = False) -> None:
         self.capture_all = capture_all
         self.calls: list[ToolCall] = []
+        self.truncated = False
         self._pending = ""
+        self._blocks = ""
         self._inside = False
 
     def feed(self, text: str) -> str:
@@ -63,14 +43,17 @@ class ToolCallExtractor:
                 end = self._pending.find(TOOL_CALL_CLOSE)
                 if end < 0:
                     return "".join(shown)
-                self.calls.append(parse_call(self._pending[:end].strip()))
-                self._pending = self._pending[end + len(TOOL_CALL_CLOSE) :]
+                end += len(TOOL_CALL_CLOSE)
+                self._blocks += self._pending[:end]
+                self._pending = self._pending[end:]
                 self._inside = False
                 continue
             start = self._pending.find(TOOL_CALL_OPEN)
             if start >= 0:
                 shown.append(self._pending[:start])
-                self._pending = self._pending[start + len(TOOL_CALL_OPEN) :]
+                self._pending = self._pending[start:]
+                self._blocks += TOOL_CALL_OPEN
+                self._pending = self._pending[len(TOOL_CALL_OPEN) :]
                 self._inside = True
                 continue
             keep = _partial_tag(self._pending)
@@ -80,18 +63,31 @@ class ToolCallExtractor:
         return "".join(shown)
 
     def finish(self) -> str:
-        """Content held back at the end; an unterminated block still becomes a (checked) call."""
+        """Content held back at the end; the held blocks become calls."""
         pending, self._pending = self._pending, ""
         if self.capture_all:
-            if pending.strip():
-                self.calls.append(parse_call(pending.strip().removeprefix(TOOL_CALL_OPEN).removesuffix(TOOL_CALL_CLOSE)))
-            return ""
-        if self._inside:
+            scan = _read_forced(pending.strip())
+        else:
+            if self._inside:
+                self._blocks += pending
+                pending = ""
             self._inside = False
-            if pending.strip():
-                self.calls.append(parse_call(pending.strip()))
-            return ""
+            scan = read_tool_calls(self._blocks)
+        self.truncated = scan.truncated
+        self.calls = [] if scan.truncated else scan.calls
         return pending
+
+
+def _read_forced(text: str) -> ToolCallScan:
+    """A forced reply: ``<tool_call>`` blocks, or the whole text as one bare JSON call."""
+    if text.startswith(TOOL_CALL_OPEN):
+        return read_tool_calls(text)
+    if not text:
+        return ToolCallScan()
+    try:
+        return ToolCallScan([tool_call_from_data(json.loads(text))])
+    except json.JSONDecodeError:
+        return ToolCallScan(truncated=True)  # grammar-constrained: JSON that does not parse was cut short
 
 
 def _partial_tag(text: str) -> int:

@@ -4,9 +4,12 @@
   special tokens (e.g. a BOS when the tokenizer adds one).
 - A tokenizer with a chat template: ``apply_chat_template(messages, tools=...,
   add_generation_prompt=True)``, tokenized without adding special tokens again (the
-  template writes them). Tools are passed unless ``tool_choice == "none"``.
-- No chat template (the documented fallback): ``request.text_without_template()`` —
-  a plain prompt as it is, anything else in core's ``"Role: content"`` format.
+  template writes them). Offered tools (``tool_choice != "none"``) follow core's rule
+  (:mod:`abstractllm.tool_format`): passed to a template that renders them
+  (:func:`tool_rendering` is ``"native"``), otherwise described in the system message
+  in the fallback format (``"prompted"``).
+- No chat template: core's :func:`abstractllm.plain_prompt.plain_prompt_text` (one user
+  turn as it is, anything more in the ``"Role: content"`` fallback, tools prompted).
 
 With ``truncation`` the prompt keeps its *last* tokens so that prompt plus
 ``max_tokens`` fit the context window (at least one prompt token is kept).
@@ -14,15 +17,21 @@ With ``truncation`` the prompt keeps its *last* tokens so that prompt plus
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from abstractllm.plain_prompt import plain_prompt_text
 from abstractllm.request import GenerationRequest
+from abstractllm.tool_format import messages_with_tool_prompt, template_renders_tools
+from abstractllm_hf_pipeline.tool_calls import tool_markup
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template"]
+__all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template", "tool_rendering"]
+
+_RENDERING: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -38,17 +47,36 @@ def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
+def tool_rendering(tokenizer: PreTrainedTokenizerBase) -> str:
+    """``"native"`` when the tokenizer's chat template renders tools, else ``"prompted"`` (probed once per template)."""
+    template = str(getattr(tokenizer, "chat_template", None) or "")
+    known = _RENDERING.get(tokenizer)
+    if known is not None and known[0] == template:
+        return known[1]
+    native = bool(template) and template_renders_tools(lambda messages, tools: _apply(tokenizer, messages, tools))
+    rendering = "native" if native else "prompted"
+    _RENDERING[tokenizer] = (template, rendering)
+    return rendering
+
+
 def _render(tokenizer: PreTrainedTokenizerBase, request: GenerationRequest) -> tuple[str, bool]:
     """The prompt text and whether the tokenizer must add its special tokens."""
     if request.raw and request.prompt is not None:
         return request.prompt, True
     if not has_chat_template(tokenizer):
-        return request.text_without_template(), True
+        return plain_prompt_text(request, tool_markup(tokenizer)), True
+    messages = request.chat_dicts()
     tools: list[Any] | None = None
     if request.tools and request.tool_choice != "none":
-        tools = [tool.to_openai() for tool in request.tools]
-    text = tokenizer.apply_chat_template(request.chat_dicts(), tools=tools, tokenize=False, add_generation_prompt=True)
-    return str(text), False
+        if tool_rendering(tokenizer) == "native":
+            tools = [tool.to_openai() for tool in request.tools]
+        else:
+            messages = messages_with_tool_prompt(messages, request.tools, tool_markup(tokenizer))
+    return _apply(tokenizer, messages, tools), False
+
+
+def _apply(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]], tools: list[Any] | None) -> str:
+    return str(tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True))
 
 
 def encode_prompt(

@@ -1,0 +1,214 @@
+"""Tool calls on local models (pipeline and gguf): one rule, one markup, one parser.
+
+The rule:
+
+- **native**: when the model's chat template renders the ``tools`` it is given (found by
+  :func:`template_renders_tools`: a probe tool rendered with and without tools), the tools
+  go to the template.
+- **prompted**: otherwise (a template that drops ``tools``, or no template at all) the
+  tools are described in the system message in the fallback format of
+  :func:`tool_prompt`, which asks for calls as
+  ``<tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>``.
+- A forced call (``tool_choice="required"`` or a tool's name) is constrained by grammar
+  on both backends to exactly ``<open>`` + one JSON object of
+  :func:`forced_call_schema` + ``<close>``, whichever way the tools were shown.
+- Replies are read by :func:`read_tool_calls`: every ``<open>`` followed by one JSON
+  value is a call (``arguments`` may be a JSON string or be named ``parameters``; the
+  ``<close>`` marker is optional). A block that is not a call is a ``ToolCall`` named
+  :data:`UNPARSED_NAME` with ``error`` set, never dropped, except the last block of a
+  reply cut short (its JSON incomplete and no ``<close>``): that one is ``truncated``
+  and the reply's finish reason is ``"length"``, as in OpenAI's API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from abstractllm.structured import json_error_text
+from abstractllm.tools import ToolCall, ToolDefinition
+
+__all__ = [
+    "FALLBACK_MARKUP",
+    "PROBE_TOOL_NAME",
+    "TOOL_CALL_CLOSE",
+    "TOOL_CALL_OPEN",
+    "UNPARSED_NAME",
+    "ToolCallScan",
+    "call_markup",
+    "ToolMarkup",
+    "forced_call_schema",
+    "messages_with_tool_prompt",
+    "read_tool_calls",
+    "template_renders_tools",
+    "tool_call_from_data",
+    "tool_prompt",
+]
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+#: The ``name`` of a ``ToolCall`` whose block could not be read (its ``error`` says why).
+UNPARSED_NAME = "<unparsed>"
+#: The name of the tool :func:`template_renders_tools` renders to probe a template.
+PROBE_TOOL_NAME = "abstractllm_probe_tool_5f3a"
+
+_NAME = re.compile(r'"name"\s*:\s*"([^"\\]+)"')
+
+
+@dataclass(frozen=True)
+class ToolMarkup:
+    """The text around one tool call's ``{"name": ..., "arguments": ...}`` JSON."""
+
+    open: str
+    close: str
+
+
+FALLBACK_MARKUP = ToolMarkup(TOOL_CALL_OPEN, TOOL_CALL_CLOSE)
+
+
+def forced_call_schema(tools: Sequence[ToolDefinition], choice: str) -> dict[str, Any]:
+    """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``)."""
+    options = [
+        {
+            "type": "object",
+            "properties": {"name": {"const": tool.name}, "arguments": tool.input_schema or {"type": "object"}},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for tool in tools
+        if choice == "required" or tool.name == choice
+    ]
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def tool_prompt(tools: Sequence[ToolDefinition], markup: ToolMarkup = FALLBACK_MARKUP) -> str:
+    """The fallback format: the tools as JSON lines and how to call them, for the system message."""
+    lines = [
+        json.dumps({"name": t.name, "description": t.description, "parameters": t.input_schema}, ensure_ascii=False)
+        for t in tools
+    ]
+    example = json.dumps({"name": "<tool name>", "arguments": {"<argument>": "<value>"}})
+    return (
+        "You can call these tools, one JSON object per tool:\n"
+        + "\n".join(lines)
+        + f"\nTo call a tool, reply with {markup.open}{example}{markup.close} (one block per call)."
+        " When no tool is needed, answer normally."
+    )
+
+
+def messages_with_tool_prompt(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolDefinition], markup: ToolMarkup = FALLBACK_MARKUP
+) -> list[dict[str, Any]]:
+    """``messages`` (chat dicts) for a template that does not render tools.
+
+    :func:`tool_prompt` is appended to the system message (added first if none), and an
+    assistant turn's ``tool_calls`` become markup blocks after its content (see
+    :func:`call_markup`), so the model sees its earlier calls the way it was asked to write them.
+    """
+    result = [_calls_in_content(dict(message), markup) for message in messages]
+    text = tool_prompt(tools, markup)
+    if result and result[0].get("role") == "system":
+        existing = result[0].get("content") or ""
+        result[0]["content"] = f"{existing}\n\n{text}" if existing else text
+    else:
+        result.insert(0, {"role": "system", "content": text})
+    return result
+
+
+def call_markup(name: str, arguments: Any, markup: ToolMarkup = FALLBACK_MARKUP) -> str:
+    """One call written in the fallback format: ``<open>{"name": ..., "arguments": ...}<close>``."""
+    return f"{markup.open}{json.dumps({'name': name, 'arguments': arguments})}{markup.close}"
+
+
+def _calls_in_content(message: dict[str, Any], markup: ToolMarkup) -> dict[str, Any]:
+    calls = message.pop("tool_calls", None)
+    if not calls:
+        return message
+    blocks = []
+    for call in calls:
+        function = call.get("function", call)
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):
+            with contextlib.suppress(json.JSONDecodeError):  # otherwise shown as the string it is
+                arguments = json.loads(arguments)
+        blocks.append(call_markup(str(function.get("name")), arguments, markup))
+    message["content"] = (message.get("content") or "") + "".join(blocks)
+    return message
+
+
+def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str]) -> bool:
+    """Whether ``render(messages, tools)`` (a chat template) shows the tools it is given.
+
+    A probe tool is rendered with and without ``tools``; the template renders tools when
+    the probe's name appears only in the first. A template that raises on tools does not.
+    """
+    messages = [{"role": "user", "content": "hi"}]
+    probe = {"type": "function", "function": {"name": PROBE_TOOL_NAME, "description": "probe", "parameters": {}}}
+    try:
+        with_tools = render(messages, [probe])
+        without = render(messages, None)
+    except Exception:  # a template that refuses tools (or this probe) raises: it does not render them
+        return False
+    return PROBE_TOOL_NAME in with_tools and PROBE_TOOL_NAME not in without
+
+
+def tool_call_from_data(data: Any) -> ToolCall:
+    """A ``ToolCall`` from one decoded JSON call (``{"name", "arguments"}``, OpenAI's ``{"function": ...}``)."""
+    if not isinstance(data, Mapping):
+        return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call is not a JSON object: {json.dumps(data)[:200]}")
+    nested = data.get("function")
+    function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call names no tool: {json.dumps(data)[:200]}")
+    arguments = function.get("arguments", function.get("parameters"))
+    return ToolCall.from_dict(
+        {"name": name, "arguments": {} if arguments is None else arguments, **({"id": data["id"]} if "id" in data else {})}
+    )
+
+
+@dataclass
+class ToolCallScan:
+    """What :func:`read_tool_calls` found: the ``calls``, and whether the last block was cut short."""
+
+    calls: list[ToolCall] = field(default_factory=list)
+    truncated: bool = False
+
+
+def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCallScan:
+    """Every tool-call block of ``reply`` (see the module docstring).
+
+    Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
+    """
+    scan = ToolCallScan()
+    decoder = json.JSONDecoder()
+    position = reply.find(markup.open)
+    while position >= 0:
+        start = position + len(markup.open)
+        while start < len(reply) and reply[start].isspace():
+            start += 1
+        try:
+            data, end = decoder.raw_decode(reply, start)
+        except json.JSONDecodeError as exc:
+            close = reply.find(markup.close, start)
+            if close < 0:
+                scan.truncated = True
+                return scan
+            body = reply[start:close]
+            found = _NAME.search(body)
+            scan.calls.append(
+                ToolCall(
+                    name=found.group(1) if found else UNPARSED_NAME,
+                    arguments={},
+                    error=f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}",
+                )
+            )
+            position = reply.find(markup.open, close)
+            continue
+        scan.calls.append(tool_call_from_data(data))
+        position = reply.find(markup.open, end)
+    return scan
