@@ -1,9 +1,15 @@
 """llama.cpp grammars that constrain a reply: JSON schemas, forced tool calls, raw GBNF.
 
-Schemas become GBNF through llama-cpp-python's ``LlamaGrammar.from_json_schema`` (its
-port of llama.cpp's converter). Every grammar is compiled once per model and key,
-and checked by building llama.cpp's grammar sampler, so a grammar llama.cpp cannot
-parse is an ``InvalidArgumentError`` before generation rather than a crash in it.
+Schemas become GBNF through llama-cpp-python's ``json_schema_to_gbnf`` (its port of
+llama.cpp's converter). Its numbers are bounded as in llama.cpp (at most 16 digits
+before the point, 16 after it and 16 in the exponent), so constrained output always
+ends; its string characters are narrowed to JSON's (no raw control characters, which
+``json.loads`` rejects). Every grammar is compiled once per model and key, and checked
+by building llama.cpp's grammar sampler, so a grammar llama.cpp cannot parse is an
+``InvalidArgumentError`` before generation rather than a crash in it.
+
+A forced tool call is core's :func:`abstractllm.tool_format.forced_call_schema`,
+wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ from typing import Any
 
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.structured import ResponseFormat
+from abstractllm.tool_format import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
 from abstractllm.tools import ToolDefinition
 from abstractllm_hf_gguf.model import LoadedModel
 
-__all__ = ["TOOL_CALL_CLOSE", "TOOL_CALL_OPEN", "gbnf_grammar", "response_grammar", "tool_call_grammar"]
+__all__ = ["JSON_CHAR_RULE", "TOOL_CALL_CLOSE", "TOOL_CALL_OPEN", "gbnf_grammar", "response_grammar", "tool_call_grammar"]
 
-TOOL_CALL_OPEN = "<tool_call>"
-TOOL_CALL_CLOSE = "</tool_call>"
 _MAX_CACHED = 128
 _ROOT_RULE = re.compile(r"^root\s*::=", re.MULTILINE)
+_CHAR_RULE = re.compile(r"^char ::= .*$", re.MULTILINE)
+#: A JSON string character: anything but a quote, a backslash or a control character, or an escape.
+JSON_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
 
 def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Any:
@@ -40,17 +48,7 @@ def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choic
     The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
     tool's schema, wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
     """
-    chosen = [tool for tool in tools if choice == "required" or tool.name == choice]
-    calls = [
-        {
-            "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": tool.input_schema or {"type": "object"}},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        }
-        for tool in chosen
-    ]
-    schema = calls[0] if len(calls) == 1 else {"anyOf": calls}
+    schema = forced_call_schema(tools, choice)
     key = f"tool:{int(tagged)}:" + _canonical(schema)
 
     def build() -> str:
@@ -85,7 +83,7 @@ def _schema_gbnf(schema: dict[str, Any], parameter: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return str(json_schema_to_gbnf(json.dumps(schema)))
+        gbnf = str(json_schema_to_gbnf(json.dumps(schema)))
     except Exception as exc:  # the converter raises assorted errors for unsupported schemas
         raise InvalidArgumentError(
             f"{parameter}: llama.cpp cannot turn this JSON schema into a grammar: {type(exc).__name__}: {exc}",
@@ -93,6 +91,7 @@ def _schema_gbnf(schema: dict[str, Any], parameter: str) -> str:
             value=schema,
             allowed="a JSON schema llama.cpp's json_schema_to_grammar supports",
         ) from exc
+    return _CHAR_RULE.sub(lambda _: JSON_CHAR_RULE, gbnf)
 
 
 def _checked(model: LoadedModel, gbnf: str, parameter: str) -> Any:

@@ -3,9 +3,13 @@
 - ``response_format`` (``json_object`` / ``json_schema``): the reply is one compact
   JSON value of the schema (``{"type": "object"}`` for ``json_object``).
 - ``tool_choice="required"`` or a tool's name (with tools): the reply is one tool call,
-  ``<open>{"name": <tool>, "arguments": <its schema>}<close>`` in the model's tool
-  markup (see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool call takes
-  precedence over ``response_format``.
+  ``<open>`` + core's :func:`abstractllm.tool_format.forced_call_schema` + ``<close>`` in
+  the model's tool markup (see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
+  call takes precedence over ``response_format``.
+
+Constrained output always ends: every run of digits in a number is at most 16 long
+(integer part, fraction and exponent, as llama.cpp's converter bounds them), and
+strings never contain raw control characters (xgrammar's own rule).
 
 Grammars are compiled once per constraint and cached for the loaded model
 (:class:`GrammarCache`). :class:`GrammarLogitsProcessor` masks the logits of the
@@ -16,6 +20,7 @@ after the grammar completes only the model's end-of-sequence tokens are allowed.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -27,23 +32,37 @@ from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import GenerationRequest
-from abstractllm_hf_pipeline.tool_calls import ToolMarkup
+from abstractllm.tool_format import ToolMarkup, forced_call_schema
 
-__all__ = ["GrammarCache", "GrammarLogitsProcessor", "constraint_key"]
+__all__ = ["MAX_DIGITS", "GrammarCache", "GrammarLogitsProcessor", "bounded_json_grammar", "constraint_key"]
+
+
+MAX_DIGITS = 16
+_DIGIT_RULE = re.compile(r"^(\w+) ::= \(\(\[0-9\]\)\)$", re.MULTILINE)
 
 
 def _tool_call_schema(request: GenerationRequest) -> dict[str, Any]:
-    tools = [tool for tool in request.tools if request.tool_choice in ("required", tool.name)]
-    options = [
-        {
-            "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": tool.input_schema},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        }
-        for tool in tools
-    ]
-    return options[0] if len(options) == 1 else {"anyOf": options}
+    return forced_call_schema(request.tools, request.tool_choice)
+
+
+def bounded_json_grammar(schema: dict[str, Any]) -> xgr.Grammar:
+    """xgrammar's compact JSON grammar for ``schema`` with every run of digits at most :data:`MAX_DIGITS` long.
+
+    xgrammar writes unbounded digit runs as ``[0-9]*`` or as ``<digit rule>{1, -1}``
+    (``Regex(...)`` rules of string patterns are left alone); both are bounded here.
+    """
+    text = str(xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False))
+    digits = _DIGIT_RULE.findall(text)
+    rest = MAX_DIGITS - 1
+    lines = []
+    for line in text.splitlines():
+        if "Regex(" not in line:
+            line = line.replace("[0-9]*", f"[0-9]{{0, {rest}}}")
+            for digit in digits:
+                line = line.replace(f"[1-9] {digit}{{1, -1}}", f"[1-9] {digit}{{1, {rest}}}")
+                line = line.replace(f"{digit}{{1, -1}}", f"{digit}{{1, {MAX_DIGITS}}}")
+        lines.append(line)
+    return xgr.Grammar.from_ebnf("\n".join(lines))
 
 
 def constraint_key(request: GenerationRequest) -> str | None:
@@ -101,11 +120,11 @@ class GrammarCache:
 
     def _compile(self, request: GenerationRequest) -> xgr.CompiledGrammar:
         if request.tools and request.tool_choice not in ("auto", "none"):
-            body = xgr.Grammar.from_json_schema(json.dumps(_tool_call_schema(request)), any_whitespace=False)
+            body = bounded_json_grammar(_tool_call_schema(request))
             grammar = xgr.Grammar.concat(_literal(self._markup.open), body, _literal(self._markup.close))
             return self._compiler.compile_grammar(grammar)
         assert request.response_format is not None
-        return self._compiler.compile_json_schema(json.dumps(request.response_format.json_schema()), any_whitespace=False)
+        return self._compiler.compile_grammar(bounded_json_grammar(request.response_format.json_schema()))
 
 
 def _literal(text: str) -> xgr.Grammar:
