@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,7 +226,7 @@ DISCOVER = """
 """
 
 
-def discover(cache: Path, *pythonpath: Path) -> tuple[dict[str, object], bool]:
+def discover(cache: Path, *pythonpath: Path) -> tuple[dict[str, Any], bool]:
     """Plugins a fresh process finds, and whether they came from the cache."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath))}
     environment[_discovery_cache.CACHE_DIR_VARIABLE] = str(cache)
