@@ -8,7 +8,9 @@ Routes: TGI's ``/generate``, ``/generate_stream`` and ``/info``; OpenAI's
 Its "model" is deterministic: the reply to a prompt is a sequence of words chosen from a
 hash of the prompt (and of the seed when sampling), so greedy replies repeat and seeded
 samples reproduce. Token counts are words. Tests script faults for the next requests
-(:meth:`FakeServer.script`) and read what the server received (:attr:`FakeServer.received`).
+(:meth:`FakeServer.script`; the faults are listed in ``fake_hf_wire.WireHandler._fault``)
+and read what the server received (:attr:`FakeServer.received`). The HTTP plumbing and
+the faults live in ``fake_hf_wire.py``, loaded from beside this file.
 
 Run it alone for benchmarks: ``python fake_hf_server.py --port 8123``.
 """
@@ -17,18 +19,30 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import random
-import socket
+import sys
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-#: Pace of the ``trickle`` faults: one byte every TRICKLE_SECONDS, for at most TRICKLE_FOR seconds.
-TRICKLE_SECONDS = 0.05
-TRICKLE_FOR = 60.0
+
+def _sibling(name: str) -> Any:
+    """A module next to this file, loaded by path (this folder is not a package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_wire = _sibling("fake_hf_wire")
+QuietServer, WireHandler = _wire.QuietServer, _wire.WireHandler
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
 
@@ -61,14 +75,6 @@ def instance(schema: Any) -> Any:
     return {"string": "x", "integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "x")
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # clients cut connections on purpose
-        pass
-
-
 class FakeServer:
     """The server, its scripted faults and the requests it received."""
 
@@ -84,7 +90,7 @@ class FakeServer:
         self.connections_seen: set[tuple[str, int]] = set()
         self.peak_open = 0  # most connections opened since the last reset that were open at once
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.httpd = _QuietServer((host, port), handler)
+        self.httpd = QuietServer((host, port), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-hf-server", daemon=True)
 
     @property
@@ -113,7 +119,7 @@ class FakeServer:
         self.context_window = None
 
     def script(self, *faults: dict[str, Any]) -> None:
-        """Faults for the next POST requests, one each, in order (see ``_Handler._fault``)."""
+        """Faults for the next POST requests, one each, in order (see ``WireHandler._fault`` in fake_hf_wire.py)."""
         with self.lock:
             self.faults.extend(faults)
 
@@ -132,122 +138,8 @@ class FakeServer:
         return [entry for entry in self.received if entry["method"] == "POST" and path_part in entry["path"]]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: FakeServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stalls
-        with self.fake.lock:
-            self.fake.open_connections.add(self.client_address)
-            self.fake.connections_seen.add(self.client_address)
-            fresh = len(self.fake.open_connections & self.fake.connections_seen)
-            self.fake.peak_open = max(self.fake.peak_open, fresh)
-
-    def finish(self) -> None:
-        with self.fake.lock:
-            self.fake.open_connections.discard(self.client_address)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
-        pass
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-
-    def _chunk(self, text: str) -> None:
-        data = text.encode()
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def _event(self, payload: Any, *, multiline: bool = False, event: str | None = None) -> None:
-        text = payload if isinstance(payload, str) else json.dumps(payload)
-        lines = ""
-        if event:
-            lines += f"event: {event}\n"
-        if multiline and text.startswith("{") and ", " in text:
-            head, tail = text.split(", ", 1)
-            lines += f"data: {head},\ndata: {tail}\n\n"
-        else:
-            lines += f"data: {text}\n\n"
-        self._chunk(lines)
-
-    def _end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _cut(self) -> None:
-        self.wfile.flush()
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _drip(self, data: bytes) -> bool:
-        """Send ``data`` a byte at a time; False once the client left or ``TRICKLE_FOR`` passed."""
-        ends = time.monotonic() + TRICKLE_FOR
-        for byte in data:
-            if time.monotonic() > ends:
-                return False
-            try:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-            except OSError:
-                return False
-            time.sleep(TRICKLE_SECONDS)
-        return True
-
-    def _trickle(self, part: str) -> None:
-        self.close_connection = True
-        body = b"x" * 100_000
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        if part == "headers":
-            self._drip(head.encode() + b"X-Padding: " + b"p" * 100_000 + b"\r\n\r\n")
-            return
-        self.wfile.write(head.encode() + b"\r\n")
-        self.wfile.flush()
-        self._drip(body)
-
-    def _scripted_reply(self, reply: dict[str, Any]) -> None:
-        """Answer ``reply["status"]`` (200) with ``reply["body"]`` repeated ``reply["repeat"]``
-        times, or with the SSE ``reply["events"]`` (each a ``data`` text), and ``reply["headers"]``.
-        ``{auth}`` in any text is replaced by the Authorization header received: an echoing server."""
-        auth = self.headers.get("Authorization", "")
-        headers = {name: value.replace("{auth}", auth) for name, value in (reply.get("headers") or {}).items()}
-        events = reply.get("events")
-        if events is None:
-            body = str(reply.get("body", "")).replace("{auth}", auth) * int(reply.get("repeat", 1))
-            self._json(int(reply.get("status", 200)), body.encode(), headers)
-            return
-        self.send_response(int(reply.get("status", 200)))
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        for event in events:
-            self._event(str(event).replace("{auth}", auth))
-        self._end_stream()
-
-    def _record(self, body: Any) -> None:
-        with self.fake.lock:
-            self.fake.received.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
-            )
+class _Handler(WireHandler):
+    """The routes: TGI's and OpenAI's, over :class:`WireHandler`'s plumbing and scripted faults."""
 
     # -- routing --------------------------------------------------------------------------
 
@@ -291,43 +183,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._tgi(body, fault, stream=bool(body.get("stream")))
         else:
             self._json(404, {"error": f"Model not found at {path}"})
-
-    def _fault(self, fault: dict[str, Any]) -> bool:
-        """Apply a scripted fault; True when it fully answered the request.
-
-        Keys: ``status`` (+ ``retry_after``, ``message``, ``estimated_time``), ``slow``
-        (seconds before answering), ``bad_json``, ``drop`` (close without answering),
-        ``trickle`` (``"headers"`` or ``"body"``: that part sent one byte every
-        ``TRICKLE_SECONDS``, for at most ``TRICKLE_FOR`` seconds), ``reply`` (an answer
-        given verbatim, see :meth:`_scripted_reply`).
-        Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``,
-        ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and ``tool_call`` /
-        ``reject_tools`` / ``ignore_constraints`` (answer free text whatever ``tool_choice``
-        and ``response_format`` ask, as ``transformers serve`` does) are read by the route handlers.
-        """
-        if fault.get("slow"):
-            time.sleep(float(fault["slow"]))
-        if fault.get("trickle"):
-            self._trickle(fault["trickle"])
-            return True
-        if "reply" in fault:
-            self._scripted_reply(fault["reply"])
-            return True
-        if fault.get("drop"):
-            self._cut()
-            return True
-        if fault.get("bad_json"):
-            self._json(200, b'{"choices": [ {"message": ')
-            return True
-        status = fault.get("status")
-        if status is None:
-            return False
-        headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
-        body: dict[str, Any] = {"error": fault.get("message", f"scripted {status}")}
-        if "estimated_time" in fault:
-            body = {"error": "Model fake/model is currently loading", "estimated_time": fault["estimated_time"]}
-        self._json(int(status), body, headers)
-        return True
 
     # -- OpenAI ---------------------------------------------------------------------------
 
