@@ -1,4 +1,5 @@
-"""Run every benchmark section (or those named) in this interpreter and exit non-zero when a target is missed.
+"""Run every benchmark section (each ``bench_<section>.py`` here, or those named) in this interpreter and
+exit non-zero when a target is missed.
 
     python benchmarks/run.py [section ...]        # hatch run bench [section ...]
 
@@ -19,16 +20,23 @@ sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402  (the same module the sections import: they share its record of missed targets)
 
-SECTIONS = ("core", "startup", "pipeline", "batching", "session", "gguf", "api")
+ORDER = ("core", "startup", "pipeline", "batching", "session", "gguf", "api")  # the rest follow by name
+
+
+def sections() -> list[str]:
+    """Every ``bench_<section>.py`` beside this file, in ORDER first."""
+    found = {path.stem.removeprefix("bench_") for path in HERE.glob("bench_*.py")}
+    return [name for name in ORDER if name in found] + sorted(found - set(ORDER))
 
 
 def main(names: list[str]) -> int:
-    unknown = [name for name in names if name not in SECTIONS]
+    known = sections()
+    unknown = [name for name in names if name not in known]
     if unknown:
-        print(f"no benchmark section named {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        print(f"no benchmark section named {', '.join(unknown)}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     crashed: list[str] = []
-    for name in names or SECTIONS:
+    for name in names or known:
         script = HERE / f"bench_{name}.py"
         sys.argv = [str(script)]  # each script parses its own (default) arguments
         try:

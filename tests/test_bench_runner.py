@@ -84,3 +84,12 @@ def test_an_unknown_section_is_refused_with_the_known_ones(sections: Path) -> No
     result = run(sections, "nonsense")
     assert result.returncode == 2
     assert "core" in result.stderr and "nonsense" in result.stderr
+
+
+def test_every_bench_script_is_a_section_known_ones_first(sections: Path) -> None:
+    (sections / "bench_zeta.py").write_text(textwrap.dedent(SECTION.format(name="zeta", ok=True)))
+    result = run(sections)
+    assert result.returncode == 1  # api misses its target and pipeline crashes
+    order = [line for line in result.stdout.splitlines() if line.startswith("== ") and line != "== summary =="]
+    assert order == ["== core ==", "== gguf ==", "== api ==", "== zeta =="]
+    assert "failed  pipeline (crashed)" in result.stdout
