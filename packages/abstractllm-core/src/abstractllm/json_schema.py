@@ -1,17 +1,29 @@
-"""A small JSON Schema checker for tool arguments and structured replies.
+"""Checking JSON values against a JSON Schema: tool arguments and structured replies.
 
-Core depends on nothing heavy, so this checks the subset of JSON Schema that tool
-signatures and response formats use: ``type``, ``enum``, ``const``, ``properties``,
-``required``, ``additionalProperties``, ``items``, ``minItems``/``maxItems``,
-``minLength``/``maxLength``, ``minimum``/``maximum``, ``anyOf``/``oneOf`` and local
-``$ref`` into ``$defs``/``definitions``. Keywords outside it are ignored.
+With the ``jsonschema`` package importable (the backends' ``validation`` extra installs
+it), values are checked by it, in the schema's declared draft (default 2020-12), with
+its format checker. Without it core checks a built-in subset: ``type``, ``enum``,
+``const``, ``properties``, ``required``, ``additionalProperties``, ``minProperties`` /
+``maxProperties``, ``items``, ``prefixItems``, ``minItems``/``maxItems``,
+``uniqueItems``, ``minLength``/``maxLength``, ``pattern``, ``minimum``/``maximum``,
+``exclusiveMinimum``/``exclusiveMaximum``, ``multipleOf``, ``anyOf``/``oneOf``/``allOf``
+and local ``$ref`` into ``$defs``/``definitions`` (annotations such as ``title`` need no
+check). Any other keyword the schema uses (``format``, ``not``, ``if``, ...) is listed
+in :attr:`SchemaCheck.unchecked` and logged as a warning, never silently passed.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["schema_errors"]
+__all__ = ["SchemaCheck", "check_json", "schema_errors"]
+
+logger = logging.getLogger(__name__)
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -22,42 +34,144 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
     "null": (type(None),),
 }
+_CHECKED = frozenset(
+    {
+        *("type", "enum", "const", "$ref", "$defs", "definitions", "anyOf", "oneOf", "allOf"),
+        *("properties", "required", "additionalProperties", "minProperties", "maxProperties"),
+        *("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "pattern"),
+        *("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+    }
+)
+_ANNOTATIONS = frozenset(
+    {
+        *("title", "description", "default", "examples", "$schema", "$id", "$comment"),
+        *("deprecated", "readOnly", "writeOnly", "contentMediaType"),
+    }
+)
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_warned: set[frozenset[str]] = set()
 
 
-def schema_errors(value: Any, schema: dict[str, Any], *, root: dict[str, Any] | None = None, path: str = "$") -> list[str]:
-    """Every violation of ``schema`` by ``value``, as ``"<path>: <problem>"``; empty when valid."""
-    root = schema if root is None else root
+@dataclass(frozen=True)
+class SchemaCheck:
+    """``errors`` (``"<path>: <problem>"``, empty when valid) and the schema keywords that were ``unchecked``."""
+
+    errors: list[str]
+    unchecked: frozenset[str] = field(default_factory=frozenset)
+
+
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Every violation of ``schema`` by ``value``; empty when valid (unchecked keywords are logged)."""
+    return check_json(value, schema).errors
+
+
+def check_json(value: Any, schema: dict[str, Any]) -> SchemaCheck:
+    """Check ``value`` against ``schema`` with ``jsonschema`` when importable, else the built-in subset."""
+    errors = _jsonschema_errors(value, schema)
+    if errors is not None:
+        return SchemaCheck(errors)
+    unchecked = frozenset(_unchecked_keywords(schema))
+    if unchecked and unchecked not in _warned:
+        _warned.add(unchecked)
+        logger.warning("JSON schema keywords not checked (install jsonschema to check them): %s", ", ".join(sorted(unchecked)))
+    return SchemaCheck(_subset_errors(value, schema, schema, "$"), unchecked)
+
+
+def _jsonschema_errors(value: Any, schema: dict[str, Any]) -> list[str] | None:
+    """The errors ``jsonschema`` finds, or None when it is not installed or cannot read the schema."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None
+    try:
+        validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+        found = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+    except Exception as exc:  # a schema jsonschema cannot read (bad draft, remote $ref, ...): use the subset
+        logger.warning("jsonschema could not check this schema (%s); using the built-in subset", exc)
+        return None
+    return [f"{error.json_path}: {_message(error)}" for error in found]
+
+
+def _message(error: Any) -> str:
+    """jsonschema's error in the built-in checker's words where they exist (the same text either way)."""
+    keyword, limit, value = error.validator, error.validator_value, error.instance
+    if keyword == "type":
+        names = limit if isinstance(limit, list) else [limit]
+        return f"expected {' or '.join(names)}, got {type(value).__name__}"
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        known = error.schema.get("properties", {})
+        extra = [name for name in value if name not in known]
+        return "; ".join(f"unexpected property {name!r}" for name in extra) or str(error.message)
+    if keyword == "required" and isinstance(value, dict):
+        missing = [name for name in limit if name not in value and str(error.message).startswith(repr(name))]
+        return f"missing required property {missing[0]!r}" if missing else str(error.message)
+    if keyword == "const":
+        return f"must be {limit!r}"
+    words = {
+        "minimum": "less than {}",
+        "maximum": "greater than {}",
+        "minItems": "fewer than {} items",
+        "maxItems": "more than {} items",
+        "minLength": "shorter than {}",
+        "maxLength": "longer than {}",
+    }
+    if keyword in words:
+        return words[keyword].format(limit)
+    return str(error.message)
+
+
+def _unchecked_keywords(schema: Any) -> Iterator[str]:
+    if not isinstance(schema, dict):
+        return
+    for key, item in schema.items():
+        if key not in _CHECKED and key not in _ANNOTATIONS:
+            yield key
+        elif key in _SUBSCHEMA_MAPS and isinstance(item, dict):
+            for child in item.values():
+                yield from _unchecked_keywords(child)
+        elif key in _SUBSCHEMA_LISTS and isinstance(item, list):
+            for child in item:
+                yield from _unchecked_keywords(child)
+        elif key in ("items", "additionalProperties"):
+            yield from _unchecked_keywords(item)
+
+
+def _subset_errors(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str) -> list[str]:
     if "$ref" in schema:
-        return schema_errors(value, _resolve(schema["$ref"], root), root=root, path=path)
-    errors: list[str] = []
+        return _subset_errors(value, _resolve(schema["$ref"], root), root, path)
     expected = schema.get("type")
     if expected is not None:
         names = expected if isinstance(expected, list) else [expected]
         if not any(_is_type(value, name) for name in names):
             return [f"{path}: expected {' or '.join(names)}, got {type(value).__name__}"]
+    errors: list[str] = []
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: {value!r} is not one of {schema['enum']}")
     if "const" in schema and value != schema["const"]:
         errors.append(f"{path}: must be {schema['const']!r}")
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            matches = [option for option in schema[key] if not schema_errors(value, option, root=root, path=path)]
-            if not matches or (key == "oneOf" and len(matches) > 1):
-                errors.append(f"{path}: does not match {'exactly one' if key == 'oneOf' else 'any'} of the allowed schemas")
+    errors.extend(_combinator_errors(value, schema, root, path))
     if isinstance(value, dict):
         errors.extend(_object_errors(value, schema, root, path))
     elif isinstance(value, list):
         errors.extend(_array_errors(value, schema, root, path))
     elif isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append(f"{path}: shorter than {schema['minLength']}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']}")
+        errors.extend(_string_errors(value, schema, path))
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: less than {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: greater than {schema['maximum']}")
+        errors.extend(_number_errors(value, schema, path))
+    return errors
+
+
+def _combinator_errors(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str) -> list[str]:
+    errors = []
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            matches = [option for option in schema[key] if not _subset_errors(value, option, root, path)]
+            if not matches or (key == "oneOf" and len(matches) > 1):
+                errors.append(f"{path}: does not match {'exactly one' if key == 'oneOf' else 'any'} of the allowed schemas")
+    for option in schema.get("allOf", []):
+        errors.extend(_subset_errors(value, option, root, path))
     return errors
 
 
@@ -75,14 +189,18 @@ def _object_errors(value: dict[str, Any], schema: dict[str, Any], root: dict[str
     for name in schema.get("required", []):
         if name not in value:
             errors.append(f"{path}: missing required property {name!r}")
+    if "minProperties" in schema and len(value) < schema["minProperties"]:
+        errors.append(f"{path}: fewer than {schema['minProperties']} properties")
+    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+        errors.append(f"{path}: more than {schema['maxProperties']} properties")
     additional = schema.get("additionalProperties", True)
     for name, item in value.items():
         if name in properties:
-            errors.extend(schema_errors(item, properties[name], root=root, path=f"{path}.{name}"))
+            errors.extend(_subset_errors(item, properties[name], root, f"{path}.{name}"))
         elif additional is False:
             errors.append(f"{path}: unexpected property {name!r}")
         elif isinstance(additional, dict):
-            errors.extend(schema_errors(item, additional, root=root, path=f"{path}.{name}"))
+            errors.extend(_subset_errors(item, additional, root, f"{path}.{name}"))
     return errors
 
 
@@ -92,10 +210,45 @@ def _array_errors(value: list[Any], schema: dict[str, Any], root: dict[str, Any]
         errors.append(f"{path}: fewer than {schema['minItems']} items")
     if "maxItems" in schema and len(value) > schema["maxItems"]:
         errors.append(f"{path}: more than {schema['maxItems']} items")
+    if schema.get("uniqueItems") and any(value[i] in value[:i] for i in range(len(value))):
+        errors.append(f"{path}: items are not unique")
+    prefix: list[Any] = schema.get("prefixItems", [])
+    for index, (item, item_schema) in enumerate(zip(value, prefix, strict=False)):
+        errors.extend(_subset_errors(item, item_schema, root, f"{path}[{index}]"))
     items = schema.get("items")
-    if isinstance(items, dict):
-        for index, item in enumerate(value):
-            errors.extend(schema_errors(item, items, root=root, path=f"{path}[{index}]"))
+    for index, item in enumerate(value[len(prefix) :], start=len(prefix)):
+        if items is False:
+            errors.append(f"{path}: no items allowed after the first {len(prefix)}")
+            break
+        if isinstance(items, dict):
+            errors.extend(_subset_errors(item, items, root, f"{path}[{index}]"))
+    return errors
+
+
+def _string_errors(value: str, schema: dict[str, Any], path: str) -> list[str]:
+    errors = []
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        errors.append(f"{path}: shorter than {schema['minLength']}")
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        errors.append(f"{path}: longer than {schema['maxLength']}")
+    if "pattern" in schema and re.search(schema["pattern"], value) is None:
+        errors.append(f"{path}: does not match the pattern {schema['pattern']!r}")
+    return errors
+
+
+def _number_errors(value: float, schema: dict[str, Any], path: str) -> list[str]:
+    errors = []
+    if "minimum" in schema and value < schema["minimum"]:
+        errors.append(f"{path}: less than {schema['minimum']}")
+    if "maximum" in schema and value > schema["maximum"]:
+        errors.append(f"{path}: greater than {schema['maximum']}")
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        errors.append(f"{path}: not greater than {schema['exclusiveMinimum']}")
+    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+        errors.append(f"{path}: not less than {schema['exclusiveMaximum']}")
+    step = schema.get("multipleOf")
+    if step and not math.isclose(value / step, round(value / step)):
+        errors.append(f"{path}: not a multiple of {step}")
     return errors
 
 

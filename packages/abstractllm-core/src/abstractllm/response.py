@@ -10,17 +10,17 @@ finish reason and usage.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.structured import ResponseFormat, parse_structured
 from abstractllm.tools import ToolCall
 
-__all__ = ["Usage", "Choice", "Completion", "StreamDelta", "Timing", "GenerateResponse", "StreamChunk"]
+if TYPE_CHECKING:
+    from abstractllm.plugins import Plugins
 
-logger = logging.getLogger(__name__)
+__all__ = ["Usage", "Choice", "Completion", "StreamDelta", "Timing", "GenerateResponse", "StreamChunk"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class GenerateResponse(str):
     ``choices`` holds every sequence (a list of ``GenerateResponse``; this object is the
     first). ``parsed`` is the structured reply when ``response_format`` was given.
     The original library's ``ToolCallRequest`` shape is here too: ``content``,
-    ``tool_calls``, ``has_tool_calls()`` and ``execute_tool_calls(functions)``.
+    ``tool_calls``, ``has_tool_calls()`` and ``execute_tool_calls(functions)``, which
+    runs the calls through the tool-call hooks of ``plugins`` (the model's, given by core).
     """
 
     model: str | None
@@ -98,6 +99,7 @@ class GenerateResponse(str):
     tool_calls: list[ToolCall]
     choices: list[GenerateResponse]
     _response_format: ResponseFormat | None
+    _plugins: Plugins | None
 
     def __new__(
         cls,
@@ -111,6 +113,7 @@ class GenerateResponse(str):
         timing: Timing | None = None,
         tool_calls: list[ToolCall] | None = None,
         response_format: ResponseFormat | None = None,
+        plugins: Plugins | None = None,
     ) -> GenerateResponse:
         self = super().__new__(cls, text)
         self.model = model
@@ -122,6 +125,7 @@ class GenerateResponse(str):
         self.tool_calls = list(tool_calls or [])
         self.choices = [self]
         self._response_format = response_format
+        self._plugins = plugins
         return self
 
     @property
@@ -145,25 +149,31 @@ class GenerateResponse(str):
     def has_tool_calls(self) -> bool:
         return bool(self.tool_calls)
 
-    def execute_tool_calls(self, functions: Mapping[str, Callable[..., Any]]) -> list[dict[str, Any]]:
-        """Run each valid call whose tool is in ``functions``; one result dict per call:
-        ``{"call_id", "name", "arguments", "output"}`` or ``{..., "error"}``. A tool that is
-        not in ``functions`` is never run.
+    def execute_tool_calls(
+        self, functions: Mapping[str, Callable[..., Any]], *, plugins: Plugins | None = None
+    ) -> list[dict[str, Any]]:
+        """Run each valid call whose tool is in ``functions`` through the tool-call hooks.
+
+        One result dict per call: ``{"call_id", "name", "arguments", "output"}`` or
+        ``{..., "error"}`` (``"refused": True`` too when a ``abstractllm_before_tool_call``
+        plugin refused it). A tool that is not in ``functions`` is never run. The hooks
+        are those of ``plugins``, else of the model that made this reply, else the
+        process-wide plugins.
         """
+        from abstractllm.plugins import get_plugins
+        from abstractllm.tool_hooks import execute_tool_call
+
+        hooks = plugins or self._plugins or get_plugins()
         results = []
         for call in self.tool_calls:
+            outcome = execute_tool_call(call, functions, hooks)
             entry: dict[str, Any] = {"call_id": call.id, "name": call.name, "arguments": call.arguments}
-            function = functions.get(call.name)
-            if call.error is not None:
-                entry["error"] = call.error
-            elif function is None:
-                entry["error"] = f"tool {call.name!r} was not provided by the caller"
+            if outcome.error is not None:
+                entry["error"] = outcome.error
+                if outcome.refused:
+                    entry["refused"] = True
             else:
-                try:
-                    entry["output"] = function(**call.arguments)
-                except Exception as exc:  # a tool's failure is its result, reported to the caller
-                    logger.warning("tool %s raised %s", call.name, type(exc).__name__, exc_info=True)
-                    entry["error"] = f"{type(exc).__name__}: {exc}"
+                entry["output"] = outcome.output
             results.append(entry)
         return results
 

@@ -1,5 +1,9 @@
 """Running the tool calls a model asked for, through the before/after tool-call hooks.
 
+Every way of running a tool goes through here (``Session.generate_with_tools`` and
+``GenerateResponse.execute_tool_calls``), so a plugin that refuses a call cannot be
+sidestepped.
+
 Only functions the caller passed are ever run: a call naming anything else, or whose
 arguments failed the tool's schema, becomes an error result for the model. A refusal
 from ``abstractllm_before_tool_call`` is given to the model as the tool's result. An
@@ -22,7 +26,14 @@ from abstractllm.tools import ToolCall
 if TYPE_CHECKING:
     from abstractllm.plugins import Plugins
 
-__all__ = ["ToolCallContext", "run_tool_calls", "run_tool_calls_async"]
+__all__ = [
+    "ToolCallContext",
+    "ToolOutcome",
+    "execute_tool_call",
+    "execute_tool_call_async",
+    "run_tool_calls",
+    "run_tool_calls_async",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,38 +57,105 @@ def _as_content(value: Any) -> str:
         return repr(value)
 
 
-def _result_message(call: ToolCall, content: str, error: bool) -> Message:
-    return Message(
-        role=MessageRole.TOOL.value,
-        content=content,
-        name=call.name,
-        tool_call_id=call.id,
-        metadata={"error": error, "arguments": call.arguments},
-    )
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What running one call gave: the tool's ``output``, or ``error`` (why it did not run or how it failed).
+
+    ``refused`` is True when a ``abstractllm_before_tool_call`` plugin refused the call
+    (``error`` is then the plugin's text, given to the model as the tool's result).
+    """
+
+    call: ToolCall
+    output: Any = None
+    error: str | None = None
+    refused: bool = False
+
+    def message(self) -> Message:
+        """The ``tool`` message that gives this outcome to the model."""
+        if self.refused:
+            content, failed = self.error or "", True
+        elif self.error is not None:
+            content, failed = f"error: {self.error}", True
+        else:
+            content, failed = _as_content(self.output), False
+        return Message(
+            role=MessageRole.TOOL.value,
+            content=content,
+            name=self.call.name,
+            tool_call_id=self.call.id,
+            metadata={"error": failed, "arguments": self.call.arguments},
+        )
 
 
 def _prepare(
     call: ToolCall, functions: Mapping[str, Callable[..., Any]], plugins: Plugins, round_: int, session_id: str | None
-) -> tuple[ToolCallContext, Message | None]:
+) -> tuple[ToolCallContext, ToolOutcome | None]:
     function = functions.get(call.name)
     context = ToolCallContext(call, function, round_, session_id)
     if call.error is not None:
-        return context, _result_message(call, f"error: {call.error}", True)
+        return context, ToolOutcome(call, error=call.error)
     if function is None:
-        return context, _result_message(call, f"error: tool {call.name!r} is not available", True)
+        return context, ToolOutcome(call, error=f"tool {call.name!r} is not available")
     refusal = plugins.hook.abstractllm_before_tool_call(context=context)
     if refusal is not None:
         logger.info("tool call %s refused by a plugin", call.name)
-        return context, _result_message(call, str(refusal), True)
+        return context, ToolOutcome(call, error=str(refusal), refused=True)
     return context, None
 
 
-def _finish(context: ToolCallContext, plugins: Plugins, result: Any, error: BaseException | None) -> Message:
+def _finish(context: ToolCallContext, plugins: Plugins, result: Any, error: BaseException | None) -> ToolOutcome:
     plugins.hook.abstractllm_after_tool_call(context=context, result=result, error=error)
     if error is not None:
         logger.warning("tool %s raised %s: %s", context.call.name, type(error).__name__, error, exc_info=error)
-        return _result_message(context.call, f"error: {type(error).__name__}: {error}", True)
-    return _result_message(context.call, _as_content(result), False)
+        return ToolOutcome(context.call, error=f"{type(error).__name__}: {error}")
+    return ToolOutcome(context.call, output=result)
+
+
+def execute_tool_call(
+    call: ToolCall,
+    functions: Mapping[str, Callable[..., Any]],
+    plugins: Plugins,
+    *,
+    round_: int = 1,
+    session_id: str | None = None,
+) -> ToolOutcome:
+    """Run one call through the hooks. Async functions are not allowed here (their outcome is an error)."""
+    context, early = _prepare(call, functions, plugins, round_, session_id)
+    if early is not None:
+        return early
+    assert context.function is not None
+    try:
+        value = context.function(**call.arguments)
+        if inspect.isawaitable(value):
+            close = getattr(value, "close", None)
+            if close is not None:
+                close()
+            raise TypeError(f"{call.name} is async; use generate_with_tools_async")
+    except Exception as exc:
+        return _finish(context, plugins, None, exc)
+    return _finish(context, plugins, value, None)
+
+
+async def execute_tool_call_async(
+    call: ToolCall,
+    functions: Mapping[str, Callable[..., Any]],
+    plugins: Plugins,
+    *,
+    round_: int = 1,
+    session_id: str | None = None,
+) -> ToolOutcome:
+    """Like :func:`execute_tool_call`, awaiting async tool functions."""
+    context, early = _prepare(call, functions, plugins, round_, session_id)
+    if early is not None:
+        return early
+    assert context.function is not None
+    try:
+        value = context.function(**call.arguments)
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as exc:
+        return _finish(context, plugins, None, exc)
+    return _finish(context, plugins, value, None)
 
 
 def run_tool_calls(
@@ -89,25 +167,7 @@ def run_tool_calls(
     session_id: str | None = None,
 ) -> list[Message]:
     """Run each call; one ``tool`` message per call, in order. Async functions are not allowed here."""
-    results = []
-    for call in calls:
-        context, early = _prepare(call, functions, plugins, round_, session_id)
-        if early is not None:
-            results.append(early)
-            continue
-        assert context.function is not None
-        try:
-            value = context.function(**call.arguments)
-            if inspect.isawaitable(value):
-                close = getattr(value, "close", None)
-                if close is not None:
-                    close()
-                raise TypeError(f"{call.name} is async; use generate_with_tools_async")
-        except Exception as exc:
-            results.append(_finish(context, plugins, None, exc))
-        else:
-            results.append(_finish(context, plugins, value, None))
-    return results
+    return [execute_tool_call(call, functions, plugins, round_=round_, session_id=session_id).message() for call in calls]
 
 
 async def run_tool_calls_async(
@@ -119,19 +179,7 @@ async def run_tool_calls_async(
     session_id: str | None = None,
 ) -> list[Message]:
     """Like :func:`run_tool_calls`, awaiting async tool functions."""
-    results = []
-    for call in calls:
-        context, early = _prepare(call, functions, plugins, round_, session_id)
-        if early is not None:
-            results.append(early)
-            continue
-        assert context.function is not None
-        try:
-            value = context.function(**call.arguments)
-            if inspect.isawaitable(value):
-                value = await value
-        except Exception as exc:
-            results.append(_finish(context, plugins, None, exc))
-        else:
-            results.append(_finish(context, plugins, value, None))
-    return results
+    return [
+        (await execute_tool_call_async(call, functions, plugins, round_=round_, session_id=session_id)).message()
+        for call in calls
+    ]
