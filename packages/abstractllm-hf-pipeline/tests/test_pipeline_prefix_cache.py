@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,13 @@ def _conversation(llm: AbstractLLMInterface, questions: list[str]) -> list[tuple
     return replies
 
 
-def test_multi_turn_replies_equal_a_model_without_cache(llm: AbstractLLMInterface, fresh: AbstractLLMInterface) -> None:
+def test_multi_turn_replies_equal_a_model_without_cache(
+    llm: AbstractLLMInterface, fresh: AbstractLLMInterface, caplog: pytest.LogCaptureFixture
+) -> None:
     before = _info(llm)
-    replies = _conversation(llm, QUESTIONS)
+    with caplog.at_level(logging.DEBUG, logger="abstractllm_hf_pipeline.prefix_cache"):
+        replies = _conversation(llm, QUESTIONS)
+    assert any("prefix cache hit" in record.getMessage() for record in caplog.records)
     assert replies == _conversation(fresh, QUESTIONS)
     after = _info(llm)
     assert after["hits"] - before["hits"] >= len(QUESTIONS) - 1  # every later turn reused the earlier ones
