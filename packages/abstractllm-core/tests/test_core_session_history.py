@@ -88,7 +88,7 @@ def test_a_stream_read_to_its_end_records_both_turns(session: Session) -> None:
 def test_a_failed_stream_request_records_nothing(session: Session) -> None:
     before = snapshot(session)
     with pytest.raises(InvalidArgumentError):
-        next(session.generate("rome is", stream=True, top_p=2))  # a session's stream starts when read
+        session.generate("rome is", stream=True, top_p=2)  # checked at the call, as the model's own stream
     with pytest.raises(ContextWindowExceededError):
         next(session.generate("paris " * 300, stream=True))
     goes_on(session, before)
@@ -98,6 +98,8 @@ async def test_async_failures_cancellations_and_abandoned_streams_record_nothing
     before = snapshot(session)
     with pytest.raises(InvalidArgumentError):
         await session.generate_async("rome is", temperature=-1)
+    with pytest.raises(InvalidArgumentError):
+        await session.generate_async("rome is", stream=True, seed=-1)
 
     task = asyncio.ensure_future(session.generate_async("the capital of", temperature=0))
     await asyncio.sleep(0)  # the call is under way

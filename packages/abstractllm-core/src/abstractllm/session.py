@@ -231,7 +231,8 @@ class Session:
             return self.generate_with_tools(prompt, provider=provider, tool_functions=tool_functions, **kwargs)
         model = self._model(provider)
         pending, messages = self._begin(prompt, model, kwargs)
-        if stream:
+        if stream:  # the parameters are checked now, as the model's own stream does; nothing starts
+            model.generate(messages=messages, stream=True, **kwargs).close()
             return self._stream(model, pending, messages, kwargs)
         reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
         self._commit([*pending, _reply_message(reply)])
@@ -286,6 +287,7 @@ class Session:
         model = self._model(provider)
         pending, messages = self._begin(prompt, model, kwargs)
         if stream:
+            await (await model.generate_async(messages=messages, stream=True, **kwargs)).aclose()
             return self._stream_async(model, pending, messages, kwargs)
         reply = await self._fit.send_async(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
         self._commit([*pending, _reply_message(reply)])
