@@ -41,6 +41,7 @@ def test_a_template_that_drops_tools_still_offers_them(llm: Any) -> None:
 def test_a_forced_call_is_one_valid_call(llm: Any, choice: str) -> None:
     reply = llm.generate("What is the weather in Paris?", tools=[get_weather], tool_choice=choice)
     assert reply.finish_reason == "tool_calls"
+    assert str(reply) == ""  # the call is not reply text, in either mode
     [call] = reply.tool_calls
     assert (call.name, call.error) == ("get_weather", None)
     assert isinstance(call.arguments["city"], str) and call.arguments["city"]

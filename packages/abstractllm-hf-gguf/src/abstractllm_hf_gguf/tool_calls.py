@@ -67,6 +67,7 @@ class ToolCallExtractor:
         pending, self._pending = self._pending, ""
         if self.capture_all:
             scan = _read_forced(pending.strip())
+            pending = ""
         else:
             if self._inside:
                 self._blocks += pending
