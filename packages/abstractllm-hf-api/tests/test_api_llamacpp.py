@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("numpy", reason="the tiny models (tinymodel) need numpy, torch and llama-cpp-python")
+
 from abstractllm import create_llm
 from tinymodel import EXPECTED_CHATS, EXPECTED_COMPLETIONS
 

@@ -6,12 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from abstractllm import create_llm
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.session import Session
+
+
+def validate(value: Any, schema: dict[str, Any]) -> None:
+    """``jsonschema.validate`` (the tests that check a reply this way skip without jsonschema)."""
+    jsonschema = pytest.importorskip("jsonschema", reason="checking a structured reply needs jsonschema")
+    jsonschema.validate(value, schema)
+
 
 WEATHER_SCHEMA = {
     "type": "object",
@@ -148,7 +154,7 @@ def test_response_format_openai_shape(fake: Any) -> None:
         "yes?", response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": ANSWER_SCHEMA}}, max_tokens=16
     )
     assert fake.posts()[0]["body"]["response_format"]["type"] == "json_schema"
-    jsonschema.validate(response.parsed, ANSWER_SCHEMA)
+    validate(response.parsed, ANSWER_SCHEMA)
 
 
 def test_response_format_falls_back_to_the_servers_spelling_once(fake: Any) -> None:
@@ -167,9 +173,9 @@ def test_tgi_grammar(fake: Any) -> None:
     fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": WEATHER_SCHEMA}}
     response = llm.generate("weather as JSON", response_format=fmt, max_tokens=32)
     assert fake.posts()[0]["body"]["parameters"]["grammar"] == {"type": "json", "value": WEATHER_SCHEMA}
-    jsonschema.validate(response.parsed, WEATHER_SCHEMA)
+    validate(response.parsed, WEATHER_SCHEMA)
     streamed = "".join(llm.generate("weather as JSON", response_format=fmt, max_tokens=32, stream=True))
-    jsonschema.validate(json.loads(streamed), WEATHER_SCHEMA)
+    validate(json.loads(streamed), WEATHER_SCHEMA)
 
 
 def test_router_passes_tools_and_response_format(fake: Any) -> None:
@@ -202,7 +208,7 @@ def test_llama_cpp_named_tool_choice_gives_valid_arguments(llama: Any, stream: b
         chunks = list(llama.generate("What is the weather in Paris?", stream=True, **kwargs))
         (call,) = chunks[-1].tool_calls
     assert call.name == "get_weather" and call.error is None
-    jsonschema.validate(call.arguments, WEATHER_SCHEMA)
+    validate(call.arguments, WEATHER_SCHEMA)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -212,6 +218,6 @@ def test_llama_cpp_json_schema_output_validates(llama: Any, stream: bool, temper
     kwargs = {"response_format": fmt, "temperature": temperature, "seed": 2, "max_tokens": 48}
     if stream:
         text = "".join(llama.generate("Weather as JSON.", stream=True, **kwargs))
-        jsonschema.validate(json.loads(text), WEATHER_SCHEMA)
+        validate(json.loads(text), WEATHER_SCHEMA)
     else:
-        jsonschema.validate(llama.generate("Weather as JSON.", **kwargs).parsed, WEATHER_SCHEMA)
+        validate(llama.generate("Weather as JSON.", **kwargs).parsed, WEATHER_SCHEMA)
