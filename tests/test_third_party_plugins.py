@@ -80,6 +80,57 @@ def test_a_middleware_plugin_observes_and_changes_every_call(site: Path) -> None
     assert json.loads(changed.stdout)[2:] == [" FRANCE .", " A CITY"]
 
 
+def test_an_observer_sees_every_call_once_with_its_timing(site: Path) -> None:
+    """Async, streamed, abandoned and failed calls each reach abstractllm_call_finished once."""
+    code = """
+        import asyncio, json, time
+        import abstractllm_recorder as recorder
+        from abstractllm import create_llm
+        llm = create_llm("ngram")
+        started = time.perf_counter()
+        llm.generate("the capital of", temperature=0)
+        streamed = list(llm.generate("the capital of", temperature=0, stream=True))
+        abandoned = llm.generate("the capital of", temperature=0, stream=True)
+        next(abandoned)
+        abandoned.close()
+
+        async def main():
+            await llm.generate_async("rome is", temperature=0, max_tokens=2)
+            stream = await llm.generate_async("rome is", temperature=0, max_tokens=2, stream=True)
+            return [str(chunk) async for chunk in stream]
+
+        asyncio.run(main())
+        try:
+            llm.generate("the capital of", temperature=-1)
+        except Exception:
+            pass
+        try:
+            llm.generate("the capital of", max_tokens=0, stream=True)
+        except Exception:
+            pass
+        elapsed = time.perf_counter() - started
+        final = streamed[-1]
+        print(json.dumps([recorder.FINISHED, elapsed, final.timing.total, final.timing.first_token]))
+        """
+    result = run(site, code)
+    assert result.returncode == 0, result.stderr
+    finished, elapsed, stream_total, stream_first = json.loads(result.stdout)
+    assert [(f["kind"], f["outcome"]) for f in finished] == [
+        ("generate", "completed"),
+        ("stream", "completed"),
+        ("stream", "abandoned"),
+        ("generate_async", "completed"),
+        ("stream_async", "completed"),
+    ]  # bad arguments fail before a call starts: nothing to observe
+    assert [f["text"] for f in finished] == [" france .", " france .", None, " a city", " a city"]
+    for record in finished:
+        assert 0 < record["total"] < elapsed
+    for record in (finished[1], finished[2], finished[4]):  # streams that produced text
+        assert 0 < record["first_token"] <= record["total"]
+    assert finished[0]["first_token"] is None  # not a stream
+    assert 0 < stream_first <= stream_total  # the final chunk carries the stream's timing
+
+
 def test_the_conformance_kit_passes_through_the_entry_point(site: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "conformance_check.py"],

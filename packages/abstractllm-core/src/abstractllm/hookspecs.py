@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from abstractllm.backend import Backend, BackendInfo
     from abstractllm.config import ConfigManager
     from abstractllm.errors import AbstractLLMError
+    from abstractllm.observe import FinishedCall
     from abstractllm.request import GenerationRequest
     from abstractllm.response import Completion, StreamDelta
     from abstractllm.tool_hooks import ToolCallContext
@@ -71,6 +72,18 @@ def abstractllm_generate_async(backend: Backend, request: GenerationRequest) -> 
 @hookspec(firstresult=True)
 def abstractllm_generate_stream_async(backend: Backend, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
     """Return an async iterator of deltas. Core's implementation calls ``backend.stream_async``."""
+
+
+@hookspec
+def abstractllm_call_finished(call: FinishedCall) -> None:
+    """Observe a call that ended: called exactly once per ``generate`` or ``generate_async``
+    call, streamed or not, after it completed, failed or was abandoned (a stream closed early).
+
+    ``call`` carries the request, the completion or the error, and the timing (with
+    ``first_token`` for streams). For logging, metrics and tracing: the return value is
+    ignored, and an exception raised here is logged and does not reach the caller. To change
+    requests or results, wrap the generation hooks instead.
+    """
 
 
 @hookspec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -25,6 +25,7 @@ from abstractllm.errors import (
     UnsupportedOperationError,
 )
 from abstractllm.messages import Message
+from abstractllm.observe import Observer, StreamClock
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
 from abstractllm.tools import check_tool_calls
@@ -88,6 +89,7 @@ class AbstractLLMInterface:
         self._lock = threading.Lock()
         self._capabilities: dict[str, Any] | None = None
         self._validator = CallValidator(info, config_manager)
+        self._observer = Observer(plugins, info.provider, info.mode, self._model_name)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -223,13 +225,14 @@ class AbstractLLMInterface:
             return self._stream(backend, request)
         started = time.perf_counter()
         try:
-            if self._plugins.only_core_implements("abstractllm_generate"):
-                completion = backend.generate(request)
-            else:
-                completion = self._plugins.hook.abstractllm_generate(backend=backend, request=request)
+            completion = self._plugins.call("abstractllm_generate", backend.generate, backend, request)
+            response = self._response(completion, request, Timing(total=time.perf_counter() - started))
         except Exception as exc:
-            raise self._map(exc) from exc
-        return self._response(completion, request, Timing(total=time.perf_counter() - started))
+            error = self._map(exc)
+            self._observer.call("generate", request, started, error=error)
+            raise error from exc
+        self._observer.call("generate", request, started, completion=completion, timing=response.timing)
+        return response
 
     @overload
     async def generate_async(
@@ -296,13 +299,17 @@ class AbstractLLMInterface:
             return self._stream_async(backend, request)
         started = time.perf_counter()
         try:
-            if self._plugins.only_core_implements("abstractllm_generate_async"):
-                completion = await backend.generate_async(request)
-            else:
-                completion = await self._plugins.hook.abstractllm_generate_async(backend=backend, request=request)
+            completion = await self._plugins.call("abstractllm_generate_async", backend.generate_async, backend, request)
+            response = self._response(completion, request, Timing(total=time.perf_counter() - started))
         except Exception as exc:
-            raise self._map(exc) from exc
-        return self._response(completion, request, Timing(total=time.perf_counter() - started))
+            error = self._map(exc)
+            self._observer.call("generate_async", request, started, error=error)
+            raise error from exc
+        except BaseException:  # cancelled
+            self._observer.call("generate_async", request, started, abandoned=True)
+            raise
+        self._observer.call("generate_async", request, started, completion=completion, timing=response.timing)
+        return response
 
     def count_tokens(self, prompt: str | Sequence[Message | Mapping[str, Any]], system_prompt: str | None = None) -> int | None:
         """Exact prompt tokens for this input (chat template included), or None if the backend cannot tell."""
@@ -447,32 +454,41 @@ class AbstractLLMInterface:
         first.choices = responses
         return first
 
-    def _chunk(self, delta: StreamDelta, request: GenerationRequest) -> StreamChunk:
+    def _chunk(self, delta: StreamDelta, request: GenerationRequest, clock: StreamClock) -> StreamChunk:
+        clock.saw(delta)
         calls = check_tool_calls(delta.tool_calls, request.tools) if delta.tool_calls else None
-        return StreamChunk(delta.text, finish_reason=delta.finish_reason, usage=delta.usage, tool_calls=calls, model=self.model)
+        timing = clock.timing() if delta.finish_reason is not None else None
+        return StreamChunk(
+            delta.text, finish_reason=delta.finish_reason, usage=delta.usage, tool_calls=calls, model=self.model, timing=timing
+        )
 
     def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
+        clock = StreamClock(self._observer.active)
         try:
-            if self._plugins.only_core_implements("abstractllm_generate_stream"):
-                deltas: Iterator[StreamDelta] = backend.stream(request)
-            else:
-                deltas = self._plugins.hook.abstractllm_generate_stream(backend=backend, request=request)
-            for delta in deltas:
-                yield self._chunk(delta, request)
+            for delta in self._plugins.call("abstractllm_generate_stream", backend.stream, backend, request):
+                yield self._chunk(delta, request, clock)
         except GeneratorExit:
+            self._observer.stream("stream", request, clock, abandoned=True)
             raise
         except Exception as exc:
-            raise self._map(exc) from exc
+            error = self._map(exc)
+            self._observer.stream("stream", request, clock, error=error)
+            raise error from exc
+        self._observer.stream("stream", request, clock)
 
     async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
+        clock = StreamClock(self._observer.active)
         try:
-            if self._plugins.only_core_implements("abstractllm_generate_stream_async"):
-                deltas = backend.stream_async(request)
-            else:
-                deltas = self._plugins.hook.abstractllm_generate_stream_async(backend=backend, request=request)
-            async for delta in deltas:
-                yield self._chunk(delta, request)
+            async for delta in self._plugins.call("abstractllm_generate_stream_async", backend.stream_async, backend, request):
+                yield self._chunk(delta, request, clock)
         except GeneratorExit:
+            self._observer.stream("stream_async", request, clock, abandoned=True)
             raise
         except Exception as exc:
-            raise self._map(exc) from exc
+            error = self._map(exc)
+            self._observer.stream("stream_async", request, clock, error=error)
+            raise error from exc
+        except BaseException:  # cancelled
+            self._observer.stream("stream_async", request, clock, abandoned=True)
+            raise
+        self._observer.stream("stream_async", request, clock)

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pluggy
 
 from abstractllm import _discovery_cache, hookspecs
 from abstractllm.backend import BackendInfo
+
+if TYPE_CHECKING:
+    from abstractllm.backend import Backend
+    from abstractllm.request import GenerationRequest
+
+T = TypeVar("T")
 
 __all__ = ["ENTRY_POINT_GROUP", "BrokenPlugin", "InstalledBackend", "Plugins", "get_plugins", "hookimpl"]
 
@@ -57,6 +64,7 @@ class Plugins:
     distributions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     _direct: dict[str, bool] = field(default_factory=dict)
+    _observed: dict[str, bool] = field(default_factory=dict)
 
     @property
     def hook(self) -> Any:
@@ -69,6 +77,20 @@ class Plugins:
         if known is None:
             impls = getattr(self.manager.hook, hook_name).get_hookimpls()
             known = self._direct[hook_name] = len(impls) == 1 and impls[0].plugin_name == "abstractllm.default_hooks"
+        return known
+
+    def call(self, hook_name: str, direct: Callable[[GenerationRequest], T], backend: Backend, request: GenerationRequest) -> T:
+        """Run a generation hook: ``direct(request)`` (the backend's own method) when only core
+        implements ``hook_name``, else the hook through pluggy, wrappers included."""
+        if self.only_core_implements(hook_name):
+            return direct(request)
+        return cast("T", getattr(self.manager.hook, hook_name)(backend=backend, request=request))
+
+    def observed(self, hook_name: str) -> bool:
+        """True when some plugin implements ``hook_name`` (an observer hook worth calling)."""
+        known = self._observed.get(hook_name)
+        if known is None:
+            known = self._observed[hook_name] = bool(getattr(self.manager.hook, hook_name).get_hookimpls())
         return known
 
     def providers(self) -> list[str]:
@@ -89,6 +111,7 @@ class Plugins:
             return False
         self.distributions[name] = (distribution, version)
         self._direct.clear()
+        self._observed.clear()
         self._collect_backends(plugin, name)
         return True
 
@@ -97,6 +120,7 @@ class Plugins:
         if plugin is not None:
             self.manager.unregister(plugin)
         self._direct.clear()
+        self._observed.clear()
         self.backends = {key: value for key, value in self.backends.items() if value.plugin != name}
         self.distributions.pop(name, None)
 

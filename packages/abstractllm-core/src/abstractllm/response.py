@@ -198,12 +198,14 @@ class GenerateResponse(str):
 
 
 class StreamChunk(str):
-    """A piece of streamed text; the final chunk has ``finish_reason``, ``usage`` and ``tool_calls``."""
+    """A piece of streamed text; the final chunk has ``finish_reason``, ``usage``, ``tool_calls``
+    and ``timing`` (``total`` from the first read, ``first_token`` until the first text)."""
 
     finish_reason: str | None
     usage: Usage | None
     tool_calls: list[ToolCall]
     model: str | None
+    timing: Timing | None
 
     def __new__(
         cls,
@@ -213,12 +215,14 @@ class StreamChunk(str):
         usage: Usage | None = None,
         tool_calls: list[ToolCall] | None = None,
         model: str | None = None,
+        timing: Timing | None = None,
     ) -> StreamChunk:
         self = super().__new__(cls, text)
         self.finish_reason = finish_reason
         self.usage = usage
         self.tool_calls = list(tool_calls or [])
         self.model = model
+        self.timing = timing
         return self
 
     @property

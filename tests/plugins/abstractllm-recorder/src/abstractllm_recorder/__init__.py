@@ -1,7 +1,10 @@
-"""Wraps every generate call: counts calls per provider/mode and the text they returned.
+"""Observes every call through ``abstractllm_call_finished`` (sync, async, streamed, failed or
+abandoned) and wraps the sync generation hook.
 
-When ``ABSTRACTLLM_RECORDER_UPPER=1`` it also changes replies to upper case, to prove a
-wrapper can change results, not only observe them.
+``CALLS`` counts finished calls per provider/mode, ``FINISHED`` keeps one record per call
+(kind, outcome, text, timing), ``TEXTS`` the sync replies the wrapper saw. When
+``ABSTRACTLLM_RECORDER_UPPER=1`` the wrapper also changes sync replies to upper case, to prove
+a wrapper can change results, not only observe them.
 """
 
 from __future__ import annotations
@@ -14,12 +17,27 @@ from typing import Any
 from abstractllm.plugins import hookimpl
 
 CALLS: Counter[str] = Counter()
+FINISHED: list[dict[str, Any]] = []
 TEXTS: list[str] = []
+
+
+@hookimpl
+def abstractllm_call_finished(call: Any) -> None:
+    CALLS[f"{call.provider}/{call.mode}"] += 1
+    FINISHED.append(
+        {
+            "kind": call.kind,
+            "outcome": call.outcome,
+            "text": call.completion.choices[0].text if call.completion else None,
+            "error": type(call.error).__name__ if call.error else None,
+            "total": call.timing.total,
+            "first_token": call.timing.first_token,
+        }
+    )
 
 
 @hookimpl(wrapper=True)
 def abstractllm_generate(backend: Any, request: Any) -> Generator[None, Any, Any]:
-    CALLS[f"{backend.info.provider}/{backend.info.mode}"] += 1
     completion = yield
     for choice in completion.choices:
         TEXTS.append(choice.text)
