@@ -1,7 +1,10 @@
 """Finding the GGUF file: a local path, or a file of a hub repo through huggingface_hub's cache.
 
 ``HF_HUB_OFFLINE=1`` is honoured by huggingface_hub itself: the repo's files are then
-listed from the cached snapshot and nothing touches the network.
+listed from the cached snapshot and nothing touches the network. Online, the repo's
+files are listed with one request (``model_info``, no retries, bounded by
+``HF_HUB_ETAG_TIMEOUT``); when the hub cannot be reached the cached snapshot is used if
+there is one, else ``ProviderConnectionError`` says what to do.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
 
     Raises ``ModelNotFoundError`` for a missing file, repo or cached entry,
     ``InvalidArgumentError`` when ``filename`` matches no file or several unrelated
-    ones (the matches are listed), ``AuthenticationError`` for gated or private repos.
+    ones (the matches are listed), ``AuthenticationError`` for gated or private repos,
+    ``ProviderConnectionError`` when the hub cannot be reached and nothing is cached.
     """
     if spec.model_path is not None:
         path = Path(spec.model_path).expanduser()
@@ -39,11 +43,21 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
     from huggingface_hub import constants
     from huggingface_hub import errors as hub_errors
 
+    offline = bool(constants.HF_HUB_OFFLINE)
     try:
-        chosen = _choose(spec, _repo_gguf_files(spec, token))
+        try:
+            files = _repo_gguf_files(spec, token, offline=offline)
+        except Exception as exc:
+            if not _is_transport_failure(exc):
+                raise
+            offline = True
+            files = _cached_gguf_files(spec, unreachable=exc)
+        chosen = _choose(spec, files)
         # the snapshot path (a link into the blobs) keeps the file's name
         return Path(
-            huggingface_hub.hf_hub_download(spec.repo_id, chosen, revision=spec.revision, cache_dir=spec.cache_dir, token=token)
+            huggingface_hub.hf_hub_download(
+                spec.repo_id, chosen, revision=spec.revision, cache_dir=spec.cache_dir, token=token, local_files_only=offline
+            )
         ).absolute()
     except (hub_errors.GatedRepoError, hub_errors.DisabledRepoError) as exc:
         raise AuthenticationError(f"{spec.repo_id} is gated or disabled; pass a token with access (api_key=...)") from exc
@@ -55,29 +69,81 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
         hub_errors.OfflineModeIsEnabled,
     ) as exc:
         raise ModelNotFoundError(
-            f"{spec.label} was not found on the hub or in the local cache"
-            f" (offline: {constants.HF_HUB_OFFLINE}): {type(exc).__name__}"
+            f"{spec.label} was not found on the hub or in the local cache {_cache_folder(spec)}"
+            f" (offline: {offline}): {type(exc).__name__}"
         ) from exc
     except hub_errors.HfHubHTTPError as exc:
         raise ProviderConnectionError(f"the hub failed while fetching {spec.label}: {type(exc).__name__}") from exc
+    except Exception as exc:
+        if _is_transport_failure(exc):
+            raise _unreachable(spec, exc) from exc
+        raise
 
 
-def _repo_gguf_files(spec: LoadSpec, token: str | None) -> list[str]:
-    """The ``.gguf`` files of the repo: from the cached snapshot offline, else from the hub."""
+def _is_transport_failure(error: Exception) -> bool:
+    """Whether ``error`` means the hub could not be reached (no HTTP answer at all).
+
+    Matched by class name so that every HTTP stack huggingface_hub has used counts
+    (``httpx``/``httpx2`` ``TransportError``, ``requests`` ``ConnectionError``/``Timeout``).
+    """
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return isinstance(error, ConnectionError | TimeoutError) or bool(names & {"TransportError", "ConnectionError", "Timeout"})
+
+
+def _repo_gguf_files(spec: LoadSpec, token: str | None, *, offline: bool) -> list[str]:
+    """The ``.gguf`` files of the repo: from the cached snapshot offline, else from the hub (one request)."""
     import huggingface_hub
     from huggingface_hub import constants
 
     assert spec.repo_id is not None
-    if constants.HF_HUB_OFFLINE:
+    if offline:
+        return _cached_gguf_files(spec, unreachable=None)
+    info = huggingface_hub.HfApi().model_info(
+        spec.repo_id, revision=spec.revision, token=token, timeout=constants.HF_HUB_ETAG_TIMEOUT
+    )
+    return sorted(sibling.rfilename for sibling in info.siblings or () if sibling.rfilename.lower().endswith(".gguf"))
+
+
+def _cached_gguf_files(spec: LoadSpec, unreachable: Exception | None) -> list[str]:
+    """The ``.gguf`` files of the repo's cached snapshot.
+
+    With ``unreachable`` (the hub could not be reached) a missing snapshot is a
+    ``ProviderConnectionError`` naming the repo, the cache folder and the way out.
+    """
+    import huggingface_hub
+    from huggingface_hub import errors as hub_errors
+
+    assert spec.repo_id is not None
+    try:
         folder = Path(
             huggingface_hub.snapshot_download(
                 spec.repo_id, revision=spec.revision, cache_dir=spec.cache_dir, local_files_only=True
             )
         )
-        files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file() or path.is_symlink()]
-    else:
-        files = huggingface_hub.list_repo_files(spec.repo_id, revision=spec.revision, token=token)
+    except (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled, hub_errors.RevisionNotFoundError):
+        if unreachable is None:
+            raise
+        raise _unreachable(spec, unreachable) from unreachable
+    if unreachable is not None:
+        logger.warning("the hub is unreachable (%s); using the cached snapshot of %s", type(unreachable).__name__, spec.repo_id)
+    files = [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file() or path.is_symlink()]
     return sorted(name for name in files if name.lower().endswith(".gguf"))
+
+
+def _cache_folder(spec: LoadSpec) -> str:
+    from huggingface_hub import constants
+
+    return str(Path(spec.cache_dir or constants.HF_HUB_CACHE).expanduser())
+
+
+def _unreachable(spec: LoadSpec, error: Exception) -> ProviderConnectionError:
+    from huggingface_hub import constants
+
+    return ProviderConnectionError(
+        f"cannot reach the Hugging Face hub at {constants.ENDPOINT} ({type(error).__name__}) to fetch {spec.label},"
+        f" and {spec.repo_id} is not in the local cache {_cache_folder(spec)}. Check the network or HF_ENDPOINT;"
+        " or download the file once, then set HF_HUB_OFFLINE=1 to load it from the cache without the network"
+    )
 
 
 def _choose(spec: LoadSpec, files: list[str]) -> str:
