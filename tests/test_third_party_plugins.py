@@ -150,3 +150,38 @@ def test_the_plugin_guide_shows_the_example_files_exactly() -> None:
         text = (PLUGINS / "abstractllm-ngram" / name).read_text().rstrip()
         assert f"### `{name}`" in guide
         assert text in guide, f"docs/plugins.md is out of date for {name}"
+
+
+def test_a_plugin_written_for_the_retired_hooks_is_told_what_changed() -> None:
+    """A plugin implementing abstractllm_load_model / abstractllm_map_error is listed as broken
+    with the fix; the other plugins keep working."""
+    from abstractllm.backend import BackendInfo
+    from abstractllm.plugins import get_plugins, hookimpl
+
+    class Retired:
+        @hookimpl
+        def abstractllm_backends(self) -> list[BackendInfo]:
+            return [BackendInfo("retired", "old", "an old plugin", "pip install retired")]
+
+        @hookimpl
+        def abstractllm_load_model(self, info: BackendInfo, config: object) -> None:
+            return None
+
+    class NoLoader:
+        @hookimpl
+        def abstractllm_backends(self) -> list[BackendInfo]:
+            return [BackendInfo("noloader", "m", "declares no load", "pip install noloader")]
+
+    plugins = get_plugins()
+    try:
+        assert not plugins.register(Retired(), "retired-plugin")
+        plugins.register(NoLoader(), "noloader-plugin")
+        reasons = {broken.name: broken.error for broken in plugins.broken}
+        assert "abstractllm_load_model" in reasons["retired-plugin"]
+        assert "BackendInfo(..., load=load, map_error=map_error)" in reasons["retired-plugin"]
+        assert "declared without load=" in reasons["noloader-plugin"]
+        assert ("retired", "old") not in plugins.backends and ("noloader", "m") not in plugins.backends
+        assert ("huggingface", "api") in plugins.backends  # the others keep working
+    finally:
+        plugins.unregister("noloader-plugin")
+        plugins.broken[:] = [b for b in plugins.broken if b.name not in ("retired-plugin", "noloader-plugin")]

@@ -14,12 +14,12 @@ from abstractllm.plugins import get_plugins, hookimpl
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 
-ECHO = BackendInfo(provider="huggingface", mode="echo", description="Repeats the prompt.", install="pip install echo-mode")
+
+def load_echo(info: BackendInfo, config: ConfigManager) -> Backend:
+    return EchoBackend(config.get_param("model"))
 
 
 class EchoBackend(Backend):
-    info = ECHO
-
     def __init__(self, model: str) -> None:
         self.model_name = model
 
@@ -35,6 +35,12 @@ class EchoBackend(Backend):
         return {"streaming": True}
 
 
+ECHO = BackendInfo(
+    provider="huggingface", mode="echo", description="Repeats the prompt.", install="pip install echo-mode", load=load_echo
+)
+EchoBackend.info = ECHO
+
+
 class EchoPlugin:
     @hookimpl
     def abstractllm_backends(self) -> list[BackendInfo]:
@@ -44,10 +50,6 @@ class EchoPlugin:
     def abstractllm_resolve_mode(self, provider: str, config: Mapping[str, Any]) -> str | None:
         model = config.get("model")
         return "echo" if provider == "huggingface" and isinstance(model, str) and model.endswith(".echo") else None
-
-    @hookimpl
-    def abstractllm_load_model(self, info: BackendInfo, config: ConfigManager) -> Backend | None:
-        return EchoBackend(config.get_param("model")) if info is ECHO else None
 
 
 @pytest.fixture

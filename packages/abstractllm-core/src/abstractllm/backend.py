@@ -1,22 +1,26 @@
 """The contract between core and a backend.
 
-A backend plugin declares what it serves with :class:`BackendInfo` (hook
-``abstractllm_backends``) and, asked by ``abstractllm_load_model``, returns a loaded
-:class:`Backend`. Core validates everything before a backend sees it, times calls,
-maps exceptions and builds the user-facing responses; a backend only generates.
+A backend plugin hands core what it serves, with :class:`BackendInfo` values returned by its
+``abstractllm_backends`` hook; each carries the mode's ``load`` and ``map_error`` functions, so
+core calls the right plugin directly. ``load`` returns a loaded :class:`Backend`. Core
+validates everything before a backend sees it, times calls, maps exceptions and builds the
+user-facing responses; a backend only generates.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.errors import AbstractLLMError
 from abstractllm.options import Option
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
+
+if TYPE_CHECKING:
+    from abstractllm.config import ConfigManager
 
 __all__ = ["Backend", "BackendInfo"]
 
@@ -29,6 +33,12 @@ class BackendInfo:
     common ones; ``generation_options`` the extra per-call options (validated values
     reach the backend in ``GenerationParams.extra``). ``aliases`` are other accepted
     ``model_type`` spellings. ``install`` is the pip line that installs this backend.
+
+    ``load(info, config)`` loads a model for the validated ``config`` and returns its
+    :class:`Backend` (heavy imports belong inside it, not at the plugin's module level).
+    ``map_error(error)`` translates an exception of this mode's runtime, raised while loading
+    or generating, into an ``abstractllm.errors`` instance, or returns None to leave it to
+    core's generic rules; core sets ``__cause__``, provider, mode and model.
     """
 
     provider: str
@@ -38,6 +48,8 @@ class BackendInfo:
     load_options: Mapping[str, Option] = field(default_factory=dict)
     generation_options: Mapping[str, Option] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    load: Callable[[BackendInfo, ConfigManager], Backend] | None = field(default=None, compare=False, repr=False)
+    map_error: Callable[[BaseException], AbstractLLMError | None] | None = field(default=None, compare=False, repr=False)
 
 
 class Backend(ABC):
@@ -50,8 +62,8 @@ class Backend(ABC):
     - Stop sequences never appear in returned text; ``finish_reason`` is ``"stop"`` then.
     - The async variants never block the event loop; the defaults run the sync
       versions in a worker thread.
-    - Exceptions may be the runtime's own: core passes them to ``map_error`` and the
-      ``abstractllm_map_error`` hook and raises an ``abstractllm.errors`` class from them.
+    - Exceptions may be the runtime's own: core passes them to ``BackendInfo.map_error``
+      and raises an ``abstractllm.errors`` class from them.
     - ``close`` frees the model; it is called once, by ``unload``.
     """
 
@@ -85,10 +97,6 @@ class Backend(ABC):
 
     def count_tokens(self, request: GenerationRequest) -> int | None:
         """Exact prompt tokens ``request`` would use, or None when the backend cannot tell."""
-        return None
-
-    def map_error(self, error: BaseException) -> AbstractLLMError | None:
-        """Translate a runtime exception into an ``abstractllm.errors`` class, or None."""
         return None
 
     def close(self) -> None:

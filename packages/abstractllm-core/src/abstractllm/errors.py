@@ -2,7 +2,7 @@
 
 One hierarchy, two import paths: ``abstractllm.errors`` (the HuggingFace guide's names)
 and ``abstractllm.exceptions`` (the original AbstractLLM names). Backends raise these
-classes or let the ``abstractllm_map_error`` hook translate their own exceptions; the
+classes or let their mode's ``BackendInfo.map_error`` translate their own exceptions; the
 backend's original exception is always kept as ``__cause__`` (and ``original_exception``).
 
 Every error carries ``provider``, ``mode`` and ``model`` (``None`` where unknown) and

@@ -60,13 +60,15 @@ def create_llm(provider: str, /, **config: Any) -> AbstractLLMInterface:
     where = f"create_llm({provider!r}) in mode {info.mode!r}"
     _reject_foreign_options(values, options, provider, info.mode, plugins, where)
     config_manager = ConfigManager(options, values, where=where, provider=provider, mode=info.mode)
+    assert info.load is not None  # Plugins refuses a BackendInfo without load
     try:
-        backend: Backend | None = plugins.hook.abstractllm_load_model(info=info, config=config_manager)
+        backend: Backend | None = info.load(info, config_manager)
     except Exception as exc:
-        raise map_exception(exc, info, plugins, _model_label(values)) from exc
-    if backend is None:
+        raise map_exception(exc, info, _model_label(values)) from exc
+    if not isinstance(backend, Backend):
         raise AbstractLLMError(
-            f"the plugin {installed.plugin} ({installed.distribution}) declared {provider}/{info.mode} but loaded nothing",
+            f"the plugin {installed.plugin} ({installed.distribution}) declared {provider}/{info.mode}"
+            f" but its load returned {type(backend).__name__}, not a Backend",
             provider=provider,
             mode=info.mode,
         )

@@ -16,8 +16,6 @@ import pluggy
 
 if TYPE_CHECKING:
     from abstractllm.backend import Backend, BackendInfo
-    from abstractllm.config import ConfigManager
-    from abstractllm.errors import AbstractLLMError
     from abstractllm.observe import FinishedCall
     from abstractllm.request import GenerationRequest
     from abstractllm.response import Completion, StreamDelta
@@ -28,10 +26,11 @@ hookspec = pluggy.HookspecMarker("abstractllm")
 
 @hookspec
 def abstractllm_backends() -> list[BackendInfo]:
-    """Declare the (provider, mode) pairs this plugin can load, with their options.
+    """Declare the (provider, mode) pairs this plugin can load: their options, and the
+    ``load`` and ``map_error`` functions core calls for them directly.
 
-    Called once when plugins are discovered. Two plugins declaring the same pair is an
-    error reported for the later one.
+    Called once when plugins are discovered. Two plugins declaring the same pair, or a
+    ``BackendInfo`` without ``load``, is an error reported for the later plugin.
     """
 
 
@@ -42,15 +41,6 @@ def abstractllm_resolve_mode(provider: str, config: Mapping[str, Any]) -> str | 
     ``config`` holds the raw ``create_llm`` keyword arguments (not yet validated). The
     first non-None answer wins; core's rules for ``"huggingface"`` run last, so a
     plugin can claim configurations before them.
-    """
-
-
-@hookspec(firstresult=True)
-def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
-    """Load a model for the validated ``config`` of the mode ``info`` describes.
-
-    Return the loaded backend, or None when ``info`` is not this plugin's. Exceptions
-    are mapped through ``abstractllm_map_error``.
     """
 
 
@@ -92,15 +82,6 @@ def abstractllm_capabilities(backend: Backend) -> Mapping[str, Any] | None:
 
     Every plugin's answer is merged over core's (``backend.capabilities()``); a plugin
     that claims a capability must make it work.
-    """
-
-
-@hookspec(firstresult=True)
-def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
-    """Translate an exception raised while loading or generating in mode ``info``.
-
-    Return an ``abstractllm.errors`` instance (core sets ``__cause__``, provider, mode
-    and model), or None to let another plugin or core's generic mapping decide.
     """
 
 

@@ -38,16 +38,16 @@ __all__ = ["AbstractLLMInterface", "map_exception"]
 logger = logging.getLogger(__name__)
 
 
-def map_exception(error: BaseException, info: BackendInfo, plugins: Plugins, model: str | None) -> AbstractLLMError:
+def map_exception(error: BaseException, info: BackendInfo, model: str | None) -> AbstractLLMError:
     """Translate any exception from a backend into an ``abstractllm.errors`` class.
 
-    ``abstractllm`` errors pass through (with provider, mode and model filled in);
-    others go to the ``abstractllm_map_error`` hook, then to generic rules. The
-    original is kept as ``__cause__``.
+    ``abstractllm`` errors pass through (with provider, mode and model filled in); others go
+    to the mode's ``BackendInfo.map_error``, then to generic rules. The original is kept as
+    ``__cause__``.
     """
     if isinstance(error, AbstractLLMError):
         return error.with_context(provider=info.provider, mode=info.mode, model=model)
-    mapped = plugins.hook.abstractllm_map_error(error=error, info=info)
+    mapped = info.map_error(error) if info.map_error is not None else None
     if mapped is None:
         mapped = _generic_error(error)
     if mapped.original_exception is None:
@@ -357,7 +357,7 @@ class AbstractLLMInterface:
         return backend
 
     def _map(self, error: BaseException) -> AbstractLLMError:
-        return map_exception(error, self._info, self._plugins, self._model_name())
+        return map_exception(error, self._info, self._model_name())
 
     def _build_request(
         self,

@@ -102,6 +102,7 @@ class Plugins:
     def register(self, plugin: object, name: str, distribution: str = "(local)", version: str = "") -> bool:
         """Register a plugin object; returns False (and records it as broken) when its hooks are invalid."""
         try:
+            _refuse_retired_hooks(plugin)
             self.manager.register(plugin, name=name)
             self.manager.check_pending()
         except Exception as exc:  # pluggy.PluginValidationError and friends
@@ -136,6 +137,9 @@ class Plugins:
                 return
             for info in declared:
                 key = (info.provider, info.mode)
+                if not callable(info.load):
+                    self._broken(name, distribution, ValueError(f"{info.provider}/{info.mode} is declared without load=: {_HOW}"))
+                    continue
                 if key in self.backends:
                     other = self.backends[key]
                     self._broken(
@@ -150,6 +154,20 @@ class Plugins:
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("plugin %s from %s is broken: %s", name, distribution, reason)
         self.broken.append(BrokenPlugin(name, distribution, reason))
+
+
+_RETIRED_HOOKS = ("abstractllm_load_model", "abstractllm_map_error")
+_HOW = (
+    "pass the mode's loader and error mapper in the BackendInfo that abstractllm_backends returns,"
+    " BackendInfo(..., load=load, map_error=map_error), as docs/plugins.md shows"
+)
+
+
+def _refuse_retired_hooks(plugin: object) -> None:
+    """A plugin written for the retired broadcast hooks fails with what changed and the fix."""
+    retired = [hook for hook in _RETIRED_HOOKS if callable(getattr(plugin, hook, None))]
+    if retired:
+        raise ValueError(f"it implements {' and '.join(retired)}, which this version of abstractllm-core no longer calls: {_HOW}")
 
 
 def _new_plugins() -> Plugins:

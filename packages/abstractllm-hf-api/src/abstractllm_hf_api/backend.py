@@ -86,24 +86,33 @@ class ApiBackend(Backend):
     def context_window(self) -> int | None:
         return self._context_window
 
-    def map_error(self, error: BaseException) -> AbstractLLMError | None:
+    def _translate(self, error: Exception) -> AbstractLLMError | None:
+        """An httpx error (named with this model's URL), or any error whose text shows the token,
+        as an ``abstractllm`` error; None to leave ``error`` to core's mapping."""
         httpx = sys.modules.get("httpx")
         if httpx is not None and isinstance(error, httpx.HTTPError):
-            return scrub(error_for_transport(error, url=self._where), self.transport.token)
+            return error_for_transport(error, url=self._where)
         token = self.transport.token
         if token is not None and token.reveal() in f"{error}{error!r}":
-            return scrub(ProviderAPIError(f"{type(error).__name__}: {error}", original_exception=error), token)
+            return ProviderAPIError(f"{type(error).__name__}: {error}", original_exception=error)
         return None
 
     @contextlib.contextmanager
     def _scrubbed(self) -> Iterator[None]:
-        """Every ``abstractllm`` error leaving the block goes through :func:`scrub` (the one
-        place where the token is redacted and long messages are cut)."""
+        """Every error leaving the block as an ``abstractllm`` error goes through :func:`scrub`
+        (the one place where the token is redacted and long messages are cut)."""
         try:
             yield
         except AbstractLLMError as exc:
             scrub(exc, self.transport.token)
             raise
+        except Exception as exc:
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            mapped.__cause__ = exc
+            scrub(mapped, self.transport.token)  # redacts the cause chain too
+            raise mapped from mapped.__cause__
 
     def close(self) -> None:
         self.transport.close()

@@ -17,45 +17,21 @@ __all__ = ["API_INFO", "ENDPOINT_INFO"]
 PROVIDER = "huggingface"
 INSTALL = "pip install abstractllm-hf-api"
 
-API_INFO = BackendInfo(
-    provider=PROVIDER,
-    mode="api",
-    description="HuggingFace's hosted Inference API through its router (OpenAI-compatible chat route), over httpx.",
-    install=INSTALL,
-    load_options=API_LOAD_OPTIONS,
-    aliases=HF_MODES["api"][1],
-)
 
-ENDPOINT_INFO = BackendInfo(
-    provider=PROVIDER,
-    mode="endpoint",
-    description="A custom endpoint (HF Inference Endpoint, TGI, vLLM, llama.cpp server): OpenAI-compatible or TGI routes.",
-    install=INSTALL,
-    load_options=ENDPOINT_LOAD_OPTIONS,
-    aliases=HF_MODES["endpoint"][1],
-)
+def load_api(info: BackendInfo, config: ConfigManager) -> Backend:
+    from abstractllm_hf_api.loading import load_api
 
-_MODES = {"api", "endpoint"}
+    return load_api(info, config)
 
 
-@hookimpl
-def abstractllm_backends() -> list[BackendInfo]:
-    return [API_INFO, ENDPOINT_INFO]
+def load_endpoint(info: BackendInfo, config: ConfigManager) -> Backend:
+    from abstractllm_hf_api.loading import load_endpoint
+
+    return load_endpoint(info, config)
 
 
-@hookimpl
-def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
-    if info.provider != PROVIDER or info.mode not in _MODES:
-        return None
-    from abstractllm_hf_api.loading import load_api, load_endpoint
-
-    return load_api(info, config) if info.mode == "api" else load_endpoint(info, config)
-
-
-@hookimpl
-def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
-    if info.provider != PROVIDER or info.mode not in _MODES:
-        return None
+def map_error(error: BaseException) -> AbstractLLMError | None:
+    """httpx's transport errors, named with the URL they concern; None for anything else."""
     import sys
 
     httpx = sys.modules.get("httpx")
@@ -71,3 +47,31 @@ def _has_request(error: BaseException) -> bool:
         return getattr(error, "request", None) is not None
     except RuntimeError:  # httpx raises when an error has no request attached
         return False
+
+
+API_INFO = BackendInfo(
+    provider=PROVIDER,
+    mode="api",
+    description="HuggingFace's hosted Inference API through its router (OpenAI-compatible chat route), over httpx.",
+    install=INSTALL,
+    load_options=API_LOAD_OPTIONS,
+    aliases=HF_MODES["api"][1],
+    load=load_api,
+    map_error=map_error,
+)
+
+ENDPOINT_INFO = BackendInfo(
+    provider=PROVIDER,
+    mode="endpoint",
+    description="A custom endpoint (HF Inference Endpoint, TGI, vLLM, llama.cpp server): OpenAI-compatible or TGI routes.",
+    install=INSTALL,
+    load_options=ENDPOINT_LOAD_OPTIONS,
+    aliases=HF_MODES["endpoint"][1],
+    load=load_endpoint,
+    map_error=map_error,
+)
+
+
+@hookimpl
+def abstractllm_backends() -> list[BackendInfo]:
+    return [API_INFO, ENDPOINT_INFO]

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Any
 
 from abstractllm.backend import Backend, BackendInfo
-from abstractllm.errors import AbstractLLMError, ContextWindowExceededError
+from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
-from abstractllm_hf_gguf.errors import map_llama_error
 from abstractllm_hf_gguf.grammars import TOOL_CALL_OPEN, gbnf_grammar, response_grammar, tool_call_grammar
 from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
@@ -170,15 +169,16 @@ class GGUFBackend(Backend):
     def capabilities(self) -> dict[str, Any]:
         return dict(self._capabilities)
 
+    def cache_info(self) -> dict[str, int]:
+        """The shared model's prefix-cache counters (see ``PrefixCache.info``)."""
+        return self._model.prefix_cache.info()
+
     def context_window(self) -> int:
         return self._model.n_ctx
 
     def count_tokens(self, request: GenerationRequest) -> int:
         with self._model.guard.reading():
             return len(self._prompt(request).tokens)
-
-    def map_error(self, error: BaseException) -> AbstractLLMError | None:
-        return map_llama_error(error, str(self._model.path))
 
     def close(self) -> None:
         with self._closing:

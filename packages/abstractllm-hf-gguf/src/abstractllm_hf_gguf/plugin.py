@@ -1,16 +1,22 @@
-"""The gguf mode's hook implementations. Importing this module imports nothing heavy."""
+"""The gguf mode's plugin: what it serves and how to load it. Importing this module imports nothing heavy."""
 
 from __future__ import annotations
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.errors import AbstractLLMError
 from abstractllm.plugins import hookimpl
 from abstractllm.providers.huggingface import HF_MODES
 from abstractllm_hf_gguf.errors import map_llama_error
 from abstractllm_hf_gguf.options import GENERATION_OPTIONS, LOAD_OPTIONS
 
-__all__ = ["INFO", "abstractllm_backends", "abstractllm_load_model", "abstractllm_map_error"]
+__all__ = ["INFO", "abstractllm_backends"]
+
+
+def load(info: BackendInfo, config: ConfigManager) -> Backend:
+    from abstractllm_hf_gguf.loading import load_backend
+
+    return load_backend(info, config)
+
 
 INFO = BackendInfo(
     provider="huggingface",
@@ -20,25 +26,11 @@ INFO = BackendInfo(
     load_options=LOAD_OPTIONS,
     generation_options=GENERATION_OPTIONS,
     aliases=HF_MODES["gguf"][1],
+    load=load,
+    map_error=map_llama_error,
 )
 
 
 @hookimpl
 def abstractllm_backends() -> list[BackendInfo]:
     return [INFO]
-
-
-@hookimpl
-def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
-    if (info.provider, info.mode) != (INFO.provider, INFO.mode):
-        return None
-    from abstractllm_hf_gguf.loading import load_backend
-
-    return load_backend(info, config)
-
-
-@hookimpl
-def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
-    if (info.provider, info.mode) != (INFO.provider, INFO.mode):
-        return None
-    return map_llama_error(error)

@@ -18,13 +18,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from abstractllm.backend import Backend, BackendInfo
-from abstractllm.errors import AbstractLLMError, UnsupportedOperationError
+from abstractllm.errors import UnsupportedOperationError
 from abstractllm.model_cache import SharedModelCache
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
 from abstractllm_hf_pipeline.batcher import Batcher
 from abstractllm_hf_pipeline.engine import Engine, Job
-from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.loading import load_weights
 from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, LoadSpec, OutputOptions
 from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template
@@ -232,9 +231,6 @@ class PipelineBackend(Backend):
             "supports_embeddings": False,
             "supports_fine_tuning": False,
         }
-
-    def map_error(self, error: BaseException) -> AbstractLLMError | None:
-        return map_error(error)
 
     def close(self) -> None:
         if self._loaded is None:

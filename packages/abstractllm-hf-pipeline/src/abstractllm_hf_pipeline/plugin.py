@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.errors import AbstractLLMError
 from abstractllm.plugins import hookimpl
 from abstractllm.providers.huggingface import HF_MODES, PROVIDER, hf_options
+from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.options import PIPELINE_OPTIONS, load_spec, output_options
 
-__all__ = ["INFO", "abstractllm_backends", "abstractllm_load_model", "abstractllm_map_error"]
+__all__ = ["INFO", "abstractllm_backends"]
 
 MODE = "pipeline"
+
+
+def load(info: BackendInfo, config: ConfigManager) -> Backend:
+    spec = load_spec(config)
+    output = output_options(config)
+    from abstractllm_hf_pipeline.backend import PipelineBackend
+
+    token = config.get_param("api_key")
+    return PipelineBackend(
+        info,
+        spec,
+        output,
+        token=token if isinstance(token, str) else None,
+        batch_window=float(config.get_param("batch_window_ms")) / 1000.0,
+        max_batch_size=int(config.get_param("max_batch_size")),
+        prefix_cache_bytes=int(config.get_param("prefix_cache_bytes")),
+    )
+
 
 INFO = BackendInfo(
     provider=PROVIDER,
@@ -32,42 +50,11 @@ INFO = BackendInfo(
         **PIPELINE_OPTIONS,
     },
     aliases=tuple(alias for alias in HF_MODES[MODE][1] if alias != MODE),
+    load=load,
+    map_error=map_error,
 )
-
-
-def _ours(info: BackendInfo) -> bool:
-    return info.provider == PROVIDER and info.mode == MODE
 
 
 @hookimpl
 def abstractllm_backends() -> list[BackendInfo]:
     return [INFO]
-
-
-@hookimpl
-def abstractllm_load_model(info: BackendInfo, config: ConfigManager) -> Backend | None:
-    if not _ours(info):
-        return None
-    spec = load_spec(config)
-    output = output_options(config)
-    from abstractllm_hf_pipeline.backend import PipelineBackend
-
-    token = config.get_param("api_key")
-    return PipelineBackend(
-        info,
-        spec,
-        output,
-        token=token if isinstance(token, str) else None,
-        batch_window=float(config.get_param("batch_window_ms")) / 1000.0,
-        max_batch_size=int(config.get_param("max_batch_size")),
-        prefix_cache_bytes=int(config.get_param("prefix_cache_bytes")),
-    )
-
-
-@hookimpl
-def abstractllm_map_error(error: BaseException, info: BackendInfo) -> AbstractLLMError | None:
-    if not _ours(info):
-        return None
-    from abstractllm_hf_pipeline.errors import map_error
-
-    return map_error(error)
