@@ -291,12 +291,38 @@ def too_slow(world: World) -> Any:
         return llm.generate("Hi")
 
 
+def ignored_constraint(model: str, **constraint: Any) -> Callable[[World], Any]:
+    """The server answers free text whatever tool_choice or response_format asked (as transformers serve does)."""
+
+    def act(world: World) -> Any:
+        world.router.script({"ignore_constraints": True})
+        return getattr(world, model).generate("Hi", **constraint)
+
+    return act
+
+
+def trickled(model: str, part: str) -> Callable[[World], Any]:
+    """The server sends ``part`` (headers or body) a byte at a time: ``timeout`` bounds the whole request."""
+
+    def act(world: World) -> Any:
+        world.router.script({"trickle": part})
+        protocol = "tgi" if model == "tgi" else "openai"
+        with create_llm("huggingface", inference_api_url=world.router.url, protocol=protocol, max_retries=0, timeout=1) as llm:
+            return llm.generate("Hi")
+
+    return act
+
+
 def unreachable(world: World) -> Any:
     url = f"http://127.0.0.1:{world.closed_port}"
     return create_llm("huggingface", inference_api_url=url, protocol="openai", max_retries=0).generate("Hi")
 
 
 MODES = ("pipeline", "gguf", "endpoint", "tgi", "api")
+SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}},
+}
 LONG = "word " * 2000  # the tiny model's context window is 512 tokens
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
 

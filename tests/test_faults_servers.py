@@ -6,18 +6,22 @@ import pytest
 
 from abstractllm import errors as E
 from tests.fault_world import (
+    SCHEMA_FORMAT,
     SECRET,
     TOKEN,
+    TOOL,
     Case,
     World,
     api_with_token,
     check,
     env_token_to_loopback,
     fresh,
+    ignored_constraint,
     make,
     on,
     served,
     too_slow,
+    trickled,
     unreachable,
 )
 
@@ -70,6 +74,64 @@ CASES: list[Case] = [
         inference_api_url="http://example.com:9",
         api_key=SECRET,
     ),
+    # -- servers that redirect, ignore what they were asked, or answer malformed calls
+    *[
+        served(
+            {"reply": {"status": status, "body": "", "headers": {"Location": "https://elsewhere.example/v1"}}},
+            E.ProviderAPIError,
+            "redirected",
+            model=model,
+        )
+        for status in (301, 302, 307, 308)
+        for model in ("endpoint", "api")
+    ],
+    *[
+        Case(
+            f"{model}-ignored-tool-choice",
+            ignored_constraint(model, tools=[TOOL], tool_choice="required"),
+            E.UnsupportedFeatureError,
+            "ignored",
+            on(model),
+        )
+        for model in ("endpoint", "api")
+    ],
+    *[
+        Case(
+            f"{model}-ignored-json-schema",
+            ignored_constraint(model, response_format=SCHEMA_FORMAT),
+            E.UnsupportedFeatureError,
+            "ignored",
+            on(model),
+        )
+        for model in ("endpoint", "api")
+    ],
+    served(
+        {"reply": {"body": '{"choices": [{"message": {"tool_calls": [{"function": {"arguments": "{}"}}]}}]}'}},
+        E.ProviderAPIError,
+        "name",
+    ),
+    make(
+        "endpoint",
+        "credentials-in-url",
+        E.InvalidArgumentError,
+        "***@",
+        inference_api_url="http://user:hunter2@127.0.0.1:9/v1",
+    ),
+    make(
+        "api",
+        "credentials-in-router-url",
+        E.InvalidArgumentError,
+        "***@",
+        model="org/model",
+        use_inference_api=True,
+        api_key=TOKEN,
+        api_base_url="https://user:hunter2@router.example",
+    ),
+    *[
+        Case(f"{model}-headers-a-byte-at-a-time", trickled(model, "headers"), E.RequestTimeoutError, "timed out", on(model))
+        for model in ("endpoint", "tgi")
+    ],
+    Case("endpoint-body-a-byte-at-a-time", trickled("endpoint", "body"), E.RequestTimeoutError, "timed out", on("endpoint")),
     # -- server faults
     served({"status": 401}, E.AuthenticationError, "401"),
     served({"status": 403}, E.AuthenticationError, "403"),
