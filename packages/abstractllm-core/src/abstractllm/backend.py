@@ -99,6 +99,11 @@ class Backend(ABC):
         """Exact prompt tokens ``request`` would use, or None when the backend cannot tell."""
         return None
 
+    def cache_info(self) -> dict[str, int] | None:
+        """Counters of the backend's prefix cache (at least ``hits``, ``misses`` and ``bytes``
+        held), or None when the mode keeps none."""
+        return None
+
     def close(self) -> None:
         """Free the model's resources."""
 

@@ -318,6 +318,11 @@ class AbstractLLMInterface:
 
     # -- resources ------------------------------------------------------------------------
 
+    def cache_info(self) -> dict[str, int] | None:
+        """The prefix cache that lets later turns cost only their new tokens: ``hits``,
+        ``misses``, ``bytes`` held and the mode's own counters; None where the mode keeps none."""
+        return self._require_backend().cache_info()
+
     def unload(self) -> None:
         """Free the model (shared models are freed when their last user unloads). Idempotent."""
         with self._lock:
