@@ -16,16 +16,16 @@ def test_a_second_turn_reuses_the_first(mode: str, tiny_models: Any) -> None:
     config = {"model": str(tiny_models.pipeline_dir)} if mode == "pipeline" else {"model_path": str(tiny_models.gguf_f32)}
     llm = create_llm("huggingface", **config)
     try:
-        session = Session(system_prompt="You are a helpful assistant.", provider=llm)
-        session.generate("What is the capital of France?", temperature=0, max_tokens=8)
+        first = Session(system_prompt="You are a helpful assistant.", provider=llm)
+        second = Session(system_prompt="You are terse.", provider=llm)
+        first.generate("What is the capital of France?", temperature=0, max_tokens=8)
+        second.generate("What is the capital of Italy?", temperature=0, max_tokens=8)  # evicts the first from the live cache
         before = llm.cache_info()
         assert before is not None and {"hits", "misses", "bytes"} <= set(before)
-        session.generate("What is the capital of Germany?", temperature=0, max_tokens=8)
+        first.generate("What is the capital of Germany?", temperature=0, max_tokens=8)
         after = llm.cache_info()
-        assert after is not None
-        reused = after["hits"] + after.get("live_hits", 0)  # gguf: a prefix still in llama.cpp's KV cache
-        assert reused > before["hits"] + before.get("live_hits", 0)
-        assert after["bytes"] >= 0  # gguf saves a state only when another conversation evicts this one
+        assert after is not None and after["hits"] > before["hits"]  # the first conversation's prefix came back
+        assert after["bytes"] > 0
     finally:
         llm.unload()
     with pytest.raises(UnsupportedOperationError):
