@@ -76,6 +76,7 @@ class ModelCapability(str, Enum):
     ASYNC = "supports_async"
     FUNCTION_CALLING = "supports_function_calling"
     TOOL_USE = "supports_tool_use"
+    TOOL_RENDERING = "tool_rendering"  # local modes: "native" (the chat template renders tools) or "prompted"
     VISION = "supports_vision"
     FINE_TUNING = "supports_fine_tuning"
     EMBEDDINGS = "supports_embeddings"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from abstractllm.backend import Backend
 from abstractllm.config import ConfigManager, param_name
+from abstractllm.error_mapping import map_exception
 from abstractllm.errors import (
     AbstractLLMError,
     BackendNotInstalledError,
@@ -15,7 +16,7 @@ from abstractllm.errors import (
     UnsupportedProviderError,
 )
 from abstractllm.install_hint import install_line
-from abstractllm.interface import AbstractLLMInterface, map_exception
+from abstractllm.interface import AbstractLLMInterface
 from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS, suggest
 from abstractllm.providers import huggingface
 

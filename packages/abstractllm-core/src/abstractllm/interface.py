@@ -12,15 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.call_validation import CallValidator
 from abstractllm.config import ConfigManager, param_name
+from abstractllm.error_mapping import map_exception
 from abstractllm.errors import (
     AbstractLLMError,
     ContextWindowExceededError,
     GenerationError,
-    ModelNotFoundError,
-    ProviderAPIError,
-    ProviderConnectionError,
-    RequestTimeoutError,
-    ResourceExhaustedError,
     UnsupportedFeatureError,
     UnsupportedOperationError,
 )
@@ -33,42 +29,9 @@ from abstractllm.tools import check_tool_calls
 if TYPE_CHECKING:
     from abstractllm.plugins import Plugins
 
-__all__ = ["AbstractLLMInterface", "map_exception"]
+__all__ = ["AbstractLLMInterface"]
 
 logger = logging.getLogger(__name__)
-
-
-def map_exception(error: BaseException, info: BackendInfo, model: str | None) -> AbstractLLMError:
-    """Translate any exception from a backend into an ``abstractllm.errors`` class.
-
-    ``abstractllm`` errors pass through (with provider, mode and model filled in); others go
-    to the mode's ``BackendInfo.map_error``, then to generic rules. The original is kept as
-    ``__cause__``.
-    """
-    if isinstance(error, AbstractLLMError):
-        return error.with_context(provider=info.provider, mode=info.mode, model=model)
-    mapped = info.map_error(error) if info.map_error is not None else None
-    if mapped is None:
-        mapped = _generic_error(error)
-    if mapped.original_exception is None:
-        mapped.original_exception = error
-    mapped.__cause__ = error
-    return mapped.with_context(provider=info.provider, mode=info.mode, model=model)
-
-
-def _generic_error(error: BaseException) -> AbstractLLMError:
-    detail = f"{type(error).__name__}: {error}"
-    if isinstance(error, MemoryError):
-        return ResourceExhaustedError(f"out of memory: {detail}")
-    if isinstance(error, TimeoutError):
-        return RequestTimeoutError(f"timed out: {detail}")
-    if isinstance(error, ConnectionError):
-        return ProviderConnectionError(f"connection failed: {detail}")
-    if isinstance(error, FileNotFoundError):
-        return ModelNotFoundError(f"file not found: {detail}")
-    if isinstance(error, (ValueError, TypeError)):
-        return GenerationError(f"the backend rejected the request: {detail}")
-    return ProviderAPIError(f"the backend failed: {detail}")
 
 
 class AbstractLLMInterface:
@@ -453,6 +416,7 @@ class AbstractLLMInterface:
                     timing=timing,
                     tool_calls=calls,
                     response_format=request.response_format,
+                    plugins=self._plugins,
                 )
             )
         first = responses[0]

@@ -63,13 +63,14 @@ class GenerationRequest:
     def text_without_template(self) -> str:
         """The text a model without a chat template completes.
 
-        A plain prompt (one user turn, no system prompt) is completed as it is, like the
-        original AbstractLLM did; anything else goes through :func:`render_plain_chat`.
+        A conversation of exactly one user turn (no system prompt), given as a string or as a
+        message list, is completed as it is, like the original AbstractLLM did; anything else
+        goes through :func:`render_plain_chat` (the rule of :mod:`abstractllm.plain_prompt`).
         """
         if self.raw and self.prompt is not None:
             return self.prompt
-        if self.prompt is not None and len(self.messages) == 1 and self.messages[0].role == MessageRole.USER:
-            return self.prompt
+        if len(self.messages) == 1 and self.messages[0].role == MessageRole.USER:
+            return self.messages[0].content or ""
         return render_plain_chat(self.messages)
 
 
