@@ -93,6 +93,7 @@ class Run:
         stopped = False
         if budget > 0:
             model.llama.set_seed(self._seed)
+            model.prefix_cache.prepare(plan.prompt_tokens)
             tokens = model.llama.generate(plan.prompt_tokens, grammar=plan.grammar, **plan.sampling)
             try:
                 for token in tokens:

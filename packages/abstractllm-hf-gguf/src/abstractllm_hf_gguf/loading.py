@@ -60,6 +60,7 @@ def load_backend(info: BackendInfo, config: ConfigManager) -> GGUFBackend:
         spec.n_threads,
         spec.verbose,
         json.dumps(spec.model_kwargs, sort_keys=True, default=repr),
+        spec.prefix_cache_bytes,
     )
     model = MODELS.acquire(key, lambda: _load(path, spec))
     try:
@@ -92,7 +93,7 @@ def _load(path: Path, spec: LoadSpec) -> LoadedModel:
     except (ValueError, RuntimeError) as exc:
         mapped = map_llama_error(exc, str(path))
         raise (mapped or ModelLoadingError(f"llama.cpp could not load {path}: {exc}")) from exc
-    return LoadedModel(llama, path, gguf)
+    return LoadedModel(llama, path, gguf, spec.prefix_cache_bytes)
 
 
 def _check_model_kwargs(model_kwargs: dict[str, object]) -> None:

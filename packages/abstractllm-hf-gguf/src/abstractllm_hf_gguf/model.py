@@ -15,6 +15,7 @@ from typing import Any
 from abstractllm_hf_gguf.chat import ChatFormat, make_chat_format
 from abstractllm_hf_gguf.gguf_file import GGUFInfo
 from abstractllm_hf_gguf.guard import ModelGuard
+from abstractllm_hf_gguf.prefix_cache import DEFAULT_PREFIX_CACHE_BYTES, PrefixCache
 
 __all__ = ["LoadedModel"]
 
@@ -25,17 +26,19 @@ class LoadedModel:
     ``tokenize`` parses special tokens (as llama-cpp-python does for text prompts),
     ``piece`` gives a token's bytes (cached), ``is_end`` tells end-of-generation tokens.
     ``chat_format(name)`` builds each chat format once. ``grammars`` caches compiled
-    grammars by key (see :mod:`abstractllm_hf_gguf.grammars`). Callers use these
+    grammars by key (see :mod:`abstractllm_hf_gguf.grammars`); ``prefix_cache`` keeps
+    the KV states of past prompts (:mod:`abstractllm_hf_gguf.prefix_cache`). Callers use these
     inside ``guard.reading()`` or ``guard.generation()``.
     """
 
-    def __init__(self, llama: Any, path: Path, info: GGUFInfo) -> None:
+    def __init__(self, llama: Any, path: Path, info: GGUFInfo, prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES) -> None:
         import llama_cpp
 
         self.llama = llama
         self.path = path
         self.info = info
         self.guard = ModelGuard(self._free)
+        self.prefix_cache = PrefixCache(llama, prefix_cache_bytes)
         self.n_ctx: int = llama.n_ctx()
         self.grammars: dict[str, Any] = {}
         self._vocab = llama._model.vocab
@@ -106,4 +109,5 @@ class LoadedModel:
 
     def _free(self) -> None:
         self.grammars.clear()
+        self.prefix_cache.clear()
         self.llama.close()

@@ -16,6 +16,7 @@ from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.options import Option, check_bool, check_int, check_optional_str
 from abstractllm.providers.huggingface import hf_options
+from abstractllm_hf_gguf.prefix_cache import DEFAULT_PREFIX_CACHE_BYTES
 
 __all__ = ["DEFAULT_MAX_CONTEXT", "GENERATION_OPTIONS", "LOAD_OPTIONS", "LoadSpec", "load_spec"]
 
@@ -47,6 +48,13 @@ LOAD_OPTIONS: dict[str, Option] = {
             Option("n_threads", None, check_int(1), "CPU threads for generation; default llama.cpp's choice."),
             Option("chat_format", None, check_optional_str, "llama.cpp chat format; default the GGUF's own chat template."),
             Option("verbose", False, check_bool, "Let llama.cpp print its logs to stderr."),
+            Option(
+                "prefix_cache_bytes",
+                DEFAULT_PREFIX_CACHE_BYTES,
+                check_int(0),
+                "Bytes of saved KV states kept per loaded model so that many conversations keep their"
+                " prefixes (least recently used evicted; 0 disables).",
+            ),
         )
     },
 }
@@ -76,6 +84,7 @@ class LoadSpec:
     chat_format: str | None
     verbose: bool
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES
 
     @property
     def label(self) -> str:
@@ -140,4 +149,5 @@ def load_spec(config: ConfigManager, *, gpu_available: bool) -> LoadSpec:
         chat_format=config.get_param("chat_format"),
         verbose=bool(config.get_param("verbose", False)),
         model_kwargs=dict(model_kwargs),
+        prefix_cache_bytes=int(config.get_param("prefix_cache_bytes", DEFAULT_PREFIX_CACHE_BYTES)),
     )
