@@ -34,7 +34,6 @@ from .corpus import (
     SPECIAL_TOKENS,
     WEATHER_TOOL,
 )
-from .gguf_export import write_gguf
 from .hub_cache import install_in_hub_cache, repo_cache_dir
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "install_in_hub_cache",
     "repo_cache_dir",
     "source_hash",
-    "write_gguf",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +128,8 @@ def _build_all(root: Path) -> TinyModels:
     """Build every artifact into ``root`` (which must be empty) and write the manifest last."""
     models = TinyModels.at(root)
     build_tiny_llama_pair(models.pipeline_dir, models.pipeline_dir_no_template)
+    from .gguf_export import write_gguf  # numpy: imported only to build
+
     write_gguf(models.pipeline_dir, models.gguf_f32, quant="f32")
     write_gguf(models.pipeline_dir, models.gguf_q8_0, quant="q8_0")
     manifest = {

@@ -48,8 +48,10 @@ def gguf_path(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="session")
-def llama_server(gguf_path: Path) -> Iterator[str]:
+def llama_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """``python -m llama_cpp.server`` serving the tiny GGUF on a free loopback port."""
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
+    gguf_path: Path = request.getfixturevalue("gguf_path")
     from tinymodel import serve  # imported here: the package's other tests need neither numpy nor llama.cpp
 
     with serve.llama_server(gguf_path, log=REPO / ".cache" / f"llama-server-{os.getpid()}.log") as url:
