@@ -3,7 +3,8 @@
 Runs :mod:`children/async_faults.py` in a child process with a deadline: each scenario
 (breaking out of ``async for`` with and without a reference kept, ``aclose()`` after one
 chunk, ``wait_for`` timing out a generation, cancelling a stream's consumer, other tasks
-waiting behind a stream, a stream left open when ``asyncio.run`` returns) is repeated,
+waiting behind a stream, a stream left open when ``asyncio.run`` returns, ``aunload()``
+under a paused stream and a waiting call) is repeated,
 and after each the model serves the next call with the sequential greedy reply.
 """
 
@@ -33,6 +34,8 @@ def test_abandoned_closed_and_cancelled_async_calls_release_the_model(gguf_f32: 
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr[-3000:]}"
     # a stream kept referenced after `break` is refused clearly (its own task would wait forever)
     assert "'kept: refused': 8" in result.stdout
+    # unloading under a paused async stream and a call waiting behind it: both end with a clean error
+    assert "'unloaded: refused': 16" in result.stdout
     for served in ("dropped", "aclosed", "cancelled generate", "cancelled stream", "concurrent"):
         assert f"'{served}: served': 8" in result.stdout
     assert "Task was destroyed" not in result.stderr and "Exception ignored" not in result.stderr

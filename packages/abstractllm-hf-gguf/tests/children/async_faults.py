@@ -105,8 +105,26 @@ async def left_open_at_exit(llm: AbstractLLMInterface, expected: str, outcomes: 
     outcomes["left open"] += 1
 
 
+async def unload_during_async_calls(llm: AbstractLLMInterface, expected: str, outcomes: Counter[str]) -> None:
+    """A model of its own (another cache budget) unloaded under a paused stream and a waiting call."""
+    own = create_llm("huggingface", model_path=sys.argv[1], prefix_cache_bytes=12345)
+    stream = await own.generate_async("Numbers:", stream=True, **LONG)
+    await stream.__anext__()
+    waiting = asyncio.create_task(own.generate_async(PROMPT, temperature=0, max_tokens=32))
+    await asyncio.sleep(0.01)
+    await own.aunload()
+    for pending in (stream.__anext__(), waiting):
+        try:
+            await pending
+        except UnsupportedOperationError:
+            outcomes["unloaded: refused"] += 1
+    await stream.aclose()
+    check(await whole(llm), expected)
+
+
 _left_open = None
 SCENARIOS = [
+    unload_during_async_calls,
     leave_loop_keep_reference,
     leave_loop_drop_reference,
     aclose_early,
