@@ -178,4 +178,21 @@ def test_capabilities_claim_structured_output_and_tools(llm: AbstractLLMInterfac
     assert caps["supports_json_mode"] and caps["supports_structured_output"]
     assert caps["supports_tool_use"] and caps["supports_function_calling"]
     assert plain_llm.get_capabilities()["supports_json_mode"]
-    assert not plain_llm.get_capabilities()["supports_tool_use"]  # no chat template to carry the tools
+    assert caps["tool_rendering"] == "native"  # the tiny model's template renders tools
+    plain = plain_llm.get_capabilities()
+    assert plain["supports_tool_use"] and plain["tool_rendering"] == "prompted"  # no template: the fallback format
+
+
+def test_a_forced_call_works_without_a_chat_template(plain_llm: AbstractLLMInterface) -> None:
+    """The prompted fallback: the tools are described in the prompt and the call is forced by grammar."""
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}}, "required": ["city"]},
+        },
+    }
+    reply = plain_llm.generate("What is the weather in Paris?", tools=[tool], tool_choice="required", max_tokens=40)
+    assert reply.finish_reason == "tool_calls"
+    assert [call.name for call in reply.tool_calls] == ["lookup"]
+    assert isinstance(reply.tool_calls[0].arguments["city"], str)

@@ -26,7 +26,7 @@ from abstractllm_hf_pipeline.batcher import Batcher
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.loading import load_weights
 from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, LoadSpec, OutputOptions
-from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template
+from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template, tool_rendering
 from abstractllm_hf_pipeline.sinks import AsyncFutureSink, AsyncQueueSink, FutureSink, QueueSink
 
 __all__ = ["MODELS", "LoadedModel", "PipelineBackend"]
@@ -221,8 +221,9 @@ class PipelineBackend(Backend):
             "supports_multiple_sequences": True,
             "supports_json_mode": True,
             "supports_structured_output": True,
-            "supports_tool_use": loaded.chat_template,  # tools reach the model through its chat template
-            "supports_function_calling": loaded.chat_template,
+            "supports_tool_use": True,  # through the chat template, or the documented prompted fallback
+            "supports_function_calling": True,
+            "tool_rendering": tool_rendering(loaded.tokenizer) if loaded.chat_template else "prompted",
             "chat_template": True if loaded.chat_template else "fallback",
             "quantization": self._spec.quantization,
             "supports_dynamic_batching": True,
