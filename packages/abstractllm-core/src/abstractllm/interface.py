@@ -433,8 +433,9 @@ class AbstractLLMInterface:
 
     def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
         clock = StreamClock(self._observer.active)
+        deltas = self._plugins.call("abstractllm_generate_stream", backend.stream, backend, request)
         try:
-            for delta in self._plugins.call("abstractllm_generate_stream", backend.stream, backend, request):
+            for delta in deltas:
                 yield self._chunk(delta, request, clock)
         except GeneratorExit:
             self._observer.stream("stream", request, clock, abandoned=True)
@@ -443,12 +444,17 @@ class AbstractLLMInterface:
             error = self._map(exc)
             self._observer.stream("stream", request, clock, error=error)
             raise error from exc
+        finally:
+            close = getattr(deltas, "close", None)
+            if close is not None:
+                close()
         self._observer.stream("stream", request, clock)
 
     async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
         clock = StreamClock(self._observer.active)
+        deltas = self._plugins.call("abstractllm_generate_stream_async", backend.stream_async, backend, request)
         try:
-            async for delta in self._plugins.call("abstractllm_generate_stream_async", backend.stream_async, backend, request):
+            async for delta in deltas:
                 yield self._chunk(delta, request, clock)
         except GeneratorExit:
             self._observer.stream("stream_async", request, clock, abandoned=True)
@@ -460,4 +466,8 @@ class AbstractLLMInterface:
         except BaseException:  # cancelled
             self._observer.stream("stream_async", request, clock, abandoned=True)
             raise
+        finally:  # the backend's stream lets go of its model now, not when the loop finalises it
+            close = getattr(deltas, "aclose", None)
+            if close is not None:
+                await close()
         self._observer.stream("stream_async", request, clock)
