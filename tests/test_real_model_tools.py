@@ -34,7 +34,9 @@ def llm(request: pytest.FixtureRequest, real_model: Any) -> Iterator[Any]:
 
 
 def test_a_template_that_drops_tools_still_offers_them(llm: Any) -> None:
-    assert llm.get_capabilities()["supports_tool_use"] is True
+    capabilities = llm.get_capabilities()
+    assert capabilities["supports_tool_use"] is True
+    assert capabilities["tool_rendering"] == "prompted"  # the same answer in both modes
 
 
 @pytest.mark.parametrize("choice", ["required", "get_weather"])

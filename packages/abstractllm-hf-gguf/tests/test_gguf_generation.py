@@ -153,6 +153,7 @@ def test_capabilities_describe_the_file(llm: AbstractLLMInterface) -> None:
     assert capabilities["chat_template"] is True and capabilities["chat_format"] == "chat_template.default"
     assert capabilities["quantization"] == "F32"
     assert capabilities["supports_tool_use"] and capabilities["supports_json_mode"]
+    assert capabilities["tool_rendering"] == "native"  # the tiny model's template renders tools
 
 
 # -- concurrency ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
-from abstractllm_hf_gguf.grammars import TOOL_CALL_OPEN, gbnf_grammar, response_grammar, tool_call_grammar
+from abstractllm_hf_gguf.grammars import gbnf_grammar, response_grammar, tool_call_grammar
 from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.prompts import Prompt, render_prompt, tools_offered
@@ -220,12 +220,10 @@ class GGUFBackend(Backend):
         params = request.params
         grammar = None
         tool_mode = None
-        tagged = self._tagged_tool_calls()
-        if tools_offered(request):
-            tool_mode = "tagged" if tagged else None
+        if tools_offered(request):  # calls are <tool_call> blocks, native or prompted (abstractllm.tool_format)
+            tool_mode = "tagged"
             if request.tool_choice != "auto":
-                grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=tagged)
-                tool_mode = "tagged" if tagged else "bare"
+                grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):
@@ -246,13 +244,9 @@ class GGUFBackend(Backend):
         first = params.seed if params.seed is not None else self._random.randrange(2**31)
         return [(first + index) % 2**32 for index in range(params.num_return_sequences)]
 
-    def _tagged_tool_calls(self) -> bool:
-        template = self._chat_format.template if self._chat_format is not None else None
-        return template is not None and TOOL_CALL_OPEN in template
-
     def _probe_capabilities(self) -> dict[str, Any]:
         """What this file and chat format really support, found by rendering probes."""
-        system_prompt = tools = False
+        system_prompt = False
         if self._chat_format is None:
             system_prompt = True  # core's plain fallback renders the system line
         else:
@@ -261,11 +255,6 @@ class GGUFBackend(Backend):
                 system_prompt = _PROBE in self._chat_format.render([{"role": "system", "content": _PROBE}, user], None).text
             except Exception:  # a template that refuses system turns raises
                 system_prompt = False
-            tool = {"type": "function", "function": {"name": "probe_tool" + _PROBE, "description": "", "parameters": {}}}
-            try:
-                tools = _PROBE in self._chat_format.render([user], [tool]).text
-            except Exception:  # a template that refuses tools raises
-                tools = False
         return {
             "streaming": True,
             "max_tokens": self._model.n_ctx,
@@ -277,8 +266,9 @@ class GGUFBackend(Backend):
             "supports_multiple_sequences": True,
             "supports_json_mode": True,
             "supports_structured_output": True,
-            "supports_tool_use": tools,
-            "supports_function_calling": tools,
+            "supports_tool_use": True,  # through the template, or the documented prompted fallback
+            "supports_function_calling": True,
+            "tool_rendering": self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
             "supports_parallel_inference": False,
             "supports_vision": False,
             "chat_template": True if self._chat_format is not None else "fallback",
