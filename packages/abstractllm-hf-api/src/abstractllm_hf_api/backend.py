@@ -302,7 +302,9 @@ class ApiBackend(Backend):
         return [
             replace(
                 request,
-                params=replace(params, num_return_sequences=1, seed=None if params.seed is None else (params.seed + index + 1) % 2**32),
+                params=replace(
+                    params, num_return_sequences=1, seed=None if params.seed is None else (params.seed + index + 1) % 2**32
+                ),
             )
             for index in range(max(0, missing))
         ]

@@ -12,10 +12,11 @@ import ctypes
 from pathlib import Path
 from typing import Any
 
+from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm_hf_gguf.chat import ChatFormat, make_chat_format
 from abstractllm_hf_gguf.gguf_file import GGUFInfo
 from abstractllm_hf_gguf.guard import ModelGuard
-from abstractllm_hf_gguf.prefix_cache import DEFAULT_PREFIX_CACHE_BYTES, PrefixCache
+from abstractllm_hf_gguf.prefix_cache import PrefixCache
 
 __all__ = ["LoadedModel"]
 

@@ -15,8 +15,7 @@ from typing import Any
 from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.options import Option, check_bool, check_int, check_optional_str
-from abstractllm.providers.huggingface import hf_options
-from abstractllm_hf_gguf.prefix_cache import DEFAULT_PREFIX_CACHE_BYTES
+from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES, hf_options
 
 __all__ = ["DEFAULT_MAX_CONTEXT", "GENERATION_OPTIONS", "LOAD_OPTIONS", "LoadSpec", "load_spec"]
 
@@ -38,7 +37,7 @@ def _check_grammar(value: Any) -> str | None:
 
 
 LOAD_OPTIONS: dict[str, Option] = {
-    **hf_options("device", "model_kwargs", "revision", "cache_dir"),
+    **hf_options("device", "model_kwargs", "revision", "cache_dir", "prefix_cache_bytes"),
     **{
         option.name: option
         for option in (
@@ -48,13 +47,6 @@ LOAD_OPTIONS: dict[str, Option] = {
             Option("n_threads", None, check_int(1), "CPU threads for generation; default llama.cpp's choice."),
             Option("chat_format", None, check_optional_str, "llama.cpp chat format; default the GGUF's own chat template."),
             Option("verbose", False, check_bool, "Let llama.cpp print its logs to stderr."),
-            Option(
-                "prefix_cache_bytes",
-                DEFAULT_PREFIX_CACHE_BYTES,
-                check_int(0),
-                "Bytes of saved KV states kept per loaded model so that many conversations keep their"
-                " prefixes (least recently used evicted; 0 disables).",
-            ),
         )
     },
 }

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_PREFIX_CACHE_BYTES", "PrefixCache"]
+__all__ = ["PrefixCache"]
 
 logger = logging.getLogger(__name__)
 
 #: The default budget of saved states per loaded model.
-DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20
 #: A state is saved or restored only when that keeps or wins at least this many tokens.
 MIN_TOKENS = 16
 

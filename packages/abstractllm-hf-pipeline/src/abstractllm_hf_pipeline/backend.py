@@ -20,12 +20,13 @@ from typing import Any
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.errors import UnsupportedOperationError
 from abstractllm.model_cache import SharedModelCache
+from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
 from abstractllm_hf_pipeline.batcher import Batcher
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.loading import load_weights
-from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, LoadSpec, OutputOptions
+from abstractllm_hf_pipeline.options import LoadSpec, OutputOptions
 from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template, tool_rendering
 from abstractllm_hf_pipeline.sinks import AsyncFutureSink, AsyncQueueSink, FutureSink, QueueSink
 

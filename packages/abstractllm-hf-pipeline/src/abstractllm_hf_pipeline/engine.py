@@ -28,12 +28,13 @@ from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from abstractllm.options import GREEDY_BELOW_TEMPERATURE
+from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 from abstractllm_hf_pipeline.constraints import GrammarCache, GrammarLogitsProcessor
 from abstractllm_hf_pipeline.decoding import IncrementalDecoder, ReplyText
 from abstractllm_hf_pipeline.loading import LoadedWeights
-from abstractllm_hf_pipeline.options import DEFAULT_PREFIX_CACHE_BYTES, OutputOptions
+from abstractllm_hf_pipeline.options import OutputOptions
 from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cacheable, row_cache
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
 from abstractllm_hf_pipeline.tool_calls import parse_tool_calls, tool_markup

@@ -22,7 +22,6 @@ from abstractllm.errors import InvalidArgumentError, ModelNotFoundError
 from abstractllm.options import Option, check_float, check_int, suggest
 
 __all__ = [
-    "DEFAULT_PREFIX_CACHE_BYTES",
     "DTYPE_NAMES",
     "PIPELINE_OPTIONS",
     "LoadSpec",
@@ -70,7 +69,6 @@ MODEL_KWARGS = (
 PIPELINE_KWARGS = ("return_full_text", "clean_up_tokenization_spaces", "truncation", "truncate", "skip_special_tokens")
 
 #: Default byte budget of one loaded model's prefix cache (256 MiB: ~5,000 tokens of SmolLM2-135M in float32).
-DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20
 
 PIPELINE_OPTIONS: dict[str, Option] = {
     option.name: option
@@ -82,13 +80,6 @@ PIPELINE_OPTIONS: dict[str, Option] = {
             "How long concurrent async requests are collected into one batch (milliseconds; 0 disables waiting).",
         ),
         Option("max_batch_size", 32, check_int(1, optional=False), "Most sequences generated together in one batch."),
-        Option(
-            "prefix_cache_bytes",
-            DEFAULT_PREFIX_CACHE_BYTES,
-            check_int(0, optional=False),
-            "Memory for the key/values of earlier prompts reused by later ones that start the same way"
-            " (bytes per loaded model; 0 turns prefix reuse off).",
-        ),
     )
 }
 

@@ -46,6 +46,7 @@ INFO = BackendInfo(
             "revision",
             "cache_dir",
             "trust_remote_code",
+            "prefix_cache_bytes",
         ),
         **PIPELINE_OPTIONS,
     },

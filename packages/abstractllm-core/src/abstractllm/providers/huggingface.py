@@ -25,11 +25,12 @@ from typing import Any
 
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.model_cache import clear_all_model_caches
-from abstractllm.options import Option, check_bool, check_choice, check_dict, check_float, check_optional_str
+from abstractllm.options import Option, check_bool, check_choice, check_dict, check_float, check_int, check_optional_str
 
 __all__ = [
     "DEFAULT_MODEL",
     "HF_MODES",
+    "DEFAULT_PREFIX_CACHE_BYTES",
     "HF_OPTIONS",
     "HF_TOKEN_ENV",
     "HuggingFaceProvider",
@@ -58,6 +59,9 @@ def _check_device_map(value: Any) -> Any:
     raise ValueError("a string such as 'auto' or a dict of module name to device")
 
 
+#: Default budget of the local modes' prefix caches (``prefix_cache_bytes``).
+DEFAULT_PREFIX_CACHE_BYTES = 256 * 2**20
+
 HF_OPTIONS: dict[str, Option] = {
     option.name: option
     for option in (
@@ -66,7 +70,7 @@ HF_OPTIONS: dict[str, Option] = {
             "api_key",
             None,
             check_optional_str,
-            "HuggingFace token; default from HUGGINGFACE_API_KEY, then HF_TOKEN.",
+            "HuggingFace token; default from HUGGINGFACE_API_KEY, then HF_TOKEN, then the token 'hf auth login' stored.",
             secret=True,
             env=HF_TOKEN_ENV,
         ),
@@ -86,7 +90,20 @@ HF_OPTIONS: dict[str, Option] = {
         Option("revision", None, check_optional_str, "Hub revision (branch, tag or commit)."),
         Option("cache_dir", None, check_optional_str, "HuggingFace cache folder (default: HF_HOME's hub cache)."),
         Option("trust_remote_code", False, check_bool, "Allow code shipped with the model to run."),
-        Option("timeout", 60.0, check_float(0.0, exclusive_minimum=True), "Seconds before a request or load times out."),
+        Option(
+            "timeout",
+            60.0,
+            check_float(0.0, exclusive_minimum=True),
+            "Seconds a request may take in all (a deadline, retries each get their own); for streams, the wait for"
+            " the first chunk and between chunks.",
+        ),
+        Option(
+            "prefix_cache_bytes",
+            DEFAULT_PREFIX_CACHE_BYTES,
+            check_int(0, optional=False),
+            "Local modes: bytes per loaded model kept to reuse the work on earlier prompts when a later one starts"
+            " the same way (sessions, tool loops, repeated system prompts); least recently used go first; 0 turns it off.",
+        ),
     )
 }
 
