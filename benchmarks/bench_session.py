@@ -13,8 +13,10 @@ the last reply of the (last) session against a freshly loaded model given the sa
 within the prefix cache's budget, and after ``unload()`` RSS is within 5 % of the level before
 loading. The cache counters (``cache_info()``, where the backend has one) are shown.
 
-Runs on the tiny models, and on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``)
-when it can be had; otherwise that part is skipped with a note. ``--tiny-only`` skips it.
+Runs on the tiny models (turn ratios for information: their ~300-token prompt costs little next
+to the 8 decoded tokens), and on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``)
+when it can be had, where the ratio targets apply; otherwise that part is skipped with a note.
+``--tiny-only`` skips it.
 Writes ``benchmarks/results/session.json``.
 """
 
@@ -144,7 +146,8 @@ def measure(label: str, config: dict[str, Any], sessions: int) -> dict[str, Any]
     }
 
 
-def rows_for(measured: dict[str, Any], target: float) -> list[dict[str, Any]]:
+def rows_for(measured: dict[str, Any], target: float | None) -> list[dict[str, Any]]:
+    """The rows of one measurement; ``target`` (the turn ratio's) is None where the ratio is shown for information."""
     label, ratio = measured["label"], measured["ratio"]
     firsts = ", ".join(f"{per_session[0] * 1e3:.0f}" for per_session in measured["turn_seconds"])
     rows = [
@@ -152,8 +155,8 @@ def rows_for(measured: dict[str, Any], target: float) -> list[dict[str, Any]]:
             f"{label}: turns 2-5 / turn 1",
             ratio,
             ratio=ratio,
-            target=f"<= {target}",
-            ok=ratio <= target,
+            target=None if target is None else f"<= {target}",
+            ok=None if target is None else ratio <= target,
             note=f"system prompt {measured['system_prompt_tokens']} tokens; turn 1 {firsts} ms; "
             f"cache {measured['cache_info'] if measured['cache_info'] is not None else 'counters not offered'}",
         )
@@ -234,9 +237,12 @@ def main() -> None:
         models.append(("SmolLM2-135M", {"model": str(real.pipeline_dir)}, {"model_path": str(real.gguf), "n_ctx": 2048}))
     for name, pipeline_config, gguf_config in models:
         pipeline = measure(f"{name} pipeline, 1 session", pipeline_config, 1)
-        rows += rows_for(pipeline, 0.2)
+        # The ratio targets hold on the real model: the tiny models' prompt fits their 512-token context,
+        # so a turn there is mostly the 8 decoded tokens, whatever is reused.
+        real_targets = name != "tiny"
+        rows += rows_for(pipeline, 0.2 if real_targets else None)
         gguf_run = measure(f"{name} GGUF, 2 interleaved sessions", gguf_config, 2)
-        rows += rows_for(gguf_run, 0.1)
+        rows += rows_for(gguf_run, 0.1 if real_targets else None)
         details[name] = {"pipeline": pipeline, "gguf": gguf_run}
     if real is None:
         rows.append(row("real model (SmolLM2-135M-Instruct)", "skipped", note=skipped))
