@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +45,16 @@ def world(tiny_models: object, tmp_path_factory: pytest.TempPathFactory) -> obje
             yield loaded
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def full_footprint(tiny_models: Any) -> int:
+    """Memory footprint of the tiny model loaded at full precision (float32 on the CPU)."""
+    from abstractllm import create_llm
+
+    with create_llm("huggingface", model=str(tiny_models.pipeline_dir), device="cpu") as llm:
+        return footprint(llm)
+
+
+def footprint(llm: Any) -> int:
+    return int(llm.backend.loaded.model.get_memory_footprint())
