@@ -222,11 +222,6 @@ def test_downloads_show_progress_bars_on_a_terminal(hub: Hub, hf_home: Path) -> 
     assert "Fetching" in stderr_of_a_download(hub, hf_home, terminal=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="huggingface_hub draws its bars whatever stderr is; the backends must turn them off when stderr is not"
-    " a terminal (huggingface_hub.utils.disable_progress_bars, transformers' logging.disable_progress_bar)",
-)
 def test_downloads_stay_quiet_when_stderr_is_not_a_terminal(hub: Hub, hf_home: Path) -> None:
     printed = stderr_of_a_download(hub, hf_home, terminal=False)
     assert "Fetching" not in printed and "%|" not in printed, printed

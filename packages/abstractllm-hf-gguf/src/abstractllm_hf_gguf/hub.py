@@ -14,6 +14,7 @@ import logging
 import re
 from pathlib import Path
 
+from abstractllm.download_progress import progress_only_on_a_terminal
 from abstractllm.errors import AuthenticationError, InvalidArgumentError, ModelNotFoundError, ProviderConnectionError
 from abstractllm_hf_gguf.options import LoadSpec
 
@@ -54,11 +55,12 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
             files = _cached_gguf_files(spec, unreachable=exc)
         chosen = _choose(spec, files)
         # the snapshot path (a link into the blobs) keeps the file's name
-        return Path(
-            huggingface_hub.hf_hub_download(
-                spec.repo_id, chosen, revision=spec.revision, cache_dir=spec.cache_dir, token=token, local_files_only=offline
-            )
-        ).absolute()
+        with progress_only_on_a_terminal():
+            return Path(
+                huggingface_hub.hf_hub_download(
+                    spec.repo_id, chosen, revision=spec.revision, cache_dir=spec.cache_dir, token=token, local_files_only=offline
+                )
+            ).absolute()
     except (hub_errors.GatedRepoError, hub_errors.DisabledRepoError) as exc:
         raise AuthenticationError(f"{spec.repo_id} is gated or disabled; pass a token with access (api_key=...)") from exc
     except (

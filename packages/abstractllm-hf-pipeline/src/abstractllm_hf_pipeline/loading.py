@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abstractllm.download_progress import progress_only_on_a_terminal
 from abstractllm.errors import (
     AuthenticationError,
     BackendNotInstalledError,
@@ -79,11 +80,12 @@ def resolve_folder(spec: LoadSpec, token: str | None) -> Path:
     where = f"{spec.source!r}" + (f" at revision {spec.revision!r}" if spec.revision else "")
     cache = spec.cache_dir or constants.HF_HUB_CACHE
     try:
-        return Path(
-            snapshot_download(
-                spec.source, revision=spec.revision, cache_dir=spec.cache_dir, token=token, allow_patterns=_HUB_PATTERNS
+        with progress_only_on_a_terminal():
+            return Path(
+                snapshot_download(
+                    spec.source, revision=spec.revision, cache_dir=spec.cache_dir, token=token, allow_patterns=_HUB_PATTERNS
+                )
             )
-        )
     except GatedRepoError as exc:
         raise AuthenticationError(f"{where} is gated: accept its terms on the Hub and pass api_key=") from exc
     except RepositoryNotFoundError as exc:
@@ -241,7 +243,8 @@ def load_weights(spec: LoadSpec, token: str | None) -> LoadedWeights:
     except Exception as exc:
         raise _load_error(exc, folder, "tokenizer") from exc
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
+        with progress_only_on_a_terminal():
+            model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
     except Exception as exc:
         raise _load_error(exc, folder, "model") from exc
     if device_map is None:
