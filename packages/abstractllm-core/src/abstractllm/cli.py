@@ -10,7 +10,6 @@ import argparse
 import ast
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -47,15 +46,13 @@ def _model_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _create(args: argparse.Namespace) -> Any:
-    """Create the model. On a terminal, say what is loading and how long it took (download
-    progress bars stay on); when stderr is piped, stay quiet and turn the bars off."""
+    """Create the model. On a terminal, say what is loading and how long it took (the backends
+    draw download bars only on a terminal); when stderr is piped, stay quiet."""
     from abstractllm.factory import create_llm
 
     config = _model_config(args)
     generation = {k: config.pop(k) for k in list(config) if k in _generation_names()}
     terminal = sys.stderr.isatty()
-    if not terminal:
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     label = config.get("model") or config.get("model_path") or args.provider
     if terminal:
         sys.stderr.write(f"loading {label} ...")
