@@ -94,3 +94,15 @@ def test_update_config_is_validated_and_atomic() -> None:
     assert config.get_param("temperature") == 0.2
     config.update_config({"temperature": 0.0})
     assert config.get_param("temperature") == 0.0
+
+
+def test_one_device_syntax_for_every_mode() -> None:
+    from abstractllm.options import check_device, check_nested, is_device
+
+    assert is_device("CUDA:1", ("cpu", "cuda")) and is_device(" cpu ", ("cpu",))
+    assert not is_device("cuda:x", ("cuda",)) and not is_device("tpu", ("cpu", "cuda"))
+    check = check_device("cpu", "cuda")
+    assert check(None) is None and check(" Cuda:0 ") == "cuda:0"
+    with pytest.raises(InvalidArgumentError) as caught:
+        check_nested(check, "tpu", "model_kwargs['device']")
+    assert caught.value.parameter == "model_kwargs['device']" and "'cpu', 'cuda'" in str(caught.value)

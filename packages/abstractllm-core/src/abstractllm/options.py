@@ -38,6 +38,9 @@ __all__ = [
     "check_stop",
     "check_temperature",
     "check_seed",
+    "check_device",
+    "is_device",
+    "check_nested",
     "GREEDY_BELOW_TEMPERATURE",
     "MAX_SEED",
     "MAX_COUNT",
@@ -175,6 +178,39 @@ def check_seed(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise _Rejected(f"an integer 0 ≤ seed ≤ {MAX_SEED} (2**32 - 1); reduce a larger one with seed % 2**32")
     return value
+
+
+def is_device(text: str, names: Iterable[str]) -> bool:
+    """True when ``text`` is one of the device ``names`` (case-insensitive), alone or with an
+    index (``"cuda"``, ``"cuda:1"``): the one device syntax of every mode."""
+    name, colon, index = text.strip().lower().partition(":")
+    return name in names and (not colon or index.isdigit())
+
+
+def check_device(*names: str) -> Check:
+    """A check for an optional device string of the given ``names`` (see :func:`is_device`);
+    returns it lower-cased and stripped."""
+    allowed = ", ".join(f"'{name}'" for name in names) + " (or 'name:N')"
+
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and is_device(value, names):
+            return value.strip().lower()
+        raise _Rejected(f"a device: {allowed}")
+
+    return check
+
+
+def check_nested(check: Check, value: Any, parameter: str) -> Any:
+    """``check(value)`` for a value inside an option (``model_kwargs['revision']``, say): what
+    it rejects is an ``InvalidArgumentError`` naming ``parameter`` and what is allowed."""
+    try:
+        return check(value)
+    except _Rejected as exc:
+        raise InvalidArgumentError(
+            f"{parameter}={value!r} is invalid; expected {exc}", parameter=parameter, value=value, allowed=str(exc)
+        ) from None
 
 
 def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: str) -> str:

@@ -7,14 +7,13 @@ llama.cpp loads it. Nothing heavy is imported here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.options import Option, check_bool, check_int, check_optional_str
+from abstractllm.options import Option, check_bool, check_int, check_optional_str, is_device
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES, hf_options
 
 __all__ = ["DEFAULT_MAX_CONTEXT", "GENERATION_OPTIONS", "LOAD_OPTIONS", "LoadSpec", "load_spec"]
@@ -22,7 +21,8 @@ __all__ = ["DEFAULT_MAX_CONTEXT", "GENERATION_OPTIONS", "LOAD_OPTIONS", "LoadSpe
 #: The context window used when ``n_ctx`` is not given: the file's training context, capped here.
 DEFAULT_MAX_CONTEXT = 4096
 
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|gpu|metal|mps|vulkan)$")
+#: Devices llama.cpp offloads to (``"cuda:N"`` picks a GPU).
+DEVICES = ("cpu", "cuda", "gpu", "metal", "mps", "vulkan")
 
 #: Keyword arguments of ``llama_cpp.Llama`` that this backend sets itself (rejected in ``model_kwargs``).
 _OWN_LLAMA_KWARGS = ("model_path", "n_ctx", "n_gpu_layers", "n_threads", "verbose", "chat_format", "chat_handler")
@@ -109,12 +109,12 @@ def load_spec(config: ConfigManager, *, gpu_available: bool) -> LoadSpec:
             allowed="a .gguf file path, or a hub repo id with filename",
         )
     device = config.get_param("device")
-    if device is not None and not _DEVICE.match(str(device).lower()):
+    if device is not None and not is_device(str(device), DEVICES):
         raise InvalidArgumentError(
-            f"device={device!r} is not a device llama.cpp can use",
+            f"device={device!r} is not a device llama.cpp can use; use one of {', '.join(map(repr, DEVICES))}",
             parameter="device",
             value=device,
-            allowed="'cpu', 'cuda', 'cuda:N', 'gpu', 'metal', 'vulkan'",
+            allowed=", ".join(map(repr, DEVICES)),
         )
     n_gpu_layers = config.get_param("n_gpu_layers")
     if n_gpu_layers is None:

@@ -19,7 +19,17 @@ from typing import Any
 
 from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError, ModelNotFoundError
-from abstractllm.options import Option, check_float, check_int, suggest
+from abstractllm.options import (
+    Option,
+    check_bool,
+    check_device,
+    check_float,
+    check_int,
+    check_nested,
+    check_optional_str,
+    is_device,
+    suggest,
+)
 
 __all__ = [
     "DTYPE_NAMES",
@@ -45,7 +55,6 @@ DTYPE_NAMES: dict[str, str] = {
     "double": "float64",
 }
 
-_DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
 #: ``model_kwargs`` keys this backend understands; anything else is rejected with a did-you-mean.
 MODEL_KWARGS = (
@@ -142,12 +151,6 @@ def _check_keys(given: Mapping[str, Any], known: tuple[str, ...], option: str) -
             )
 
 
-def _bool(value: Any, parameter: str) -> bool:
-    if not isinstance(value, bool):
-        raise _invalid(parameter, value, "True or False", f"{parameter}={value!r} is invalid; expected True or False")
-    return value
-
-
 def _dtype_name(value: Any, parameter: str) -> str | None:
     if value is None:
         return None
@@ -160,22 +163,25 @@ def _dtype_name(value: Any, parameter: str) -> str | None:
     raise _invalid(parameter, value, allowed, f"{parameter}={value!r} is not a dtype; use one of {allowed}")
 
 
+#: Devices torch runs on here; ``device_map`` places may also be ``"disk"``.
+DEVICES = ("cpu", "cuda", "mps", "xpu")
+_check_device = check_device(*DEVICES)
+
+
 def _device(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and _DEVICE.match(value.strip().lower()):
-        return value.strip().lower()
-    raise _invalid(
-        "device",
-        value,
-        "'cpu', 'cuda', 'cuda:N', 'mps'",
-        f"device={value!r} is not a device; use 'cpu', 'cuda', 'cuda:N' or 'mps'",
-    )
+    return check_nested(_check_device, value, "device")
+
+
+def _nested_bool(value: Any, parameter: str) -> bool:
+    return bool(check_nested(check_bool, value, parameter))
+
+
+def _nested_str(value: Any, parameter: str) -> str | None:
+    return check_nested(check_optional_str, value, parameter)
 
 
 #: ``device_map`` strings accelerate plans a placement for.
 DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
-_PLACE = re.compile(r"^(cpu|disk|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
 
 def _place(value: Any) -> str | int | None:
@@ -183,7 +189,7 @@ def _place(value: Any) -> str | int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     text = str(value) if type(value).__name__ == "device" else value  # a torch.device, without importing torch
-    if isinstance(text, str) and _PLACE.match(text.strip().lower()):
+    if isinstance(text, str) and is_device(text, (*DEVICES, "disk")):
         return text.strip().lower()
     return None
 
@@ -264,12 +270,6 @@ def _max_memory(value: Any) -> Any:
     )
 
 
-def _optional_str(value: Any, parameter: str) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value
-    raise _invalid(parameter, value, "a non-empty string", f"{parameter}={value!r} is invalid; expected a non-empty string")
-
-
 def load_spec(config: ConfigManager) -> LoadSpec:
     """Read and check every load option; raises ``InvalidArgumentError`` naming a bad one."""
     model = config.get_param("model_path") or config.get_param("model")
@@ -282,7 +282,7 @@ def load_spec(config: ConfigManager) -> LoadSpec:
     )
     quantization = config.get_param("quantization")
     for bits in ("4bit", "8bit"):
-        if _bool(kwargs.get(f"load_in_{bits}", False), f"model_kwargs['load_in_{bits}']"):
+        if _nested_bool(kwargs.get(f"load_in_{bits}", False), f"model_kwargs['load_in_{bits}']"):
             if quantization not in (None, bits):
                 raise _invalid(
                     "quantization",
@@ -291,18 +291,18 @@ def load_spec(config: ConfigManager) -> LoadSpec:
                     f"quantization={quantization!r} contradicts model_kwargs['load_in_{bits}']",
                 )
             quantization = bits
-    _bool(kwargs.get("low_cpu_mem_usage", True), "model_kwargs['low_cpu_mem_usage']")
-    trust = _bool(kwargs.get("trust_remote_code", False), "model_kwargs['trust_remote_code']") or bool(
+    _nested_bool(kwargs.get("low_cpu_mem_usage", True), "model_kwargs['low_cpu_mem_usage']")
+    trust = _nested_bool(kwargs.get("trust_remote_code", False), "model_kwargs['trust_remote_code']") or bool(
         config.get_param("trust_remote_code")
     )
-    revision = _optional_str(kwargs.get("revision"), "model_kwargs['revision']") or config.get_param("revision")
-    cache_dir = _optional_str(kwargs.get("cache_dir"), "model_kwargs['cache_dir']") or config.get_param("cache_dir")
+    revision = _nested_str(kwargs.get("revision"), "model_kwargs['revision']") or config.get_param("revision")
+    cache_dir = _nested_str(kwargs.get("cache_dir"), "model_kwargs['cache_dir']") or config.get_param("cache_dir")
     device_map = _device_map(config.get_param("device_map"), "device_map") or _device_map(
         kwargs.get("device_map"), "model_kwargs['device_map']"
     )
     _max_memory(kwargs.get("max_memory"))
     for key in ("offload_folder", "subfolder", "variant"):
-        _optional_str(kwargs.get(key), f"model_kwargs['{key}']")
+        _nested_str(kwargs.get(key), f"model_kwargs['{key}']")
     extra = tuple(
         sorted(
             (key, _freeze(kwargs[key]))
@@ -380,10 +380,10 @@ def output_options(config: ConfigManager) -> OutputOptions:
         )
     cleanup = kwargs.get("clean_up_tokenization_spaces")
     return OutputOptions(
-        return_full_text=_bool(kwargs.get("return_full_text", False), "pipeline_kwargs['return_full_text']"),
+        return_full_text=_nested_bool(kwargs.get("return_full_text", False), "pipeline_kwargs['return_full_text']"),
         clean_up_tokenization_spaces=None
         if cleanup is None
-        else _bool(cleanup, "pipeline_kwargs['clean_up_tokenization_spaces']"),
-        truncation=_bool(kwargs.get("truncation", kwargs.get("truncate", False)), "pipeline_kwargs['truncation']"),
-        skip_special_tokens=_bool(kwargs.get("skip_special_tokens", True), "pipeline_kwargs['skip_special_tokens']"),
+        else _nested_bool(cleanup, "pipeline_kwargs['clean_up_tokenization_spaces']"),
+        truncation=_nested_bool(kwargs.get("truncation", kwargs.get("truncate", False)), "pipeline_kwargs['truncation']"),
+        skip_special_tokens=_nested_bool(kwargs.get("skip_special_tokens", True), "pipeline_kwargs['skip_special_tokens']"),
     )
