@@ -18,6 +18,7 @@ pytest.importorskip("numpy", reason="the tiny models (tinymodel) need numpy and 
 
 from abstractllm import create_llm
 from abstractllm.errors import OutputParsingError, UnsupportedFeatureError
+from abstractllm.session import Session
 from tinymodel import EXPECTED_CHATS
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,15 @@ def test_an_ignored_forced_tool_choice_in_a_stream_raises(llm: Any) -> None:
     with pytest.raises(UnsupportedFeatureError, match="ignored tool_choice='required'"):
         for _ in stream:
             pass
+
+
+def test_a_tool_loop_whose_forced_call_is_ignored_raises_and_keeps_the_history(llm: Any) -> None:
+    session = Session(provider=llm)
+    with pytest.raises(UnsupportedFeatureError, match="ignored tool_choice='required'"):
+        session.generate_with_tools("Hello!", tools=[get_weather], tool_choice="required", max_tool_rounds=2)
+    assert [message.role for message in session.messages] == []
+    assert str(session.generate("Hello!")) == "Hello! How can I help you today?"
+    assert [message.role for message in session.messages] == ["user", "assistant"]
 
 
 def test_a_call_written_as_text_is_not_parsed_by_the_server(llm: Any) -> None:
