@@ -135,11 +135,6 @@ def test_an_ignored_response_format_raises_at_the_call(llm: Any, response_format
     assert isinstance(error.original_exception, OutputParsingError)  # what did not parse
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="abstractllm.interface re-raises a backend's own AbstractLLMError with `raise error from exc` where"
-    " error is exc, so its __cause__ becomes itself and the OutputParsingError behind it is lost",
-)
 def test_an_ignored_response_format_keeps_what_did_not_parse_as_its_cause(llm: Any) -> None:
     with pytest.raises(UnsupportedFeatureError) as caught:
         llm.generate("What is the capital of France?", response_format={"type": "json_object"}, max_tokens=60)

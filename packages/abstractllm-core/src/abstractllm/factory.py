@@ -65,7 +65,8 @@ def create_llm(provider: str, /, **config: Any) -> AbstractLLMInterface:
     try:
         backend: Backend | None = info.load(info, config_manager)
     except Exception as exc:
-        raise map_exception(exc, info, _model_label(values)) from exc
+        error = map_exception(exc, info, _model_label(values))
+        raise error from error.__cause__  # exc, or an abstractllm error's own cause
     if not isinstance(backend, Backend):
         raise AbstractLLMError(
             f"the plugin {installed.plugin} ({installed.distribution}) declared {provider}/{info.mode}"

@@ -193,7 +193,7 @@ class AbstractLLMInterface:
         except Exception as exc:
             error = self._map(exc)
             self._observer.call("generate", request, started, error=error)
-            raise error from exc
+            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
         self._observer.call("generate", request, started, completion=completion, timing=response.timing)
         return response
 
@@ -267,7 +267,7 @@ class AbstractLLMInterface:
         except Exception as exc:
             error = self._map(exc)
             self._observer.call("generate_async", request, started, error=error)
-            raise error from exc
+            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
         except BaseException:  # cancelled
             self._observer.call("generate_async", request, started, abandoned=True)
             raise
@@ -385,7 +385,8 @@ class AbstractLLMInterface:
         try:
             used = backend.count_tokens(request)
         except Exception as exc:
-            raise self._map(exc) from exc
+            error = self._map(exc)
+            raise error from error.__cause__
         if used is not None and used >= window:
             raise ContextWindowExceededError(
                 f"the prompt takes {used} tokens but the context window of {self.model} is {window} tokens;"
@@ -443,7 +444,7 @@ class AbstractLLMInterface:
         except Exception as exc:
             error = self._map(exc)
             self._observer.stream("stream", request, clock, error=error)
-            raise error from exc
+            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
         finally:
             close = getattr(deltas, "close", None)
             if close is not None:
@@ -462,7 +463,7 @@ class AbstractLLMInterface:
         except Exception as exc:
             error = self._map(exc)
             self._observer.stream("stream_async", request, clock, error=error)
-            raise error from exc
+            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
         except BaseException:  # cancelled
             self._observer.stream("stream_async", request, clock, abandoned=True)
             raise
