@@ -18,7 +18,6 @@ import json
 import re
 import shlex
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -60,6 +59,8 @@ def _quoted(text: str) -> str:
 def _core_source() -> tuple[str, Path] | None:
     """(how, folder) from core's ``direct_url.json``: ("editable" or "folder", the folder holding
     the checkout's packages) or ("wheel", the wheel's folder); None when pip recorded no local path."""
+    from importlib import metadata  # on use: importing it costs every start-up about 35 ms
+
     try:
         text = metadata.distribution(CORE).read_text("direct_url.json")
     except metadata.PackageNotFoundError:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from abstractllm import __version__  # the packages release in lockstep: one version
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, RequestTimeoutError
-from abstractllm_hf_api import __version__
 from abstractllm_hf_api.deadline import deadline, restart
 from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
