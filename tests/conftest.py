@@ -34,9 +34,10 @@ def router() -> object:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world(tiny_models: object, tmp_path_factory: pytest.TempPathFactory) -> object:
-    """The fault suite's models (every mode) and session, loaded once for the run (``tests/fault_world.py``)."""
+    """The fault suite's models (every mode) and session (``tests/fault_world.py``), loaded for one
+    module and unloaded after it, so that later tests see no shared model left in use."""
     from tests.fault_world import open_world
 
     server = fake_server_module().FakeServer().start()  # type: ignore[attr-defined]

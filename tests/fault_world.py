@@ -12,7 +12,7 @@ Every row also runs under a deadline (``HANG_AFTER`` seconds): a call that does 
 then fails the row instead of hanging the suite. Rows that can crash the process run in child
 processes in the backends' own test files (the GGUF header fuzz, unload races, interpreter exit).
 
-The models are loaded once for the whole run (the ``world`` fixture in ``tests/conftest.py``);
+The models are loaded once per module (the ``world`` fixture in ``tests/conftest.py``);
 the server is the API package's in-repo test server on loopback.
 """
 
