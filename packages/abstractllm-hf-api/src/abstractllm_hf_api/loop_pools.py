@@ -11,11 +11,13 @@ shutdown is dropped when the next pool is made (its sockets close with it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio  # at run time imported by the async calls that need it: a sync program never pays for it
 
 __all__ = ["LoopPools"]
 
@@ -34,6 +36,8 @@ class LoopPools:
 
     async def get(self) -> Any:
         """The running loop's pool, made (and its keeper started) on first use."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         entry = self._pools.get(loop)
         if entry is not None:
@@ -77,6 +81,8 @@ def close_on_its_loop(loop: asyncio.AbstractEventLoop, keeper: AsyncGenerator[No
     5 s), directly when it is idle; nothing when the loop is closed (its sockets went with it)."""
     if loop.is_closed():
         return
+    import asyncio  # a loop exists, so asyncio is loaded already
+
     with contextlib.suppress(RuntimeError):
         if asyncio.get_running_loop() is loop:
             task = loop.create_task(keeper.aclose())

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 from abstractllm import __version__  # the packages release in lockstep: one version
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, RequestTimeoutError
 from abstractllm_hf_api.deadline import deadline, restart
-from abstractllm_hf_api.deadline import install as install_deadlines
 from abstractllm_hf_api.errors import error_for_status, error_for_transport
 from abstractllm_hf_api.loop_pools import LoopPools, close_on_its_loop
 from abstractllm_hf_api.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
@@ -305,6 +304,8 @@ class Transport:
 
     def _new_pool(self, *, asynchronous: bool) -> Any:
         import httpx
+
+        from abstractllm_hf_api.deadline_backends import install as install_deadlines
 
         limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections)
         kind = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
