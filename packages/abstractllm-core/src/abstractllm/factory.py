@@ -15,7 +15,6 @@ from abstractllm.errors import (
     InvalidArgumentError,
     UnsupportedProviderError,
 )
-from abstractllm.install_hint import install_line
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS, suggest
 from abstractllm.providers import huggingface
@@ -114,6 +113,8 @@ def _resolve(provider: str, values: Mapping[str, Any], plugins: Plugins) -> Inst
         return modes[canonical]
     if provider == huggingface.PROVIDER and mode in huggingface.HF_MODES:
         distribution = huggingface.HF_MODES[mode][0]
+        from abstractllm.install_hint import install_line  # on use: it reads pip's install records
+
         install = install_line(distribution)
         raise BackendNotInstalledError(
             f"the {mode!r} mode needs the {distribution} distribution, which is not installed; run: {install}",

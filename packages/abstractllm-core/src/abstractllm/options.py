@@ -14,7 +14,6 @@ a seed is an integer from 0 to :data:`MAX_SEED`; token counts and ``top_k`` fit 
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -251,6 +250,8 @@ COMMON_OPTIONS: dict[str, Option] = {
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """' Did you mean 'x'?' for the closest known name, or ''."""
+    import difflib  # on use: only a rejected name needs it
+
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" Did you mean {matches[0]!r}?" if matches else ""
 

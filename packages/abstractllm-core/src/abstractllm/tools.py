@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import re
 import types
 import typing
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +101,7 @@ class ToolCall:
 
     name: str
     arguments: dict[str, Any]
-    id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:12]}")
+    id: str = field(default_factory=lambda: f"call_{os.urandom(6).hex()}")
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class ToolCall:
 
     @staticmethod
     def _new_id() -> str:
-        return f"call_{uuid.uuid4().hex[:12]}"
+        return f"call_{os.urandom(6).hex()}"
 
 
 def normalize_tools(tools: Sequence[Any] | None) -> tuple[ToolDefinition, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Mapping
@@ -24,6 +23,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         pass
     try:
+        import email.utils  # on use: it brings socket, calendar and locale
+
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
