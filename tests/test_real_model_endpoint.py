@@ -4,12 +4,13 @@ server running the real model (SmolLM2-135M-Instruct's GGUF).
 Two servers, because llama-cpp-python's chat handlers differ in what they enforce:
 
 - the GGUF's own chat template (the server's default): ``response_format`` and a tool forced by
-  name are enforced by grammar; ``tool_choice="required"`` is ignored (the library then raises
-  at the call); SmolLM2's template drops ``tools``, so ``"auto"`` never calls one; tool results
-  are rendered, so the full tool loop works;
+  name are enforced by grammar; ``tool_choice="required"`` over several tools is ignored (the
+  library then raises at the call; over one tool it is sent as that tool's name, which the
+  server enforces); SmolLM2's template drops ``tools``, so ``"auto"`` never calls one; tool
+  results are rendered, so the full tool loop works;
 - ``--chat_format chatml-function-calling``: ``"auto"`` really chooses (by grammar), but
-  ``"required"`` crashes the handler (HTTP 500) and ``tool`` messages are not rendered, so a
-  tool loop's results never reach the model.
+  ``"required"`` over several tools crashes the handler (HTTP 500) and ``tool`` messages are
+  not rendered, so a tool loop's results never reach the model.
 
 llama-cpp-python's server applies its default ``repeat_penalty`` (1.1) on top of a grammar and
 then leaves the grammar (raw newlines inside JSON strings); the structured tests send
@@ -99,16 +100,27 @@ def test_a_streamed_call_forced_by_name_is_one_valid_call(llm: Any) -> None:
     _one_weather_call(chunks[-1])
 
 
+def get_time(city: str) -> str:
+    """Get the local time in a city."""
+    return f"noon in {city}"
+
+
+@pytest.mark.parametrize("server", ["llm", "function_calling"])
+def test_required_over_one_tool_is_sent_as_its_name_and_enforced(server: str, request: pytest.FixtureRequest) -> None:
+    model = request.getfixturevalue(server)
+    _one_weather_call(model.generate(QUESTION, tools=[get_weather], tool_choice="required"))
+
+
 def test_required_ignored_by_the_template_handler_raises_at_the_call(llm: Any) -> None:
     with pytest.raises(UnsupportedFeatureError, match=r"ignored tool_choice='required'.*no tool call") as caught:
-        llm.generate(QUESTION, tools=[get_weather], tool_choice="required")
+        llm.generate(QUESTION, tools=[get_weather, get_time], tool_choice="required")
     assert caught.value.feature == "tool_choice"
     assert "tool_choice='auto'" in str(caught.value)  # says what to do instead
     assert llm.generate("Hello!", max_tokens=8).finish_reason in ("stop", "length")  # the model still works
 
 
 def test_required_ignored_in_a_stream_raises_before_the_stream_ends(llm: Any) -> None:
-    stream = llm.generate(QUESTION, tools=[get_weather], tool_choice="required", stream=True)
+    stream = llm.generate(QUESTION, tools=[get_weather, get_time], tool_choice="required", stream=True)
     with pytest.raises(UnsupportedFeatureError, match="ignored tool_choice='required'"):
         for _ in stream:
             pass
@@ -116,7 +128,7 @@ def test_required_ignored_in_a_stream_raises_before_the_stream_ends(llm: Any) ->
 
 def test_required_crashing_the_function_calling_handler_is_an_error_not_a_reply(function_calling: Any) -> None:
     with pytest.raises(ProviderAPIError, match="500"):
-        function_calling.generate(QUESTION, tools=[get_weather], tool_choice="required")
+        function_calling.generate(QUESTION, tools=[get_weather, get_time], tool_choice="required")
 
 
 def test_auto_choice_calls_the_tool_where_the_server_offers_it(function_calling: Any) -> None:

@@ -45,6 +45,11 @@ def get_weather(city: str, unit: str = "C") -> str:
     return f"sunny, 21 {unit} in {city}"
 
 
+def get_time(city: str) -> str:
+    """Local time in a city."""
+    return f"noon in {city}"
+
+
 def endpoint(fake: Any, **options: Any) -> Any:
     return create_llm("huggingface", inference_api_url=fake.url, protocol="openai", **options)
 
@@ -56,11 +61,14 @@ def test_tools_and_tool_choice_on_the_wire(fake: Any) -> None:
         ("required", "required"),
         ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
     ]:
-        llm.generate("weather?", tools=[get_weather], tool_choice=choice, max_tokens=4)
+        llm.generate("weather?", tools=[get_weather, get_time], tool_choice=choice, max_tokens=4)
         body = fake.posts()[-1]["body"]
         assert body["tool_choice"] == wire
         assert body["tools"][0]["function"]["name"] == "get_weather"
         assert body["tools"][0]["function"]["parameters"]["required"] == ["city"]
+    # "required" over one tool is the same demand as naming it: sent in the form servers enforce
+    llm.generate("weather?", tools=[get_weather], tool_choice="required", max_tokens=4)
+    assert fake.posts()[-1]["body"]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     llm.generate("weather?", tools=[get_weather], tool_choice="none", max_tokens=4)
     assert "tools" not in fake.posts()[-1]["body"]
 
@@ -181,7 +189,8 @@ def test_tgi_grammar(fake: Any) -> None:
 def test_router_passes_tools_and_response_format(fake: Any) -> None:
     llm = create_llm("huggingface", model="org/m", use_inference_api=True, api_key="hf_x", api_base_url=fake.url)
     fake.script({"tool_call": {"name": "get_weather", "arguments": {"city": "Rome", "unit": "C"}}})
-    assert llm.generate("weather?", tools=[get_weather], tool_choice="required", max_tokens=8).tool_calls[0].name == "get_weather"
+    reply = llm.generate("weather?", tools=[get_weather, get_time], tool_choice="required", max_tokens=8)
+    assert reply.tool_calls[0].name == "get_weather"
     assert fake.posts()[0]["body"]["tool_choice"] == "required"
     assert llm.generate("yes?", response_format={"type": "json_object"}, max_tokens=8).parsed == {}
 

@@ -116,6 +116,8 @@ class OpenAIChat(_OpenAIRoute):
         if request.tools and request.tool_choice != "none":
             body["tools"] = [tool.to_openai() for tool in request.tools]
             choice = request.tool_choice
+            if choice == "required" and len(request.tools) == 1:  # the same demand, in the form servers enforce
+                choice = request.tools[0].name  # (llama.cpp's server ignores or fails on "required")
             body["tool_choice"] = choice if choice in ("auto", "required") else {"type": "function", "function": {"name": choice}}
             features.append("tools")
         if request.response_format is not None:
