@@ -18,7 +18,7 @@ __all__ = ["progress_only_on_a_terminal"]
 
 _lock = threading.Lock()
 _quieted = 0  # blocks running with the bars turned off here
-_restore: list[Callable[[], None]] = []  # what turns on again the bars turned off here
+_restore: Callable[[], None] | None = None  # puts back the bars the first block turned off
 
 
 def _stderr_is_a_terminal() -> bool:
@@ -29,9 +29,9 @@ def _stderr_is_a_terminal() -> bool:
         return False
 
 
-def _turn_off() -> None:
-    """Turn off the bars that are on (huggingface_hub's; transformers' when it is imported), and
-    remember how to put both back as they were (transformers' switch flips the hub's too)."""
+def _turn_off() -> Callable[[], None]:
+    """Turn off the bars that are on (huggingface_hub's; transformers' when it is imported);
+    return what puts both back as they were (transformers' switch flips the hub's too)."""
     from huggingface_hub import utils as hub
 
     transformers_logging = sys.modules.get("transformers.utils.logging")
@@ -50,7 +50,7 @@ def _turn_off() -> None:
         elif transformers_was_on:
             hub.disable_progress_bars()
 
-    _restore.append(restore)
+    return restore
 
 
 @contextmanager
@@ -60,19 +60,19 @@ def progress_only_on_a_terminal() -> Iterator[None]:
     For backends that have huggingface_hub installed (it is imported here, on use). Nested and
     concurrent blocks are fine: the bars come back when the last quieted block ends.
     """
-    global _quieted
+    global _quieted, _restore
     if _stderr_is_a_terminal():
         yield
         return
     with _lock:
         if _quieted == 0:
-            _turn_off()
+            _restore = _turn_off()
         _quieted += 1
     try:
         yield
     finally:
         with _lock:
             _quieted -= 1
-            if _quieted == 0:
-                while _restore:
-                    _restore.pop()()
+            if _quieted == 0 and _restore is not None:
+                _restore()
+                _restore = None
