@@ -10,7 +10,7 @@ user-facing responses; a backend only generates.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,9 +95,20 @@ class Backend(ABC):
         value = self.capabilities().get("max_tokens")
         return value if isinstance(value, int) else None
 
+    def encode(self, request: GenerationRequest) -> Sized | None:
+        """``request``'s prompt in this backend's own form (rendered and tokenized), whose
+        ``len()`` is its exact token count, or None when the backend cannot tell.
+
+        Core encodes each call once: it checks the context window with this value and hands
+        it back as ``request.encoded``, so ``generate`` and ``stream`` use
+        ``request.encoded`` when it is not None instead of encoding again.
+        """
+        return None
+
     def count_tokens(self, request: GenerationRequest) -> int | None:
         """Exact prompt tokens ``request`` would use, or None when the backend cannot tell."""
-        return None
+        encoded = self.encode(request)
+        return None if encoded is None else len(encoded)
 
     def cache_info(self) -> dict[str, int] | None:
         """Counters of the backend's prefix cache (at least ``hits``, ``misses`` and ``bytes``

@@ -348,9 +348,7 @@ class AbstractLLMInterface:
             )
             if request.tools or request.response_format is not None:
                 self._check_features(request)
-            if check_window:
-                self._check_context_window(request)
-            return request
+            return self._with_window_checked(request) if check_window else request
         except AbstractLLMError as error:
             error.with_context(provider=self.provider, mode=self.mode, model=self._model_name())
             raise
@@ -375,19 +373,23 @@ class AbstractLLMInterface:
                 mode=self.mode,
             )
 
-    def _check_context_window(self, request: GenerationRequest) -> None:
+    def _with_window_checked(self, request: GenerationRequest) -> GenerationRequest:
+        """``request`` carrying its encoded prompt, once its length fits the context window."""
         backend = self._require_backend()
         if self._capabilities is None:
             self.get_capabilities()
         window = (self._capabilities or {}).get("max_tokens")
         if not isinstance(window, int):
-            return
+            return request
         try:
-            used = backend.count_tokens(request)
+            encoded = backend.encode(request)
         except Exception as exc:
             error = self._map(exc)
             raise error from error.__cause__
-        if used is not None and used >= window:
+        if encoded is None:
+            return request
+        used = len(encoded)
+        if used >= window:
             raise ContextWindowExceededError(
                 f"the prompt takes {used} tokens but the context window of {self.model} is {window} tokens;"
                 " shorten the prompt or the conversation",
@@ -399,6 +401,7 @@ class AbstractLLMInterface:
                 value=used,
                 allowed=f"fewer than {window} prompt tokens",
             )
+        return request.with_encoded(encoded)
 
     def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
         if not completion.choices:

@@ -285,6 +285,8 @@ def validate_options(
             )
         try:
             result[name] = option.check(value)
+        except InvalidArgumentError as error:  # a check that names a part of the value (``device_map['lm_head']``)
+            raise error.with_context(provider=provider, mode=mode) from None
         except ValueError as exc:
             shown = "<hidden>" if option.secret else repr(value)
             raise InvalidArgumentError(

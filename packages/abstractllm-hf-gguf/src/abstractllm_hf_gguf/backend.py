@@ -50,7 +50,6 @@ class GGUFBackend(Backend):
         self._chat_format = chat_format
         self._release: Callable[[], None] | None = release
         self._random = random.Random()
-        self._last: tuple[GenerationRequest, Prompt] | None = None
         self._capabilities = self._probe_capabilities()
         self._closing = threading.Lock()
 
@@ -176,14 +175,13 @@ class GGUFBackend(Backend):
     def context_window(self) -> int:
         return self._model.n_ctx
 
-    def count_tokens(self, request: GenerationRequest) -> int:
+    def encode(self, request: GenerationRequest) -> Prompt:
         with self._model.guard.reading():
-            return len(self._prompt(request).tokens)
+            return render_prompt(self._model, self._chat_format, request)
 
     def close(self) -> None:
         with self._closing:
             release, self._release = self._release, None
-        self._last = None
         if release is not None:
             release()
 
@@ -194,13 +192,9 @@ class GGUFBackend(Backend):
     # -- internals ------------------------------------------------------------------------
 
     def _prompt(self, request: GenerationRequest) -> Prompt:
-        """The request's prompt, rendered and tokenized once even when core counts it first."""
-        last = self._last
-        if last is not None and last[0] is request:
-            return last[1]
-        prompt = render_prompt(self._model, self._chat_format, request)
-        self._last = (request, prompt)
-        return prompt
+        """The prompt core encoded while checking the window, or, for a request built after that, a fresh one."""
+        encoded = request.encoded
+        return encoded if isinstance(encoded, Prompt) else render_prompt(self._model, self._chat_format, request)
 
     def _plan(self, request: GenerationRequest) -> Plan:
         with self._model.guard.reading():
@@ -209,7 +203,9 @@ class GGUFBackend(Backend):
     def _plan_unguarded(self, request: GenerationRequest) -> Plan:
         prompt = self._prompt(request)
         window = self._model.n_ctx
-        if len(prompt.tokens) >= window:
+        if (
+            len(prompt.tokens) >= window
+        ):  # a wrapper may have changed the request after core checked it; llama.cpp must never see an overflow
             raise ContextWindowExceededError(
                 f"the prompt takes {len(prompt.tokens)} tokens but the context window of {self.model_name} is {window} tokens",
                 context_window=window,

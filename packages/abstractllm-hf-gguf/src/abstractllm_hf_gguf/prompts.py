@@ -25,6 +25,9 @@ class Prompt:
     tokens: list[int]
     stop: tuple[str, ...]
 
+    def __len__(self) -> int:
+        return len(self.tokens)
+
 
 def tools_offered(request: GenerationRequest) -> bool:
     return bool(request.tools) and request.tool_choice != "none"

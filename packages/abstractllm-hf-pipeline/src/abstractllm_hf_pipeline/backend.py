@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -100,8 +98,6 @@ class PipelineBackend(Backend):
         self._loaded: LoadedModel | None = MODELS.acquire(
             spec, lambda: LoadedModel(spec, token, max_batch_size, prefix_cache_bytes)
         )
-        self._prompts: OrderedDict[int, tuple[GenerationRequest, EncodedPrompt]] = OrderedDict()
-        self._prompts_lock = threading.Lock()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -112,24 +108,14 @@ class PipelineBackend(Backend):
 
     # -- prompts ------------------------------------------------------------------------
 
-    def _prompt(self, request: GenerationRequest) -> EncodedPrompt:
-        """The encoded prompt of ``request``; remembered briefly, since core counts tokens just before generating."""
-        with self._prompts_lock:
-            seen = self._prompts.get(id(request))
-            if seen is not None and seen[0] is request:
-                return seen[1]
+    def encode(self, request: GenerationRequest) -> EncodedPrompt:
         loaded = self.loaded
-        prompt = encode_prompt(
-            loaded.tokenizer, request, context_window=loaded.context_window, truncation=self._output.truncation
-        )
-        with self._prompts_lock:
-            self._prompts[id(request)] = (request, prompt)
-            while len(self._prompts) > 64:
-                self._prompts.popitem(last=False)
-        return prompt
+        return encode_prompt(loaded.tokenizer, request, context_window=loaded.context_window, truncation=self._output.truncation)
 
-    def count_tokens(self, request: GenerationRequest) -> int | None:
-        return len(self._prompt(request).ids)
+    def _prompt(self, request: GenerationRequest) -> EncodedPrompt:
+        """The prompt core encoded while checking the window, or, for a request built after that, a fresh one."""
+        encoded = request.encoded
+        return encoded if isinstance(encoded, EncodedPrompt) else self.encode(request)
 
     def context_window(self) -> int | None:
         return self.loaded.context_window
@@ -238,6 +224,4 @@ class PipelineBackend(Backend):
         if self._loaded is None:
             return
         self._loaded = None
-        with self._prompts_lock:
-            self._prompts.clear()
         MODELS.release(self._spec)

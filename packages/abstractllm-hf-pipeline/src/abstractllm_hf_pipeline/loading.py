@@ -26,7 +26,8 @@ from abstractllm.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from abstractllm_hf_pipeline.options import DEVICE_MAP_STRATEGIES, LoadSpec
+from abstractllm.providers.huggingface import DEVICE_MAP_STRATEGIES
+from abstractllm_hf_pipeline.options import LoadSpec
 
 if TYPE_CHECKING:
     import torch

@@ -27,9 +27,9 @@ from abstractllm.options import (
     check_int,
     check_nested,
     check_optional_str,
-    is_device,
     suggest,
 )
+from abstractllm.providers.huggingface import TORCH_DEVICES, check_device_map, device_place
 
 __all__ = [
     "DTYPE_NAMES",
@@ -163,9 +163,7 @@ def _dtype_name(value: Any, parameter: str) -> str | None:
     raise _invalid(parameter, value, allowed, f"{parameter}={value!r} is not a dtype; use one of {allowed}")
 
 
-#: Devices torch runs on here; ``device_map`` places may also be ``"disk"``.
-DEVICES = ("cpu", "cuda", "mps", "xpu")
-_check_device = check_device(*DEVICES)
+_check_device = check_device(*TORCH_DEVICES)
 
 
 def _device(value: Any) -> str | None:
@@ -180,51 +178,10 @@ def _nested_str(value: Any, parameter: str) -> str | None:
     return check_nested(check_optional_str, value, parameter)
 
 
-#: ``device_map`` strings accelerate plans a placement for.
-DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
-
-
-def _place(value: Any) -> str | int | None:
-    """``value`` as a device_map placement (a GPU index, or a device name), or None when it is not one."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    text = str(value) if type(value).__name__ == "device" else value  # a torch.device, without importing torch
-    if isinstance(text, str) and is_device(text, (*DEVICES, "disk")):
-        return text.strip().lower()
-    return None
-
-
 def _device_map(value: Any, parameter: str) -> str | tuple[tuple[str, Any], ...] | None:
-    """``device_map``: a strategy (``'auto'``...), one device for the whole model, or a flat dict module -> device."""
-    if value is None:
-        return None
-    allowed = f"one of {', '.join(map(repr, DEVICE_MAP_STRATEGIES))}, a device such as 'cpu' or 'cuda:0', or a dict"
-    if isinstance(value, str):
-        text = value.strip()
-        if text in DEVICE_MAP_STRATEGIES or (_place(text) is not None and text.lower() != "disk"):
-            return text.lower()
-        raise _invalid(
-            parameter,
-            value,
-            allowed,
-            f"{parameter}={value!r} is not a device map; use {allowed} of module name to device"
-            f"{suggest(text, DEVICE_MAP_STRATEGIES)}",
-        )
-    if isinstance(value, Mapping) and value:
-        pairs: list[tuple[str, Any]] = []
-        for key, item in value.items():
-            place = _place(item)
-            if not isinstance(key, str) or place is None:
-                raise _invalid(
-                    f"{parameter}[{key!r}]",
-                    item,
-                    "a GPU index or 'cpu', 'cuda:N', 'mps', 'disk'",
-                    f"{parameter}[{key!r}]={item!r} is invalid; a device map is flat: each module name (a string, ''"
-                    " for the whole model) maps to a GPU index or to 'cpu', 'cuda:N', 'mps' or 'disk'",
-                )
-            pairs.append((key, place))
-        return tuple(sorted(pairs))
-    raise _invalid(parameter, value, allowed, f"{parameter}={value!r} is invalid; use {allowed} of module name to device")
+    """``device_map`` by core's rule, a dict as sorted pairs (a ``LoadSpec`` is hashable)."""
+    checked = check_device_map(value, parameter)
+    return tuple(sorted(checked.items())) if isinstance(checked, dict) else checked
 
 
 _ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
@@ -256,7 +213,7 @@ def _max_memory(value: Any) -> Any:
             sized = (isinstance(item, int) and not isinstance(item, bool) and item > 0) or (
                 isinstance(item, str) and re.match(r"^\d+(\.\d+)?\s*[KMGT]?i?B$", item.strip(), re.IGNORECASE)
             )
-            if _place(key) is None or key == "disk" or not sized:
+            if device_place(key) is None or key == "disk" or not sized:
                 raise _invalid(
                     f"{parameter}[{key!r}]",
                     item,

@@ -41,6 +41,9 @@ class EncodedPrompt:
     text: str
     ids: tuple[int, ...]
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
 
 def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the tokenizer ships a chat template."""

@@ -23,12 +23,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from abstractllm.errors import InvalidArgumentError
 from abstractllm.interface import AbstractLLMInterface
 from abstractllm.model_cache import clear_all_model_caches
-from abstractllm.options import Option, check_bool, check_choice, check_dict, check_float, check_int, check_optional_str
+from abstractllm.options import (
+    Option,
+    check_bool,
+    check_choice,
+    check_dict,
+    check_float,
+    check_int,
+    check_optional_str,
+    is_device,
+    suggest,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEVICE_MAP_STRATEGIES",
+    "TORCH_DEVICES",
+    "check_device_map",
+    "device_place",
     "HF_MODES",
     "DEFAULT_PREFIX_CACHE_BYTES",
     "HF_OPTIONS",
@@ -53,10 +68,65 @@ HF_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _check_device_map(value: Any) -> Any:
-    if value is None or isinstance(value, str) or (isinstance(value, Mapping) and all(isinstance(k, str) for k in value)):
+#: Devices torch runs on; a ``device_map`` place may also be ``"disk"``.
+TORCH_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+#: ``device_map`` strings accelerate plans a placement for.
+DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def device_place(value: Any) -> str | int | None:
+    """``value`` as a ``device_map`` place (a GPU index, or a device name such as ``"cuda:1"``
+    or ``"disk"``, lower-cased), or None when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    raise ValueError("a string such as 'auto' or a dict of module name to device")
+    text = str(value) if type(value).__name__ == "device" else value  # a torch.device, without importing torch
+    if isinstance(text, str) and is_device(text, (*TORCH_DEVICES, "disk")):
+        return text.strip().lower()
+    return None
+
+
+def check_device_map(value: Any, parameter: str = "device_map") -> str | dict[str, str | int] | None:
+    """The one rule for ``device_map``: a strategy (``'auto'``...), one device for the whole
+    model, or a flat dict of module name to place (see :func:`device_place`), normalised.
+
+    Raises ``InvalidArgumentError`` naming ``parameter`` (or ``parameter['module']``) and the fix.
+    Whether the devices exist on this machine is the backend's check, at load.
+    """
+    if value is None:
+        return None
+    allowed = f"one of {', '.join(map(repr, DEVICE_MAP_STRATEGIES))}, a device such as 'cpu' or 'cuda:0', or a dict"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in DEVICE_MAP_STRATEGIES or (device_place(text) is not None and text != "disk"):
+            return text
+        raise InvalidArgumentError(
+            f"{parameter}={value!r} is not a device map; use {allowed} of module name to device"
+            f"{suggest(text, DEVICE_MAP_STRATEGIES)}",
+            parameter=parameter,
+            value=value,
+            allowed=allowed,
+        )
+    if isinstance(value, Mapping) and value:
+        places: dict[str, str | int] = {}
+        for key, item in value.items():
+            place = device_place(item)
+            if not isinstance(key, str) or place is None:
+                raise InvalidArgumentError(
+                    f"{parameter}[{key!r}]={item!r} is invalid; a device map is flat: each module name (a string, ''"
+                    " for the whole model) maps to a GPU index or to 'cpu', 'cuda:N', 'mps' or 'disk'",
+                    parameter=f"{parameter}[{key!r}]",
+                    value=item,
+                    allowed="a GPU index or 'cpu', 'cuda:N', 'mps', 'disk'",
+                )
+            places[key] = place
+        return places
+    raise InvalidArgumentError(
+        f"{parameter}={value!r} is invalid; use {allowed} of module name to device",
+        parameter=parameter,
+        value=value,
+        allowed=allowed,
+    )
 
 
 #: Default budget of the local modes' prefix caches (``prefix_cache_bytes``).
@@ -83,7 +153,13 @@ HF_OPTIONS: dict[str, Option] = {
         ),
         Option("endpoint_url", None, check_optional_str, "Alias of inference_api_url."),
         Option("device", None, check_optional_str, "'cuda' when available, else 'cpu'; also 'cuda:N', 'mps'."),
-        Option("device_map", None, _check_device_map, "accelerate device map, e.g. 'auto'."),
+        Option(
+            "device_map",
+            None,
+            check_device_map,
+            "accelerate device map: 'auto' (or 'balanced', 'balanced_low_0', 'sequential'), one device, or a dict"
+            " of module name to device.",
+        ),
         Option("quantization", None, check_choice("4bit", "8bit"), "bitsandbytes quantization: '4bit' or '8bit'."),
         Option("model_kwargs", {}, check_dict, "Extra keyword arguments for loading the model."),
         Option("pipeline_kwargs", {}, check_dict, "Extra keyword arguments for the text-generation pipeline."),

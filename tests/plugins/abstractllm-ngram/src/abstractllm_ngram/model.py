@@ -49,6 +49,8 @@ class NgramBackend(Backend):
         self._model = BigramModel()
 
     def _prompt_words(self, request: GenerationRequest) -> list[str]:
+        if isinstance(request.encoded, list):  # core encoded it with encode() while checking the window
+            return request.encoded
         return tokenize(" ".join(message.content or "" for message in request.messages) or request.prompt or "")
 
     def _words(self, request: GenerationRequest, index: int) -> Iterator[tuple[str, str | None]]:
@@ -105,5 +107,5 @@ class NgramBackend(Backend):
             "supports_tool_use": False,
         }
 
-    def count_tokens(self, request: GenerationRequest) -> int:
-        return len(self._prompt_words(request))
+    def encode(self, request: GenerationRequest) -> list[str]:
+        return self._prompt_words(request)
