@@ -169,12 +169,12 @@ def test_an_unwritable_cache_folder_still_discovers(tmp_path: Path, site: Path, 
 def test_the_cache_folder_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(_discovery_cache.CACHE_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert _discovery_cache.cache_dir() == tmp_path / "abstractllm"
+    assert _discovery_cache.cache_dir() == str(tmp_path / "abstractllm")
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: relative paths are invalid
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert _discovery_cache.cache_dir() == tmp_path / ".cache" / "abstractllm"
+    assert _discovery_cache.cache_dir() == str(tmp_path / ".cache" / "abstractllm")
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert _discovery_cache.cache_dir() == tmp_path / ".cache" / "abstractllm"
+    assert _discovery_cache.cache_dir() == str(tmp_path / ".cache" / "abstractllm")
 
 
 def test_without_a_home_folder_discovery_scans_and_writes_nothing(

@@ -19,6 +19,7 @@ written only costs the scan, never an error.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import json
@@ -29,7 +30,6 @@ import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 __all__ = ["CACHE_DIR_VARIABLE", "FoundEntryPoint", "cache_dir", "entry_points"]
@@ -60,16 +60,16 @@ class FoundEntryPoint:
         return target
 
 
-def cache_dir() -> Path | None:
+def cache_dir() -> str | None:
     """The folder of the cache: ``ABSTRACTLLM_CACHE_DIR``, else the user's cache folder + ``abstractllm``
     (``$XDG_CACHE_HOME`` when it is absolute, else ``~/.cache``); None when no home folder is known."""
     configured = os.environ.get(CACHE_DIR_VARIABLE)
     if configured:
-        return Path(configured)
+        return configured
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
         base = os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "abstractllm" if os.path.isabs(base) else None
+    return os.path.join(base, "abstractllm") if os.path.isabs(base) else None
 
 
 def entry_points(group: str) -> list[FoundEntryPoint]:
@@ -82,7 +82,7 @@ def entry_points(group: str) -> list[FoundEntryPoint]:
         logger.debug("no cache folder (no home folder and no %s); scanning entry points", CACHE_DIR_VARIABLE)
         return _scan(group)
     fingerprint = _fingerprint(sys.path)
-    path = folder / f"entry-points-{group}-{_key(fingerprint):08x}.json"
+    path = os.path.join(folder, f"entry-points-{group}-{_key(fingerprint):08x}.json")
     cached = _read(path, fingerprint)
     if cached is not None:
         logger.debug("%d entry points of %r from the cache %s", len(cached), group, path)
@@ -176,10 +176,11 @@ def _scan(group: str) -> list[FoundEntryPoint]:
     return found
 
 
-def _read(path: Path, fingerprint: list[Any]) -> list[FoundEntryPoint] | None:
+def _read(path: str, fingerprint: list[Any]) -> list[FoundEntryPoint] | None:
     """The cached entry points, or None when the file is missing, unreadable, corrupt, of another format or stale."""
     try:
-        data = json.loads(path.read_bytes())
+        with open(path, "rb") as file:
+            data = json.loads(file.read())
         if data["format"] != FORMAT or data["fingerprint"] != fingerprint:
             logger.debug("entry-point cache %s is stale", path)
             return None
@@ -191,14 +192,15 @@ def _read(path: Path, fingerprint: list[Any]) -> list[FoundEntryPoint] | None:
         return None
 
 
-def _write(path: Path, fingerprint: list[Any], found: list[FoundEntryPoint]) -> None:
+def _write(path: str, fingerprint: list[Any], found: list[FoundEntryPoint]) -> None:
     """Replace ``path`` atomically; a folder that cannot be written is logged at DEBUG and skipped."""
     import tempfile  # only on a miss: it is not otherwise imported at start-up
 
     data = {"format": FORMAT, "fingerprint": fingerprint, "entry_points": [asdict(entry) for entry in found]}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".entry-points-", suffix=".tmp", dir=path.parent)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".entry-points-", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 json.dump(data, file)
@@ -206,13 +208,15 @@ def _write(path: Path, fingerprint: list[Any], found: list[FoundEntryPoint]) -> 
         except BaseException:
             os.unlink(temporary)
             raise
-        _prune(path.parent)
+        _prune(folder)
     except (OSError, ValueError) as exc:  # ValueError: a name that cannot be encoded
         logger.debug("cannot write the entry-point cache %s (%s)", path, exc)
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: str) -> None:
     """Keep the KEPT_FILES most recently written cache files."""
-    files = sorted(folder.glob("entry-points-*.json"), key=lambda file: _mtime(str(file)) or 0, reverse=True)
+    names = [name for name in os.listdir(folder) if name.startswith("entry-points-") and name.endswith(".json")]
+    files = sorted((os.path.join(folder, name) for name in names), key=lambda file: _mtime(file) or 0, reverse=True)
     for old in files[KEPT_FILES:]:
-        old.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(old)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from typing import Any
 
 from abstractllm.enums import MessageRole
@@ -17,7 +16,7 @@ from abstractllm.tools import ToolCall
 __all__ = ["Message", "ChatMessage", "check_text", "normalize_messages"]
 
 _ROLES = frozenset(role.value for role in MessageRole)
-_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count()
 
 
@@ -47,6 +46,8 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict; ``from_dict`` reads it back unchanged."""
+        from datetime import datetime, timezone  # on use: create_llm does not need it
+
         data: dict[str, Any] = {
             "id": self.id,
             "role": str(self.role),
@@ -186,6 +187,8 @@ def _tool_calls(value: Any, where: str) -> list[ToolCall] | None:
 
 def _timestamp(value: Any, where: str) -> float:
     """Epoch seconds of an ISO 8601 string or a number, within the years 1 to 9999."""
+    from datetime import datetime, timezone  # on use: create_llm does not need it
+
     seconds: float | None = None
     if value is None:
         return time.time()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +50,8 @@ class RetryPolicy:
         if hint is not None:
             return min(hint, self.max_wait)
         ceiling = min(self.backoff * (2**attempt), self.max_wait)
+        import random  # on use: only a retry needs it
+
         return random.uniform(ceiling / 2, ceiling)
 
     @staticmethod

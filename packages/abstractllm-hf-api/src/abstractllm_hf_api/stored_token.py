@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 __all__ = ["implicit_token_disabled", "stored_token", "token_file"]
 
@@ -27,14 +26,14 @@ def implicit_token_disabled() -> bool:
     return os.environ.get("HF_HUB_DISABLE_IMPLICIT_TOKEN", "").upper() in _TRUE
 
 
-def token_file() -> Path:
+def token_file() -> str:
     """Where ``hf auth login`` stores the token."""
     explicit = os.environ.get("HF_TOKEN_PATH")
     if explicit:
-        return Path(explicit).expanduser()
+        return os.path.expanduser(explicit)
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     home = os.environ.get("HF_HOME") or os.path.join(cache, "huggingface")
-    return Path(home).expanduser() / "token"
+    return os.path.join(os.path.expanduser(home), "token")
 
 
 def stored_token() -> str | None:
@@ -45,7 +44,8 @@ def stored_token() -> str | None:
         return from_environment
     path = token_file()
     try:
-        return _clean(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as file:
+            return _clean(file.read())
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

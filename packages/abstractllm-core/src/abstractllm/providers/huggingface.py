@@ -20,8 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.interface import AbstractLLMInterface
@@ -37,6 +36,9 @@ from abstractllm.options import (
     is_device,
     suggest,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -228,13 +230,14 @@ def resolve_mode(config: Mapping[str, Any]) -> str:
     return "pipeline"
 
 
-def _hub_cache_dir(cache_dir: str | None = None) -> Path:
+def _hub_cache_dir(cache_dir: str | None = None) -> str:
+    """The hub cache folder (with os.path: pathlib is not imported by ``create_llm``)."""
     if cache_dir:
-        return Path(cache_dir).expanduser()
+        return os.path.expanduser(cache_dir)
     if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
     home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
+    return os.path.join(os.path.expanduser(home), "hub")
 
 
 class HuggingFaceProvider(AbstractLLMInterface):
@@ -242,12 +245,14 @@ class HuggingFaceProvider(AbstractLLMInterface):
 
     DEFAULT_MODEL = DEFAULT_MODEL
     #: The hub cache folder in effect when this module was imported (the original's class attribute).
-    DEFAULT_CACHE_DIR = str(_hub_cache_dir())
+    DEFAULT_CACHE_DIR = _hub_cache_dir()
 
     @staticmethod
     def default_cache_dir() -> Path:
         """The HuggingFace hub cache folder in effect (``HF_HUB_CACHE``, ``HF_HOME``, or the default)."""
-        return _hub_cache_dir()
+        from pathlib import Path
+
+        return Path(_hub_cache_dir())
 
     @staticmethod
     def list_cached_models(cache_dir: str | None = None) -> list[dict[str, Any]]:
@@ -258,7 +263,9 @@ class HuggingFaceProvider(AbstractLLMInterface):
         ``pipeline`` when it holds a ``config.json``). Uses huggingface_hub's cache scan
         when installed, else reads the cache folder layout.
         """
-        root = _hub_cache_dir(cache_dir)
+        from pathlib import Path
+
+        root = Path(_hub_cache_dir(cache_dir))
         if not root.is_dir():
             return []
         try:
