@@ -60,3 +60,16 @@ def test_each_mode_imports_only_its_own_dependencies(tiny_models: object) -> Non
 
     api = _mode_modules("create_llm('huggingface', inference_api_url='http://127.0.0.1:9/v1', protocol='openai')", tiny_models)
     assert not api & {"torch", "transformers", "llama_cpp", "numpy", "huggingface_hub", "accelerate", "xgrammar"}
+
+
+def test_create_llm_in_api_mode_skips_slow_standard_modules() -> None:
+    """Standard modules that cost start-up time and that ``create_llm`` in API mode does not need
+    (measured by benchmarks/bench_startup.py) wait for the first request that needs them."""
+    code = "create_llm('huggingface', model='org/model', use_inference_api=True, api_key='hf_x')"
+    probe = f"from abstractllm import create_llm\n{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "abstractllm_hf_api.loading" in modules
+    # (pathlib is left out: the other backends' plugin modules, installed here, import it.)
+    slow = {"asyncio", "httpcore", "httpx", "email", "difflib", "uuid", "datetime", "random", "importlib.metadata"}
+    assert not modules & slow, modules & slow
