@@ -17,7 +17,7 @@ def main() -> None:
     plain = fresh_process_seconds("import abstractllm", REPEATS)
     names = fresh_process_seconds("from abstractllm import create_llm, Session, ModelCapability", REPEATS)
     discovery = fresh_process_seconds(
-        "from abstractllm import create_llm\nfrom abstractllm.plugins import get_plugins\nget_plugins()", REPEATS
+        "from abstractllm import create_llm\nfrom abstractllm._private.plugins import get_plugins\nget_plugins()", REPEATS
     )
     report(
         "core",

@@ -150,7 +150,7 @@ def main() -> None:
     python = api_only_python()
     importer = metadata_importer(python)
     api = with_and_without_cache(API_MODE, API_REPEATS, python)
-    discovery = with_and_without_cache("from abstractllm.plugins import get_plugins\nget_plugins()", API_REPEATS)
+    discovery = with_and_without_cache("from abstractllm._private.plugins import get_plugins\nget_plugins()", API_REPEATS)
     pipeline = with_and_without_cache(
         f"import abstractllm\nabstractllm.create_llm('huggingface', model={str(models.pipeline_dir)!r})", LOCAL_REPEATS
     )

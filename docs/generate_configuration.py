@@ -39,8 +39,8 @@ def _row(name: str, option: Any, modes: list[str]) -> str:
 
 def tables() -> str:
     """The markdown between the markers."""
+    from abstractllm._private.plugins import get_plugins
     from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
-    from abstractllm.plugins import get_plugins
 
     backends = {mode: backend.info for (provider, mode), backend in get_plugins().backends.items() if provider == "huggingface"}
     missing = [mode for mode in MODES if mode not in backends]

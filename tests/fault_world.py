@@ -32,7 +32,7 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm import errors as E
-from abstractllm.plugins import get_plugins
+from abstractllm._private.plugins import get_plugins
 from abstractllm.session import Session
 
 TOKEN = "hf_catalogue_token"

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.plugins import get_plugins
 from abstractllm.errors import ProviderAPIError
-from abstractllm.plugins import get_plugins, hookimpl
+from abstractllm.hookspecs import hookimpl
 
 
 class Observer:

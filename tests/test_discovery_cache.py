@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from abstractllm import _discovery_cache
-from abstractllm._discovery_cache import FoundEntryPoint, entry_points
+from abstractllm._private import discovery_cache as _discovery_cache
+from abstractllm._private.discovery_cache import FoundEntryPoint, entry_points
 
 PLUGINS = Path(__file__).parent / "plugins"
 GROUP = "abstractllm"
@@ -217,7 +217,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DISCOVER = """
     import json, logging, sys
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.plugins import get_plugins
     plugins = get_plugins()
     print(json.dumps({
         "backends": sorted([*key, value.distribution, value.version] for key, value in plugins.backends.items()),

@@ -29,8 +29,8 @@ def test_configuration_reference_matches_the_code() -> None:
 
 
 def test_the_reference_names_every_option_of_every_mode() -> None:
+    from abstractllm._private.plugins import get_plugins
     from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
-    from abstractllm.plugins import get_plugins
 
     page = PAGE.read_text()
     names = set(COMMON_OPTIONS) | set(GENERATION_OPTIONS)
@@ -43,7 +43,7 @@ def test_the_reference_names_every_option_of_every_mode() -> None:
 
 @pytest.mark.parametrize("method", ["generate", "generate_async"])
 def test_the_reference_names_every_keyword_of_generate(method: str) -> None:
-    from abstractllm.interface import AbstractLLMInterface
+    from abstractllm._private.llm import AbstractLLMInterface
 
     page = PAGE.read_text()
     section = page.split("## Keywords of `generate`", 1)[1].split("\n## ", 1)[0]

@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import utils as hub
 from transformers.utils import logging as transformers_logging
 
-from abstractllm.download_progress import progress_only_on_a_terminal
+from abstractllm._private.download_progress import progress_only_on_a_terminal
 
 
 class Terminal(io.StringIO):

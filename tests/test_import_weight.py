@@ -24,7 +24,7 @@ def test_import_abstractllm_is_light() -> None:
 def test_plugin_discovery_and_public_names_are_light() -> None:
     modules = imported_after(
         "from abstractllm import create_llm, Session, ModelCapability, AbstractLLMInterface\n"
-        "from abstractllm.plugins import get_plugins\n"
+        "from abstractllm._private.plugins import get_plugins\n"
         "plugins = get_plugins()\n"
         "assert not plugins.broken, plugins.broken\n"
     )

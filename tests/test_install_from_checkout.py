@@ -1,6 +1,6 @@
 """Installing from a checkout, as the README says: ``hatch run dist:wheels`` builds the four wheels,
 and the documented pip lines install them in fresh venvs; the missing-backend error names a line
-that works for how abstractllm-core was installed (``abstractllm.install_hint``).
+that works for how abstractllm-core was installed (``abstractllm._private.install_hint``).
 
 Each venv is made with this interpreter's ``venv`` module and removed afterwards; pip reaches the
 package index for the third-party dependencies (httpx, torch, ...), and the environment's
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import abstractllm
-from abstractllm.install_hint import install_line
+from abstractllm._private.install_hint import install_line
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = REPO / "packages"

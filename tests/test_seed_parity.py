@@ -99,7 +99,7 @@ RUNNER = textwrap.dedent(
     """
     import json, sys
     import abstractllm
-    from abstractllm.interface import AbstractLLMInterface
+    from abstractllm._private.llm import AbstractLLMInterface
     from abstractllm.response import GenerateResponse
     from abstractllm.session import Session
 

@@ -57,8 +57,11 @@ def test_broken_plugins_are_reported_and_do_not_break_the_others(site: Path) -> 
     broken = {b["plugin"]: b for b in report["broken"]}
     assert broken["fails-to-import"]["distribution"] == "abstractllm-broken"
     assert "a_package_that_does_not_exist" in broken["fails-to-import"]["error"]
+    assert "_private" not in broken["fails-to-import"]["error"]
     assert broken["bad-hook"]["distribution"] == "abstractllm-broken"
     assert "surprise" in broken["bad-hook"]["error"]
+    moved = broken["old-imports"]["error"]  # written for 0.1's layout: told what moved and where to import from
+    assert "abstractllm.plugins" in moved and "abstractllm._private" in moved and "abstractllm.hookspecs (hookimpl)" in moved
 
 
 def test_a_middleware_plugin_observes_and_changes_every_call(site: Path) -> None:
@@ -155,8 +158,9 @@ def test_the_plugin_guide_shows_the_example_files_exactly() -> None:
 def test_a_plugin_written_for_the_retired_hooks_is_told_what_changed() -> None:
     """A plugin implementing abstractllm_load_model / abstractllm_map_error is listed as broken
     with the fix; the other plugins keep working."""
+    from abstractllm._private.plugins import get_plugins
     from abstractllm.backend import BackendInfo
-    from abstractllm.plugins import get_plugins, hookimpl
+    from abstractllm.hookspecs import hookimpl
 
     class Retired:
         @hookimpl

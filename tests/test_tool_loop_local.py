@@ -10,10 +10,11 @@ import jsonschema
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.plugins import get_plugins
+from abstractllm._private.tool_hooks import ToolCallContext
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.plugins import get_plugins, hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.session import Session
-from abstractllm.tool_hooks import ToolCallContext
 
 CALLS: list[str] = []
 

@@ -19,7 +19,7 @@ PLUGINS = REPO / "tests" / "plugins"
 def ngram_plugin() -> Iterator[None]:
     sys.path.insert(0, str(PLUGINS / "abstractllm-ngram" / "src"))
     import abstractllm_ngram.plugin
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.plugins import get_plugins
 
     plugins = get_plugins()
     registered = False

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.plugins import get_plugins
+from abstractllm._private.tool_hooks import run_tool_calls
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.options import GREEDY_BELOW_TEMPERATURE, MAX_SEED
-from abstractllm.plugins import get_plugins
-from abstractllm.tool_hooks import run_tool_calls
 from abstractllm.tools import ToolCall, normalize_tools
 
 GREEDY = " france ."

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from abstractllm._private.json_schema import check_json
+from abstractllm._private.plugins import get_plugins
+from abstractllm._private.structured import ResponseFormat, parse_structured
+from abstractllm._private.tool_hooks import ToolCallContext
 from abstractllm.errors import OutputParsingError
-from abstractllm.json_schema import check_json
-from abstractllm.plugins import get_plugins, hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.response import GenerateResponse
-from abstractllm.structured import ResponseFormat, parse_structured
-from abstractllm.tool_hooks import ToolCallContext
 from abstractllm.tools import ToolCall
 
 #: Keywords pydantic emits that a subset checker used to ignore, each with a value that breaks it.
@@ -45,7 +46,7 @@ _WITHOUT_JSONSCHEMA = textwrap.dedent(
     """
     import json, sys
     sys.modules["jsonschema"] = None  # as if it were not installed
-    from abstractllm.json_schema import check_json
+    from abstractllm._private.json_schema import check_json
     cases = json.loads(sys.argv[1])
     print(json.dumps([[check_json(value, schema).errors, sorted(check_json(value, schema).unchecked)]
                       for schema, value in cases]))

@@ -170,8 +170,8 @@ def test_unknown_option_of_a_mode_is_rejected_before_loading(ngram_plugin: None)
 
 
 def test_a_mode_whose_distribution_is_missing_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from abstractllm.install_hint import install_line
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.install_hint import install_line
+    from abstractllm._private.plugins import get_plugins
 
     plugins = get_plugins()
     saved = dict(plugins.backends)

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.plugins import get_plugins
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.plugins import get_plugins, hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from abstractllm.enums import MessageRole
-from abstractllm.messages import Message
-from abstractllm.plain_prompt import plain_prompt_text
-from abstractllm.request import GenerationParams, GenerationRequest
-from abstractllm.tool_format import (
+from abstractllm._private.messages import Message
+from abstractllm._private.plain_prompt import plain_prompt_text
+from abstractllm._private.tool_format import (
     UNPARSED_NAME,
     forced_call_schema,
     messages_with_tool_prompt,
@@ -17,6 +15,8 @@ from abstractllm.tool_format import (
     template_renders_tools,
     tool_prompt,
 )
+from abstractllm.enums import MessageRole
+from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolCall, ToolDefinition
 
 WEATHER = ToolDefinition(

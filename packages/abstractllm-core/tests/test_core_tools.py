@@ -5,11 +5,12 @@ from typing import Any, Literal
 
 import pytest
 
+from abstractllm._private.json_schema import schema_errors
+from abstractllm._private.plugins import get_plugins
+from abstractllm._private.structured import normalize_response_format, parse_structured
+from abstractllm._private.tool_hooks import ToolCallContext, run_tool_calls, run_tool_calls_async
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
-from abstractllm.json_schema import schema_errors
-from abstractllm.plugins import get_plugins, hookimpl
-from abstractllm.structured import normalize_response_format, parse_structured
-from abstractllm.tool_hooks import ToolCallContext, run_tool_calls, run_tool_calls_async
+from abstractllm.hookspecs import hookimpl
 from abstractllm.tools import ToolCall, ToolDefinition, check_tool_calls, normalize_tool_choice, normalize_tools
 
 

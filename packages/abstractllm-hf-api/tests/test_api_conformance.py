@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.testing import BackendConformance
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from abstractllm.plugins import get_plugins
+from abstractllm._private.plugins import get_plugins
 from abstractllm_hf_api.plugin import API_INFO, ENDPOINT_INFO
 
 
@@ -23,7 +23,7 @@ def test_modes_are_declared_by_this_distribution() -> None:
 def test_import_and_discovery_import_no_httpx() -> None:
     code = (
         "import sys, abstractllm\n"
-        "from abstractllm.plugins import get_plugins\n"
+        "from abstractllm._private.plugins import get_plugins\n"
         "get_plugins()\n"
         "bad = [m for m in ('httpx', 'torch', 'transformers', 'numpy', 'llama_cpp') if m in sys.modules]\n"
         "assert not bad, bad\n"

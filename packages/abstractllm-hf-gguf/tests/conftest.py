@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 from tinymodel import TinyModels
 
 

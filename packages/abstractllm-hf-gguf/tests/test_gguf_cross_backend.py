@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 from tinymodel import EXPECTED_CHATS, EXPECTED_COMPLETIONS, TinyModels
 
 

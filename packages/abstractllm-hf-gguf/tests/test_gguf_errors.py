@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import ContextWindowExceededError, InvalidArgumentError, ModelLoadingError, ModelNotFoundError
-from abstractllm.interface import AbstractLLMInterface
 
 
 def _broken(tmp_path: Path, source: Path, name: str, edit) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import UnsupportedOperationError
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.request import GenerationParams
 from abstractllm_hf_gguf.decoding import sampling_arguments
 from tinymodel import CHATML_TEMPLATE, EXPECTED_CHATS, EXPECTED_COMPLETIONS

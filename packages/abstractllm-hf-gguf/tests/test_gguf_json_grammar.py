@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.structured import ResponseFormat
+from abstractllm._private.structured import ResponseFormat
 from abstractllm_hf_gguf.grammars import JSON_CHAR_RULE, _schema_gbnf, response_grammar
 
 

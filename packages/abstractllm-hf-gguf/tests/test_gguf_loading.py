@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import InvalidArgumentError, ModelNotFoundError
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm_hf_gguf import loading
 from abstractllm_hf_gguf.loading import MODELS
 
@@ -154,7 +154,7 @@ def test_plugin_discovery_imports_neither_llama_cpp_nor_huggingface_hub() -> Non
     result = _run(
         """
         import sys
-        from abstractllm.plugins import get_plugins
+        from abstractllm._private.plugins import get_plugins
         plugins = get_plugins()
         assert ("huggingface", "gguf") in plugins.backends, plugins.backends
         print(sorted(name for name in ("llama_cpp", "huggingface_hub", "numpy", "jinja2") if name in sys.modules))

@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import OutputParsingError
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.tools import ToolDefinition
 from tinymodel import EXPECTED_TOOL_CHATS, WEATHER_TOOL
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import InvalidArgumentError, ModelLoadingError, ModelNotFoundError
-from abstractllm.interface import AbstractLLMInterface
 
 
 @pytest.mark.parametrize(

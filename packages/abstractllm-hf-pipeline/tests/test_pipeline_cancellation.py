@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from abstractllm import create_llm
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 
 LONG = 400  # tokens the cancelled request asks for; its grammar (a string of 2,000+ characters) forbids stopping sooner
 FOREVER = {"type": "json_schema", "json_schema": {"name": "long", "schema": {"type": "string", "minLength": 2000}}}

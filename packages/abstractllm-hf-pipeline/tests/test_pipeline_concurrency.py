@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 from tinymodel import EXPECTED_COMPLETIONS
 
 PROMPTS = [prompt for prompt, _ in EXPECTED_COMPLETIONS] + ["Numbers:", "1 2 3", "zq", "France ,"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from abstractllm import create_llm
-from abstractllm.interface import AbstractLLMInterface
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.testing import BackendConformance
 from tinymodel import ensure_tiny_models
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.session import Session
 
 SYSTEM = "You are a helpful assistant who answers briefly and truthfully. " * 12  # ~150 tokens

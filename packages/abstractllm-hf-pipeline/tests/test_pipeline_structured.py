@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.tools import ToolDefinition
 from tinymodel import EXPECTED_TOOL_CHATS, WEATHER_TOOL
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from abstractllm.messages import Message
+from abstractllm._private.messages import Message
+from abstractllm._private.tool_format import tool_prompt
 from abstractllm.request import GenerationParams, GenerationRequest
-from abstractllm.tool_format import tool_prompt
 from abstractllm.tools import ToolDefinition
 from abstractllm_hf_pipeline.prompts import encode_prompt, tool_rendering
 

@@ -14,37 +14,40 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "create_llm": "abstractllm.factory",
-    "get_llm_providers": "abstractllm.factory",
-    "AbstractLLMInterface": "abstractllm.interface",
+    "create_llm": "abstractllm._private.factory",
+    "get_llm_providers": "abstractllm._private.factory",
+    "AbstractLLMInterface": "abstractllm._private.llm",
     "ModelParameter": "abstractllm.enums",
     "ModelCapability": "abstractllm.enums",
     "MessageRole": "abstractllm.enums",
     "Session": "abstractllm.session",
     "SessionManager": "abstractllm.session",
-    "configure_logging": "abstractllm.logging_config",
+    "configure_logging": "abstractllm._private.logging_config",
     "ConfigManager": "abstractllm.config",
     "ConfigurationManager": "abstractllm.config",
     "GenerateResponse": "abstractllm.response",
     "StreamChunk": "abstractllm.response",
     "Usage": "abstractllm.response",
-    "Message": "abstractllm.messages",
-    "ChatMessage": "abstractllm.messages",
+    "Message": "abstractllm._private.messages",
+    "ChatMessage": "abstractllm._private.messages",
     "ToolDefinition": "abstractllm.tools",
     "ToolCall": "abstractllm.tools",
-    "hookimpl": "abstractllm.plugins",
+    "hookimpl": "abstractllm.hookspecs",
 }
 
-__all__ = sorted(_EXPORTS)
+#: Names that repeat one already listed, kept for the original library's users (they are the same objects).
+_ALIASES = frozenset({"ChatMessage", "ConfigurationManager"})
+
+__all__ = sorted(set(_EXPORTS) - _ALIASES)
 
 if TYPE_CHECKING:
+    from abstractllm._private.factory import create_llm, get_llm_providers
+    from abstractllm._private.llm import AbstractLLMInterface
+    from abstractllm._private.logging_config import configure_logging
+    from abstractllm._private.messages import ChatMessage, Message
     from abstractllm.config import ConfigManager, ConfigurationManager
     from abstractllm.enums import MessageRole, ModelCapability, ModelParameter
-    from abstractllm.factory import create_llm, get_llm_providers
-    from abstractllm.interface import AbstractLLMInterface
-    from abstractllm.logging_config import configure_logging
-    from abstractllm.messages import ChatMessage, Message
-    from abstractllm.plugins import hookimpl
+    from abstractllm.hookspecs import hookimpl
     from abstractllm.response import GenerateResponse, StreamChunk, Usage
     from abstractllm.session import Session, SessionManager
     from abstractllm.tools import ToolCall, ToolDefinition

@@ -1,14 +1,32 @@
-"""The contract between core and a backend.
+"""What a backend author imports: the contract between core and a backend, and core's building blocks.
 
 A backend plugin hands core what it serves, with :class:`BackendInfo` values returned by its
 ``abstractllm_backends`` hook; each carries the mode's ``load`` and ``map_error`` functions, so
 core calls the right plugin directly. ``load`` returns a loaded :class:`Backend`. Core
 validates everything before a backend sees it, times calls, maps exceptions and builds the
 user-facing responses; a backend only generates.
+
+The plugin-author surface is this module with :mod:`abstractllm.request`,
+:mod:`abstractllm.response`, :mod:`abstractllm.options`, :mod:`abstractllm.errors`,
+:mod:`abstractllm.hookspecs` (the hooks, and ``hookimpl``) and :mod:`abstractllm.testing`.
+Everything under ``abstractllm._private`` may change without notice. The building blocks
+below are imported on first use, so a plugin pays only for what it uses:
+
+- sharing loaded models between objects: :class:`SharedModelCache`;
+- stop sequences: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
+- prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
+  :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
+  :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
+  :func:`forced_call_schema`;
+- reading replies: :func:`read_tool_calls`, :class:`ToolCallScan`, :func:`tool_call_from_data`,
+  :func:`parse_structured`;
+- downloads: :func:`progress_only_on_a_terminal`;
+- observing calls: :class:`FinishedCall` (the argument of ``abstractllm_call_finished``).
 """
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
@@ -22,7 +40,40 @@ from abstractllm.response import Completion, StreamDelta
 if TYPE_CHECKING:
     from abstractllm.config import ConfigManager
 
-__all__ = ["Backend", "BackendInfo"]
+_BUILDING_BLOCKS = {
+    "SharedModelCache": "model_cache",
+    "StopSequenceFilter": "stops",
+    "truncate_at_stop": "stops",
+    "plain_prompt_text": "plain_prompt",
+    "messages_with_tool_prompt": "tool_format",
+    "template_renders_tools": "tool_format",
+    "ToolMarkup": "tool_format",
+    "FALLBACK_MARKUP": "tool_format",
+    "TOOL_CALL_OPEN": "tool_format",
+    "TOOL_CALL_CLOSE": "tool_format",
+    "forced_call_schema": "tool_format",
+    "read_tool_calls": "tool_format",
+    "ToolCallScan": "tool_format",
+    "tool_call_from_data": "tool_format",
+    "parse_structured": "structured",
+    "progress_only_on_a_terminal": "download_progress",
+    "FinishedCall": "observe",
+}
+
+__all__ = ["Backend", "BackendInfo", *sorted(_BUILDING_BLOCKS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _BUILDING_BLOCKS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'abstractllm.backend' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"abstractllm._private.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_BUILDING_BLOCKS])
 
 
 @dataclass(frozen=True)
@@ -82,7 +133,7 @@ class Backend(ABC):
         return await asyncio.to_thread(self.generate, request)
 
     def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
-        from abstractllm.threads import iterate_in_thread
+        from abstractllm._private.threads import iterate_in_thread
 
         return iterate_in_thread(lambda: self.stream(request))
 

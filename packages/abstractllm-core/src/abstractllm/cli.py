@@ -48,7 +48,7 @@ def _model_config(args: argparse.Namespace) -> dict[str, Any]:
 def _create(args: argparse.Namespace) -> Any:
     """Create the model. On a terminal, say what is loading and how long it took (the backends
     draw download bars only on a terminal); when stderr is piped, stay quiet."""
-    from abstractllm.factory import create_llm
+    from abstractllm._private.factory import create_llm
 
     config = _model_config(args)
     generation = {k: config.pop(k) for k in list(config) if k in _generation_names()}
@@ -101,8 +101,8 @@ def _cli_terms(message: str) -> str:
 
 
 def _parameter_names() -> set[str]:
+    from abstractllm._private.plugins import get_plugins
     from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
-    from abstractllm.plugins import get_plugins
 
     names = {*COMMON_OPTIONS, *GENERATION_OPTIONS, *_CALL_KEYWORDS, *_FLAGS}
     for backend in get_plugins().backends.values():
@@ -198,7 +198,7 @@ def _chat_command(line: str, session: Any, out: TextIO) -> bool:
 
 
 def _cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.plugins import get_plugins
 
     plugins = get_plugins()
     report: dict[str, Any] = {"backends": [], "broken": []}
@@ -223,7 +223,7 @@ def _cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
     for entry in report["broken"]:
         out.write(f"BROKEN {entry['plugin']} ({entry['distribution']}): {entry['error']}\n")
     if not report["backends"]:
-        from abstractllm.install_hint import install_line
+        from abstractllm._private.install_hint import install_line
         from abstractllm.providers.huggingface import HF_MODES
 
         backends = sorted({distribution for distribution, _ in HF_MODES.values()})

@@ -27,6 +27,8 @@ class ConfigManager:
     options that declare one, e.g. ``api_key`` from ``HUGGINGFACE_API_KEY`` then
     ``HF_TOKEN``), else the ``default`` argument. Names may be ``ModelParameter``
     members or strings. Updates are validated like ``create_llm`` arguments.
+
+    ``ConfigurationManager`` is an alias of this class (the original library's name).
     """
 
     def __init__(
@@ -111,4 +113,5 @@ class ConfigManager:
         return f"ConfigManager({self.get_config()!r})"
 
 
+#: Alias of :class:`ConfigManager`: the original library's name.
 ConfigurationManager = ConfigManager

@@ -1,4 +1,4 @@
-"""The original AbstractLLM exception names; the same classes as :mod:`abstractllm.errors`."""
+"""Alias module: the original AbstractLLM exception names, the same classes as :mod:`abstractllm.errors`."""
 
 from abstractllm.errors import (
     AbstractLLMError,

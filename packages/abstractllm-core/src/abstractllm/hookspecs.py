@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from abstractllm._private.observe import FinishedCall
+    from abstractllm._private.tool_hooks import ToolCallContext
     from abstractllm.backend import Backend, BackendInfo
-    from abstractllm.observe import FinishedCall
     from abstractllm.request import GenerationRequest
     from abstractllm.response import Completion, StreamDelta
-    from abstractllm.tool_hooks import ToolCallContext
 
+__all__ = ["hookimpl", "hookspec"]
+
+#: Marks the functions of a plugin that implement these hooks (``@hookimpl``, ``@hookimpl(wrapper=True)``).
+hookimpl = pluggy.HookimplMarker("abstractllm")
+#: Marks the hook specifications below.
 hookspec = pluggy.HookspecMarker("abstractllm")
 
 

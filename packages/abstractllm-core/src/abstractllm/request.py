@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from abstractllm._private.messages import Message
+from abstractllm._private.structured import ResponseFormat
 from abstractllm.enums import MessageRole
-from abstractllm.messages import Message
-from abstractllm.structured import ResponseFormat
 from abstractllm.tools import ToolDefinition
 
-__all__ = ["GenerationParams", "GenerationRequest", "render_plain_chat"]
+__all__ = ["GenerationParams", "GenerationRequest", "ResponseFormat", "render_plain_chat"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class GenerationRequest:
 
         A conversation of exactly one user turn (no system prompt), given as a string or as a
         message list, is completed as it is, like the original AbstractLLM did; anything else
-        goes through :func:`render_plain_chat` (the rule of :mod:`abstractllm.plain_prompt`).
+        goes through :func:`render_plain_chat` (the rule of :mod:`abstractllm._private.plain_prompt`).
         """
         if self.raw and self.prompt is not None:
             return self.prompt

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.structured import ResponseFormat, parse_structured
+from abstractllm._private.structured import ResponseFormat, parse_structured
 from abstractllm.tools import ToolCall
 
 if TYPE_CHECKING:
-    from abstractllm.plugins import Plugins
+    from abstractllm._private.plugins import Plugins
 
 __all__ = ["Usage", "Choice", "Completion", "StreamDelta", "Timing", "GenerateResponse", "StreamChunk"]
 
@@ -85,7 +85,8 @@ class GenerateResponse(str):
 
     ``choices`` holds every sequence (a list of ``GenerateResponse``; this object is the
     first). ``parsed`` is the structured reply when ``response_format`` was given.
-    The original library's ``ToolCallRequest`` shape is here too: ``content``,
+    ``abstractllm.tools.ToolCallRequest`` is an alias of this class (the original library's
+    name), and its shape is here: ``content``,
     ``tool_calls``, ``has_tool_calls()`` and ``execute_tool_calls(functions)``, which
     runs the calls through the tool-call hooks of ``plugins`` (the model's, given by core).
     """
@@ -160,8 +161,8 @@ class GenerateResponse(str):
         are those of ``plugins``, else of the model that made this reply, else the
         process-wide plugins.
         """
-        from abstractllm.plugins import get_plugins
-        from abstractllm.tool_hooks import execute_tool_call
+        from abstractllm._private.plugins import get_plugins
+        from abstractllm._private.tool_hooks import execute_tool_call
 
         hooks = plugins or self._plugins or get_plugins()
         results = []

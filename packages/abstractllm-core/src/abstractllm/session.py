@@ -1,4 +1,4 @@
-"""Conversations with history: ``Session`` (and ``SessionManager``, from ``abstractllm.session_manager``)."""
+"""Conversations with history: ``Session`` (and ``SessionManager``, from ``abstractllm._private.session_manager``)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequen
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar, cast
 
-from abstractllm.context_fit import ContextFit
+from abstractllm._private.context_fit import ContextFit
+from abstractllm._private.llm import AbstractLLMInterface
+from abstractllm._private.messages import Message, check_text, normalize_messages
+from abstractllm._private.session_files import read_session_file, write_json_atomically
+from abstractllm._private.session_manager import SessionManager
+from abstractllm._private.tool_hooks import run_tool_calls, run_tool_calls_async
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
-from abstractllm.interface import AbstractLLMInterface
-from abstractllm.messages import Message, check_text, normalize_messages
 from abstractllm.response import GenerateResponse, StreamChunk
-from abstractllm.session_files import read_session_file, write_json_atomically
-from abstractllm.session_manager import SessionManager
-from abstractllm.tool_hooks import run_tool_calls, run_tool_calls_async
 from abstractllm.tools import ToolCall, ToolDefinition, normalize_tools
 
 __all__ = ["Message", "Session", "SessionManager"]
@@ -70,7 +70,7 @@ class Session:
         tools: Sequence[Any] | None = None,
     ) -> None:
         if isinstance(provider, str):
-            from abstractllm.factory import create_llm
+            from abstractllm._private.factory import create_llm
 
             provider = create_llm(provider, **dict(provider_config or {}))
         elif provider is not None and not isinstance(provider, AbstractLLMInterface):
@@ -123,6 +123,7 @@ class Session:
         return [m for m in self.messages if include_system or m.role != MessageRole.SYSTEM.value]
 
     def clear_history(self, keep_system_prompt: bool = True) -> None:
+        """Forget the conversation; the system prompt stays unless ``keep_system_prompt=False``."""
         if keep_system_prompt and self.system_prompt is not None:
             self.messages = [m for m in self.messages if m.role == MessageRole.SYSTEM.value]
         else:
@@ -250,7 +251,7 @@ class Session:
         return bool(tool_functions or (self._tool_functions and not stream))
 
     def send(self, message: str, provider: AbstractLLMInterface | None = None, stream: bool = False, **kwargs: Any) -> Any:
-        """The original library's name for :meth:`generate`."""
+        """Alias of :meth:`generate`: the original library's name."""
         return self.generate(message, provider, stream=stream, **kwargs)
 
     def _stream(

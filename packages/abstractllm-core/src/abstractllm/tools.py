@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abstractllm._private.json_schema import schema_errors
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.json_schema import schema_errors
 
 __all__ = [
     "ToolCall",
@@ -329,13 +329,14 @@ class ToolResult:
 
 
 def function_to_tool_definition(function: Callable[..., Any]) -> ToolDefinition:
-    """The original library's name for :meth:`ToolDefinition.from_function`."""
+    """Alias of :meth:`ToolDefinition.from_function`: the original library's name."""
     return ToolDefinition.from_function(function)
 
 
 def __getattr__(name: str) -> Any:
-    # ToolCallRequest is the response itself (content, tool_calls, execute_tool_calls); imported
-    # lazily because abstractllm.response depends on this module.
+    # ToolCallRequest: alias of abstractllm.response.GenerateResponse, the original library's name (the
+    # response carries content, tool_calls and execute_tool_calls); imported lazily because
+    # abstractllm.response depends on this module.
     if name == "ToolCallRequest":
         from abstractllm.response import GenerateResponse
 

@@ -10,11 +10,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend import Backend, BackendInfo, StopSequenceFilter, truncate_at_stop
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
-from abstractllm.stops import StopSequenceFilter, truncate_at_stop
 from abstractllm_hf_api.constraints import check_constraints
 from abstractllm_hf_api.errors import error_for_transport, scrub
 from abstractllm_hf_api.openai_protocol import RESPONSE_FORMAT_DIALECTS, OpenAIChat

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from abstractllm.backend import parse_structured
 from abstractllm.errors import OutputParsingError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
-from abstractllm.structured import parse_structured
 from abstractllm.tools import ToolCall
 
 __all__ = ["check_constraints"]

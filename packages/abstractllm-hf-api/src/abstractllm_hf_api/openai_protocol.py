@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from abstractllm.errors import ProviderAPIError
-from abstractllm.request import GenerationParams, GenerationRequest
+from abstractllm.request import GenerationParams, GenerationRequest, ResponseFormat
 from abstractllm.response import Choice, Completion, Usage
-from abstractllm.structured import ResponseFormat
 from abstractllm_hf_api.errors import stream_error
 from abstractllm_hf_api.protocol import Call, Protocol, StreamEnd, StreamState, finish_reason, load_json, usage_from
 from abstractllm_hf_api.sse import SSEEvent

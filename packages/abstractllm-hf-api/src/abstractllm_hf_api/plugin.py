@@ -8,7 +8,7 @@ from __future__ import annotations
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.errors import AbstractLLMError
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.providers.huggingface import HF_MODES
 from abstractllm_hf_api.options import API_LOAD_OPTIONS, ENDPOINT_LOAD_OPTIONS
 

@@ -216,7 +216,7 @@ class GGUFBackend(Backend):
         params = request.params
         grammar = None
         tool_mode = None
-        if tools_offered(request):  # calls are <tool_call> blocks, native or prompted (abstractllm.tool_format)
+        if tools_offered(request):  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
             tool_mode = "tagged"
             if request.tool_choice != "auto":
                 grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)

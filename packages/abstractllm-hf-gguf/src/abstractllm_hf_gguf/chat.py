@@ -4,9 +4,9 @@ The default is the chat template stored in the GGUF metadata (``tokenizer.chat_t
 rendered with llama-cpp-python's ``Jinja2ChatFormatter``. ``chat_format`` may instead name
 another template of the file (``chat_template.<name>``) or one of llama-cpp-python's
 registered formats (``chatml``, ``llama-2``, ...). A file without a template uses core's
-plain fallback (:mod:`abstractllm.plain_prompt`).
+plain fallback (:func:`abstractllm.backend.plain_prompt_text`).
 
-Tools follow core's rule (:mod:`abstractllm.tool_format`): a format whose template renders
+Tools follow core's tool rule (:mod:`abstractllm.backend`): a format whose template renders
 them gets them (``tool_rendering == "native"``); any other format gets them described in
 the system message in the fallback format (``"prompted"``).
 """
@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from abstractllm.backend import messages_with_tool_prompt, template_renders_tools
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.tool_format import messages_with_tool_prompt, template_renders_tools
 from abstractllm.tools import normalize_tools
 
 __all__ = ["DEFAULT_TEMPLATE", "ChatFormat", "RenderedChat", "available_chat_formats", "check_chat_format", "make_chat_format"]

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from abstractllm.backend import StopSequenceFilter
 from abstractllm.request import GenerationParams
-from abstractllm.stops import StopSequenceFilter
 from abstractllm.tools import ToolCall
 from abstractllm_hf_gguf.guard import GenerationCancelled
 from abstractllm_hf_gguf.model import LoadedModel

@@ -8,7 +8,7 @@ ends; its string characters are narrowed to JSON's (no raw control characters, w
 by building llama.cpp's grammar sampler, so a grammar llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
-A forced tool call is core's :func:`abstractllm.tool_format.forced_call_schema`,
+A forced tool call is core's :func:`abstractllm.backend.forced_call_schema`,
 wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
 """
 
@@ -19,9 +19,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.structured import ResponseFormat
-from abstractllm.tool_format import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
+from abstractllm.request import ResponseFormat
 from abstractllm.tools import ToolDefinition
 from abstractllm_hf_gguf.model import LoadedModel
 

@@ -14,7 +14,7 @@ import logging
 import re
 from pathlib import Path
 
-from abstractllm.download_progress import progress_only_on_a_terminal
+from abstractllm.backend import progress_only_on_a_terminal
 from abstractllm.errors import AuthenticationError, InvalidArgumentError, ModelNotFoundError, ProviderConnectionError
 from abstractllm_hf_gguf.options import LoadSpec
 

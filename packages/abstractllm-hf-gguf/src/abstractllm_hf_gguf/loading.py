@@ -15,10 +15,9 @@ import logging
 from collections.abc import Hashable
 from pathlib import Path
 
-from abstractllm.backend import BackendInfo
+from abstractllm.backend import BackendInfo, SharedModelCache
 from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError, ModelLoadingError
-from abstractllm.model_cache import SharedModelCache
 from abstractllm.options import suggest
 from abstractllm_hf_gguf.backend import GGUFBackend
 from abstractllm_hf_gguf.chat import check_chat_format

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.providers.huggingface import HF_MODES
 from abstractllm_hf_gguf.errors import map_llama_error
 from abstractllm_hf_gguf.options import GENERATION_OPTIONS, LOAD_OPTIONS

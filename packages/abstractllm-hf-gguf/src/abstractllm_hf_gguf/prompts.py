@@ -3,14 +3,14 @@
 ``raw`` completes ``request.prompt`` verbatim; otherwise the conversation goes through
 the chat format (tools offered are shown by core's rule, see
 :mod:`abstractllm_hf_gguf.chat`); a file without a chat template completes
-:func:`abstractllm.plain_prompt.plain_prompt_text`.
+:func:`abstractllm.backend.plain_prompt_text`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abstractllm.plain_prompt import plain_prompt_text
+from abstractllm.backend import plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel

@@ -1,4 +1,4 @@
-"""Tool calls in a GGUF model's reply, read with core's one parser (:mod:`abstractllm.tool_format`).
+"""Tool calls in a GGUF model's reply, read with core's one parser (:func:`abstractllm.backend.read_tool_calls`).
 
 :class:`ToolCallExtractor` splits streamed text: text outside ``<tool_call>`` blocks
 passes through, blocks are held back and read when the reply ends, so the reply text
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from abstractllm.tool_format import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallScan, read_tool_calls, tool_call_from_data
+from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ToolCallScan, read_tool_calls, tool_call_from_data
 from abstractllm.tools import ToolCall
 
 __all__ = ["ToolCallExtractor"]

@@ -14,8 +14,8 @@ import sys
 from collections import Counter
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import UnsupportedOperationError
-from abstractllm.interface import AbstractLLMInterface
 
 PROMPT = "Hello!"
 LONG = {"raw": True, "temperature": 0, "max_tokens": 200}

@@ -15,8 +15,8 @@ import time
 from collections import Counter
 
 from abstractllm import create_llm
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.errors import AbstractLLMError, UnsupportedOperationError
-from abstractllm.interface import AbstractLLMInterface
 
 PROMPT = "Hello!"
 

@@ -15,9 +15,8 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend import Backend, BackendInfo, SharedModelCache
 from abstractllm.errors import UnsupportedOperationError
-from abstractllm.model_cache import SharedModelCache
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta

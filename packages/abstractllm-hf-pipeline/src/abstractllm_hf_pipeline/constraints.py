@@ -3,7 +3,7 @@
 - ``response_format`` (``json_object`` / ``json_schema``): the reply is one compact
   JSON value of the schema (``{"type": "object"}`` for ``json_object``).
 - ``tool_choice="required"`` or a tool's name (with tools): the reply is one tool call,
-  ``<open>`` + core's :func:`abstractllm.tool_format.forced_call_schema` + ``<close>`` in
+  ``<open>`` + core's :func:`abstractllm.backend.forced_call_schema` + ``<close>`` in
   the model's tool markup (see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
   call takes precedence over ``response_format``.
 
@@ -30,9 +30,9 @@ import torch
 import xgrammar as xgr
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
+from abstractllm.backend import ToolMarkup, forced_call_schema
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import GenerationRequest
-from abstractllm.tool_format import ToolMarkup, forced_call_schema
 
 __all__ = ["MAX_DIGITS", "GrammarCache", "GrammarLogitsProcessor", "bounded_json_grammar", "constraint_key"]
 

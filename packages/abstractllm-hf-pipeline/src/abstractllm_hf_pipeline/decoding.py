@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from abstractllm.stops import StopSequenceFilter
+from abstractllm.backend import StopSequenceFilter
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.download_progress import progress_only_on_a_terminal
+from abstractllm.backend import progress_only_on_a_terminal
 from abstractllm.errors import (
     AuthenticationError,
     BackendNotInstalledError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.providers.huggingface import HF_MODES, PROVIDER, hf_options
 from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.options import PIPELINE_OPTIONS, load_spec, output_options

@@ -5,10 +5,10 @@
 - A tokenizer with a chat template: ``apply_chat_template(messages, tools=...,
   add_generation_prompt=True)``, tokenized without adding special tokens again (the
   template writes them). Offered tools (``tool_choice != "none"``) follow core's rule
-  (:mod:`abstractllm.tool_format`): passed to a template that renders them
+  (:mod:`abstractllm.backend`): passed to a template that renders them
   (:func:`tool_rendering` is ``"native"``), otherwise described in the system message
   in the fallback format (``"prompted"``).
-- No chat template: core's :func:`abstractllm.plain_prompt.plain_prompt_text` (one user
+- No chat template: core's :func:`abstractllm.backend.plain_prompt_text` (one user
   turn as it is, anything more in the ``"Role: content"`` fallback, tools prompted).
 
 With ``truncation`` the prompt keeps its *last* tokens so that prompt plus
@@ -21,9 +21,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.plain_prompt import plain_prompt_text
+from abstractllm.backend import messages_with_tool_prompt, plain_prompt_text, template_renders_tools
 from abstractllm.request import GenerationRequest
-from abstractllm.tool_format import messages_with_tool_prompt, template_renders_tools
 from abstractllm_hf_pipeline.tool_calls import tool_markup
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 A model whose tokenizer ships a ``response_template`` (transformers ≥ 5.13) is read
 with ``tokenizer.parse_response``; its ``tool_calls`` field's literal ``open`` /
 ``close`` anchors are the markup. Every other model uses core's fallback markup and
-parser (:mod:`abstractllm.tool_format`)::
+parser (:func:`abstractllm.backend.read_tool_calls`)::
 
     <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>
 
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.tool_format import FALLBACK_MARKUP, ToolMarkup, read_tool_calls, tool_call_from_data
+from abstractllm.backend import FALLBACK_MARKUP, ToolMarkup, read_tool_calls, tool_call_from_data
 from abstractllm.tools import ToolCall, ToolDefinition
 
 if TYPE_CHECKING:

@@ -22,9 +22,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.llm import AbstractLLMInterface
+from abstractllm._private.model_cache import clear_all_model_caches
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.interface import AbstractLLMInterface
-from abstractllm.model_cache import clear_all_model_caches
 from abstractllm.options import (
     Option,
     check_bool,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.enums import ModelCapability
 from abstractllm.errors import (
     AbstractLLMError,
@@ -16,7 +17,6 @@ from abstractllm.errors import (
     InvalidArgumentError,
     UnsupportedOperationError,
 )
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.response import GenerateResponse, StreamChunk
 
 __all__ = ["BackendConformance"]

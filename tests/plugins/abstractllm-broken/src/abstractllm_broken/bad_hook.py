@@ -1,6 +1,6 @@
 """Implements a hook with an argument the hookspec does not have."""
 
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 
 
 @hookimpl

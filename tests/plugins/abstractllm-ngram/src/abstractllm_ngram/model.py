@@ -8,10 +8,9 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend import Backend, BackendInfo, StopSequenceFilter
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
-from abstractllm.stops import StopSequenceFilter
 
 CORPUS = (
     "the capital of france is paris . the capital of germany is berlin . "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
+from abstractllm.hookspecs import hookimpl
 from abstractllm.options import Option, check_optional_str
-from abstractllm.plugins import hookimpl
 
 
 def load(info: BackendInfo, config: ConfigManager) -> Backend:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Generator
 from typing import Any
 
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 
 CALLS: Counter[str] = Counter()
 FINISHED: list[dict[str, Any]] = []

@@ -9,11 +9,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.session_files import session_path
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
-from abstractllm.session_files import session_path
 
 if TYPE_CHECKING:
-    from abstractllm.interface import AbstractLLMInterface
+    from abstractllm._private.llm import AbstractLLMInterface
     from abstractllm.session import Session
 
 __all__ = ["SessionManager"]
@@ -87,7 +87,7 @@ class SessionManager:
         """Load every ``*.json`` in the folder; unreadable files are logged and skipped."""
         directory = self._require_dir()
         if isinstance(provider, str):
-            from abstractllm.factory import create_llm
+            from abstractllm._private.factory import create_llm
 
             provider = create_llm(provider, **dict(provider_config or {}))
         from abstractllm.session import Session

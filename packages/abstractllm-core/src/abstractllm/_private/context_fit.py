@@ -8,12 +8,12 @@ import weakref
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from abstractllm._private.messages import Message
 from abstractllm.enums import MessageRole
 from abstractllm.errors import ContextWindowExceededError
-from abstractllm.messages import Message
 
 if TYPE_CHECKING:
-    from abstractllm.interface import AbstractLLMInterface
+    from abstractllm._private.llm import AbstractLLMInterface
 
 __all__ = ["MAX_FIT_ATTEMPTS", "ContextFit"]
 

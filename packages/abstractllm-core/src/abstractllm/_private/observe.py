@@ -18,8 +18,8 @@ from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Timing, ToolCall, Usage
 
 if TYPE_CHECKING:
+    from abstractllm._private.plugins import Plugins
     from abstractllm.errors import AbstractLLMError
-    from abstractllm.plugins import Plugins
 
 __all__ = ["HOOK", "CallKind", "CallOutcome", "FinishedCall", "Observer", "StreamClock"]
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from abstractllm._private.json_schema import schema_errors
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
-from abstractllm.json_schema import schema_errors
 
 __all__ = ["ResponseFormat", "json_error_text", "normalize_response_format", "parse_structured"]
 
@@ -64,7 +64,7 @@ def parse_structured(text: str, response_format: ResponseFormat, finish_reason: 
     """The reply parsed as JSON and checked against the schema.
 
     Raises ``OutputParsingError`` when the reply was cut by ``max_tokens``, is not JSON,
-    or breaks the schema (checked by :mod:`abstractllm.json_schema`).
+    or breaks the schema (checked by :mod:`abstractllm._private.json_schema`).
     """
     if finish_reason == "length":
         raise OutputParsingError("the structured reply was cut off by max_tokens (finish_reason 'length'); raise max_tokens")

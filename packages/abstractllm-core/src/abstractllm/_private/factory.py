@@ -6,21 +6,21 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.error_mapping import map_exception
+from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm.backend import Backend
 from abstractllm.config import ConfigManager, param_name
-from abstractllm.error_mapping import map_exception
 from abstractllm.errors import (
     AbstractLLMError,
     BackendNotInstalledError,
     InvalidArgumentError,
     UnsupportedProviderError,
 )
-from abstractllm.interface import AbstractLLMInterface
 from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS, suggest
 from abstractllm.providers import huggingface
 
 if TYPE_CHECKING:
-    from abstractllm.plugins import InstalledBackend, Plugins
+    from abstractllm._private.plugins import InstalledBackend, Plugins
 
 __all__ = ["create_llm", "get_llm_providers"]
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def get_llm_providers() -> list[str]:
     """Names of the providers installed plugins serve."""
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.plugins import get_plugins
 
     return sorted({*get_plugins().providers(), huggingface.PROVIDER})
 
@@ -49,7 +49,7 @@ def create_llm(provider: str, /, **config: Any) -> AbstractLLMInterface:
         raise UnsupportedProviderError(
             f"provider must be a provider name such as 'huggingface', got {provider!r}", available=get_llm_providers()
         )
-    from abstractllm.plugins import get_plugins
+    from abstractllm._private.plugins import get_plugins
 
     provider = provider.strip().lower()
     values = {param_name(key): value for key, value in config.items()}
@@ -113,7 +113,7 @@ def _resolve(provider: str, values: Mapping[str, Any], plugins: Plugins) -> Inst
         return modes[canonical]
     if provider == huggingface.PROVIDER and mode in huggingface.HF_MODES:
         distribution = huggingface.HF_MODES[mode][0]
-        from abstractllm.install_hint import install_line  # on use: it reads pip's install records
+        from abstractllm._private.install_hint import install_line  # on use: it reads pip's install records
 
         install = install_line(distribution)
         raise BackendNotInstalledError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.providers.huggingface import PROVIDER, resolve_mode
 
 

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from abstractllm._private.messages import normalize_messages
 from abstractllm.errors import InvalidArgumentError, ResourceExhaustedError
-from abstractllm.messages import normalize_messages
 
 __all__ = ["check_session_id", "read_session_file", "session_path", "write_json_atomically"]
 

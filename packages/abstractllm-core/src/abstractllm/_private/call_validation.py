@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from abstractllm._private.messages import Message, check_text, normalize_messages
+from abstractllm._private.structured import normalize_response_format
 from abstractllm.backend import BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.messages import Message, check_text, normalize_messages
 from abstractllm.options import GENERATION_OPTIONS, Option, validate_options
 from abstractllm.request import GenerationParams, GenerationRequest
-from abstractllm.structured import normalize_response_format
 from abstractllm.tools import normalize_tool_choice, normalize_tools
 
 __all__ = ["CallValidator"]

@@ -32,7 +32,8 @@ class Message:
     ``role`` is one of ``system``, ``user``, ``assistant``, ``tool``. An assistant turn
     may carry ``tool_calls``; a ``tool`` turn answers the call whose id is ``tool_call_id``
     (``name`` is the tool's name). ``timestamp`` is seconds since the epoch (written as
-    ISO 8601 by ``to_dict``, as the original library did).
+    ISO 8601 by ``to_dict``, as the original library did). ``ChatMessage`` is an alias of this
+    class (the original library's name).
     """
 
     role: str
@@ -83,6 +84,7 @@ class Message:
         return data
 
 
+#: Alias of :class:`Message`: the original library's name.
 ChatMessage = Message
 
 

@@ -1,7 +1,7 @@
 """Plugin discovery: the pluggy manager, entry points, and the table of installed backends.
 
 Plugins are registered under the entry-point group ``abstractllm``, found through
-:mod:`abstractllm._discovery_cache` (a scan of every distribution only when something was
+:mod:`abstractllm._private.discovery_cache` (a scan of every distribution only when something was
 installed or removed since the last one). A plugin that fails
 to import or whose hooks are invalid is recorded in :attr:`Plugins.broken` with its
 distribution's name and the reason, and the others keep working.
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pluggy
 
-from abstractllm import _discovery_cache, hookspecs
+from abstractllm import hookspecs
+from abstractllm._private import discovery_cache
 from abstractllm.backend import BackendInfo
 
 if TYPE_CHECKING:
@@ -26,13 +27,19 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["ENTRY_POINT_GROUP", "BrokenPlugin", "InstalledBackend", "Plugins", "get_plugins", "hookimpl"]
+__all__ = ["ENTRY_POINT_GROUP", "BrokenPlugin", "InstalledBackend", "Plugins", "get_plugins"]
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "abstractllm"
 
-hookimpl = pluggy.HookimplMarker("abstractllm")
+#: Told to a plugin that imports a core module that is now private (abstractllm 0.1 → 0.2).
+PLUGIN_SURFACE_MOVED = (
+    "abstractllm's internal modules moved to abstractllm._private; a plugin imports from abstractllm.backend"
+    " (Backend, BackendInfo and core's building blocks: SharedModelCache, StopSequenceFilter, the tool-format"
+    " helpers...), abstractllm.request, abstractllm.response, abstractllm.options, abstractllm.errors,"
+    " abstractllm.hookspecs (hookimpl) and abstractllm.testing (see docs/plugins.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class Plugins:
         known = self._direct.get(hook_name)
         if known is None:
             impls = getattr(self.manager.hook, hook_name).get_hookimpls()
-            known = self._direct[hook_name] = len(impls) == 1 and impls[0].plugin_name == "abstractllm.default_hooks"
+            known = self._direct[hook_name] = len(impls) == 1 and impls[0].plugin_name == "abstractllm._private.default_hooks"
         return known
 
     def call(self, hook_name: str, direct: Callable[[GenerationRequest], T], backend: Backend, request: GenerationRequest) -> T:
@@ -152,6 +159,8 @@ class Plugins:
 
     def _broken(self, name: str, distribution: str, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("abstractllm."):
+            reason += f"; {PLUGIN_SURFACE_MOVED}"
         logger.warning("plugin %s from %s is broken: %s", name, distribution, reason)
         self.broken.append(BrokenPlugin(name, distribution, reason))
 
@@ -171,15 +180,14 @@ def _refuse_retired_hooks(plugin: object) -> None:
 
 
 def _new_plugins() -> Plugins:
-    from abstractllm import default_hooks
-    from abstractllm.providers import huggingface_hooks
+    from abstractllm._private import default_hooks, huggingface_hooks
 
     manager = pluggy.PluginManager("abstractllm")
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
-    plugins.register(default_hooks, "abstractllm.default_hooks", "abstractllm-core")
+    plugins.register(default_hooks, "abstractllm._private.default_hooks", "abstractllm-core")
     plugins.register(huggingface_hooks, "abstractllm.providers.huggingface", "abstractllm-core")
-    for entry_point in _discovery_cache.entry_points(ENTRY_POINT_GROUP):
+    for entry_point in discovery_cache.entry_points(ENTRY_POINT_GROUP):
         try:
             plugin = entry_point.load()
         except Exception as exc:  # a broken plugin must not break the others

@@ -9,16 +9,16 @@ a :class:`~abstractllm.session.Session`):
 - Anything more (a system prompt, several turns, tool results, tools offered): core's
   fallback chat format, :func:`abstractllm.request.render_plain_chat`, with offered tools
   described in the system line in the fallback tool format of
-  :func:`abstractllm.tool_format.tool_prompt` and earlier tool calls written as
+  :func:`abstractllm._private.tool_format.tool_prompt` and earlier tool calls written as
   ``<tool_call>`` blocks after the assistant's text.
 """
 
 from __future__ import annotations
 
+from abstractllm._private.messages import Message
+from abstractllm._private.tool_format import FALLBACK_MARKUP, ToolMarkup, call_markup, tool_prompt
 from abstractllm.enums import MessageRole
-from abstractllm.messages import Message
 from abstractllm.request import GenerationRequest, render_plain_chat
-from abstractllm.tool_format import FALLBACK_MARKUP, ToolMarkup, call_markup, tool_prompt
 
 __all__ = ["plain_prompt_text", "single_user_turn"]
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abstractllm.structured import json_error_text
+from abstractllm._private.structured import json_error_text
 from abstractllm.tools import ToolCall, ToolDefinition
 
 __all__ = [

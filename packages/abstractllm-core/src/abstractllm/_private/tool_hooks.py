@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.messages import Message
 from abstractllm.enums import MessageRole
-from abstractllm.messages import Message
 from abstractllm.tools import ToolCall
 
 if TYPE_CHECKING:
-    from abstractllm.plugins import Plugins
+    from abstractllm._private.plugins import Plugins
 
 __all__ = [
     "ToolCallContext",

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import Any
 
 from abstractllm.backend import Backend
-from abstractllm.plugins import hookimpl
+from abstractllm.hookspecs import hookimpl
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
 
