@@ -64,6 +64,27 @@ CASES: list[Case] = [
         "frobnicate",
         on("pipeline"),
     ),
+    # -- schemas that are not JSON Schemas, refused by core before any model runs, on every mode
+    *[
+        Case(
+            f"{mode}-schema-type-not-a-name",
+            gen(mode, "Hi", response_format={"type": "json_schema", "json_schema": {"schema": {"type": 5}}}),
+            E.InvalidArgumentError,
+            "$.type: 5 is not a JSON type",
+            on(mode),
+        )
+        for mode in MODES
+    ],
+    *[
+        Case(
+            f"{mode}-tool-schema-required-not-a-list",
+            gen(mode, "Hi", tools=[{"type": "function", "function": {"name": "f", "parameters": {"required": "x"}}}]),
+            E.InvalidArgumentError,
+            "$.required: must be a list",
+            on(mode),
+        )
+        for mode in MODES
+    ],
     # -- prompts of the wrong kind, on every mode
     *[Case(f"{mode}-bytes-prompt", gen(mode, b"hi"), E.InvalidArgumentError, "prompt", on(mode)) for mode in MODES],
     *[

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, Literal
 
 import pytest
@@ -171,3 +172,37 @@ def test_async_tools_are_awaited(gatekeeper: Gatekeeper) -> None:
     assert results[0].content == '{"echo": "hi"}'
     sync = run_tool_calls([ToolCall("slow_echo", {"text": "hi"})], {"slow_echo": slow_echo}, get_plugins())
     assert "use generate_with_tools_async" in (sync[0].content or "")
+
+
+@pytest.mark.parametrize(
+    ("schema", "defect"),
+    [
+        ({"type": 5}, "$.type: 5 is not a JSON type"),
+        ({"type": "object", "properties": {"a": {"type": "strin"}}}, "$.properties.a.type: 'strin'"),
+        ({"type": "object", "required": "a"}, "$.required: must be a list of property names"),
+        ({"type": "array", "items": 3}, "$.items: a schema is an object, not int"),
+        ({"anyOf": []}, "$.anyOf: must be a non-empty list of schemas"),
+        ({"type": "string", "maxLength": -1}, "$.maxLength: must be an integer >= 0"),
+        ({"type": "number", "multipleOf": 0}, "$.multipleOf: must be a finite number > 0"),
+        ({"type": "object", "properties": []}, "$.properties: must be an object of name to schema"),
+    ],
+)
+def test_an_unusable_schema_is_refused_before_any_model_runs(schema: dict[str, Any], defect: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=re.escape(defect)) as caught:
+        normalize_response_format({"type": "json_schema", "json_schema": {"name": "r", "schema": schema}})
+    assert caught.value.parameter == "response_format"
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    with pytest.raises(InvalidArgumentError, match=re.escape(defect)) as caught:
+        normalize_tools([tool])
+    assert caught.value.parameter == "tools" and "tools[0] ('f')" in str(caught.value)
+
+
+def test_usable_schemas_pass_the_check() -> None:
+    for schema in (
+        {"type": ["string", "null"]},
+        {"type": "object", "properties": {"type": {"type": "string"}, "x": True}, "additionalProperties": False},
+        {"type": "array", "items": [{"type": "integer"}], "minItems": 1, "uniqueItems": True},
+        {"$defs": {"p": {"type": "integer", "minimum": 0}}, "$ref": "#/$defs/p", "title": "anything", "format": "x"},
+    ):
+        assert normalize_response_format({"type": "json_schema", "json_schema": {"schema": schema}}) is not None
+        assert normalize_tools([{"type": "function", "function": {"name": "f", "parameters": schema}}])

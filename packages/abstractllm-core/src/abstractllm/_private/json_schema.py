@@ -10,6 +10,9 @@ its format checker. Without it core checks a built-in subset: ``type``, ``enum``
 and local ``$ref`` into ``$defs``/``definitions`` (annotations such as ``title`` need no
 check). Any other keyword the schema uses (``format``, ``not``, ``if``, ...) is listed
 in :attr:`SchemaCheck.unchecked` and logged as a warning, never silently passed.
+
+:func:`schema_defects` checks a schema itself, before any model runs: a keyword of the
+subset above whose value has the wrong shape (``{"type": 5}``) makes the schema unusable.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SchemaCheck", "check_json", "schema_errors"]
+__all__ = ["SchemaCheck", "check_json", "schema_defects", "schema_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -259,3 +262,58 @@ def _resolve(reference: str, root: dict[str, Any]) -> dict[str, Any]:
     for part in reference[2:].split("/"):
         node = node.get(part, {}) if isinstance(node, dict) else {}
     return node if isinstance(node, dict) else {}
+
+
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def schema_defects(schema: Any, path: str = "$") -> list[str]:
+    """What makes ``schema`` unusable, each as ``"<path>.<keyword>: <problem>"``; empty when
+    every keyword of the checked subset has a value of the right shape (a JSON Schema is an
+    object; a subschema may also be ``true`` or ``false``)."""
+    if isinstance(schema, bool) and path != "$":
+        return []
+    if not isinstance(schema, dict):
+        return [f"{path}: a schema is an object, not {type(schema).__name__}"]
+    defects: list[str] = []
+    for keyword, value in schema.items():
+        where = f"{path}.{keyword}"
+        defects += _keyword_defects(keyword, value, where)
+    return defects
+
+
+def _keyword_defects(keyword: str, value: Any, where: str) -> list[str]:
+    if keyword == "type":
+        names = value if isinstance(value, list) and value else [value]
+        wrong = [name for name in names if not isinstance(name, str) or name not in _TYPES]
+        return [f"{where}: {wrong[0]!r} is not a JSON type; use one of {', '.join(sorted(_TYPES))}"] if wrong else []
+    if keyword in _SUBSCHEMA_MAPS:
+        if not isinstance(value, dict):
+            return [f"{where}: must be an object of name to schema"]
+        return [defect for name, sub in value.items() for defect in schema_defects(sub, f"{where}.{name}")]
+    if keyword in _SUBSCHEMA_LISTS:
+        if not isinstance(value, list) or not value:
+            return [f"{where}: must be a non-empty list of schemas"]
+        return [defect for index, sub in enumerate(value) for defect in schema_defects(sub, f"{where}[{index}]")]
+    if keyword == "items" and isinstance(value, list):  # the tuple form of drafts before 2020-12
+        return [defect for index, sub in enumerate(value) for defect in schema_defects(sub, f"{where}[{index}]")]
+    if keyword in ("items", "additionalProperties", "not"):
+        return schema_defects(value, where) if not isinstance(value, bool) else []
+    if keyword == "required":
+        ok = isinstance(value, list) and all(isinstance(name, str) for name in value)
+        return [] if ok else [f"{where}: must be a list of property names"]
+    if keyword == "enum":
+        return [] if isinstance(value, list) else [f"{where}: must be a list of the allowed values"]
+    if keyword in _COUNTS:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return [] if ok else [f"{where}: must be an integer >= 0"]
+    if keyword in _BOUNDS:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (keyword != "multipleOf" or value > 0)
+        return [] if ok else [f"{where}: must be a finite number" + (" > 0" if keyword == "multipleOf" else "")]
+    if keyword in ("pattern", "$ref"):
+        return [] if isinstance(value, str) else [f"{where}: must be a string"]
+    if keyword == "uniqueItems":
+        return [] if isinstance(value, bool) else [f"{where}: must be true or false"]
+    return []

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm._private.json_schema import schema_errors
+from abstractllm._private.json_schema import schema_defects, schema_errors
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
 
 __all__ = ["ResponseFormat", "json_error_text", "normalize_response_format", "parse_structured"]
@@ -35,6 +35,21 @@ def normalize_response_format(value: Any) -> ResponseFormat | None:
     """Accept OpenAI's ``{"type": "json_object"}`` / ``{"type": "json_schema", "json_schema": {...}}``,
     ``{"type": "text"}``, or a class with ``model_json_schema()`` (e.g. a pydantic model).
     """
+    normalized = _response_format(value)
+    if normalized is not None and normalized.schema is not None:
+        defects = schema_defects(normalized.schema)
+        if defects:
+            more = f" (and {len(defects) - 1} more)" if len(defects) > 1 else ""
+            raise InvalidArgumentError(
+                f"response_format's schema is not a usable JSON Schema: {defects[0]}{more}; fix the schema",
+                parameter="response_format",
+                value=defects[0],
+                allowed="a JSON Schema object",
+            )
+    return normalized
+
+
+def _response_format(value: Any) -> ResponseFormat | None:
     if value is None:
         return None
     if hasattr(value, "model_json_schema"):
