@@ -166,7 +166,7 @@ MAX_COUNT = 2**31 - 1
 
 def check_temperature(value: Any) -> float:
     """A finite number ≥ 0; below :data:`GREEDY_BELOW_TEMPERATURE` it becomes 0 (greedy)."""
-    number = float(check_float(0.0, optional=False)(value))
+    number = float(_check_non_negative(value))
     return 0.0 if number < GREEDY_BELOW_TEMPERATURE else number
 
 
@@ -219,6 +219,9 @@ def _bounds_text(minimum: float | None, maximum: float | None, low: str, high: s
     if maximum is not None:
         parts.append(f"{high} {maximum}")
     return (" " + " and ".join(parts)) if parts else ""
+
+
+_check_non_negative = check_float(0.0, optional=False)
 
 
 GENERATION_OPTIONS: dict[str, Option] = {

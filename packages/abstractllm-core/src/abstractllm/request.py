@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from abstractllm._private.messages import Message
@@ -60,15 +60,10 @@ class GenerationRequest:
     @property
     def encoded(self) -> Any:
         """This request's prompt as the backend's ``encode`` returned it when core checked the
-        context window, or None. A request built anew (``dataclasses.replace`` by a plugin's
-        wrapper, say) carries none, so a backend never generates from a stale encoding."""
+        context window, or None. Core sets it once, before any plugin sees the request; a
+        request built anew (``dataclasses.replace`` by a plugin, say) carries none, so a
+        backend never generates from a stale encoding."""
         return self._encoded
-
-    def with_encoded(self, encoded: Any) -> GenerationRequest:
-        """A copy of this request carrying ``encoded`` (see :attr:`encoded`)."""
-        copy = replace(self)
-        object.__setattr__(copy, "_encoded", encoded)
-        return copy
 
     def chat_dicts(self) -> list[dict[str, Any]]:
         """``messages`` in the OpenAI chat shape, ready for ``apply_chat_template`` or an API."""

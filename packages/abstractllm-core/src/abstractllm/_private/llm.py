@@ -374,7 +374,7 @@ class AbstractLLMInterface:
             )
 
     def _with_window_checked(self, request: GenerationRequest) -> GenerationRequest:
-        """``request`` carrying its encoded prompt, once its length fits the context window."""
+        """``request``, now carrying its encoded prompt, once its length fits the context window."""
         backend = self._require_backend()
         if self._capabilities is None:
             self.get_capabilities()
@@ -401,7 +401,8 @@ class AbstractLLMInterface:
                 value=used,
                 allowed=f"fewer than {window} prompt tokens",
             )
-        return request.with_encoded(encoded)
+        object.__setattr__(request, "_encoded", encoded)  # before any plugin sees it (see GenerationRequest.encoded)
+        return request
 
     def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
         if not completion.choices:
