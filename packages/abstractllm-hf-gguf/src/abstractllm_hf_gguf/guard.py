@@ -107,7 +107,8 @@ class ModelGuard:
         finally:
             with self._condition:
                 self._readers -= 1
-                self._condition.notify_all()
+                if self._closed:  # only close() waits for readers
+                    self._condition.notify_all()
 
     @contextlib.contextmanager
     def generation(self, owner: Owner, cancel: threading.Event | None = None) -> Iterator[Hold]:

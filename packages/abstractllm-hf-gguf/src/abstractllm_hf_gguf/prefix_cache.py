@@ -68,9 +68,12 @@ class PrefixCache:
     def prepare(self, prompt: Sequence[int]) -> None:
         """Before generating ``prompt``: save the context's state if the prompt would overwrite a long
         part of it, and restore the saved state with the longest common prefix if it beats the context."""
+        llama = self._llama
+        if llama.n_tokens < MIN_TOKENS and not self._states:  # nothing worth saving, nothing to restore
+            self._counts["misses"] += 1
+            return
         import numpy as np
 
-        llama = self._llama
         wanted = np.asarray(prompt, dtype=np.intc)
         live = llama.input_ids[: llama.n_tokens]
         live_match = _common_prefix(live, wanted)
