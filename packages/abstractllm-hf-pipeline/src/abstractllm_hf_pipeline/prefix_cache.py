@@ -166,6 +166,10 @@ def batch_cache(reused: Sequence[tuple[int, DynamicCache | None]]) -> DynamicCac
     rows = [(length, _layers(cache) if cache is not None and length > 0 else []) for length, cache in reused]
     template = next(layers for _, layers in rows if layers)
     batch = DynamicCache()
+    if len(rows) == 1:  # one row: no padding, and ``update`` copies the entry's prefix (the entry stays intact)
+        for index, (keys, values) in enumerate(template):
+            batch.update(keys[:, :, :width], values[:, :, :width], index)
+        return batch
     for index, (first_keys, first_values) in enumerate(template):
         heads, key_dim, value_dim = first_keys.shape[1], first_keys.shape[3], first_values.shape[3]
         keys = first_keys.new_zeros((len(rows), heads, width, key_dim))
@@ -180,11 +184,20 @@ def batch_cache(reused: Sequence[tuple[int, DynamicCache | None]]) -> DynamicCac
 
 def row_cache(cache: DynamicCache, row: int, spans: Sequence[tuple[int, int]]) -> DynamicCache:
     """A one-row ``DynamicCache`` with ``row``'s key/values at the columns ``spans`` (start, end), in order."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if start == end:
+            continue
+        if merged and merged[-1][1] == start:  # adjacent columns are one slice
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    merged = merged or [spans[0]]
     single = DynamicCache()
     for index, (keys, values) in enumerate(_layers(cache)):
-        single.update(
-            torch.cat([keys[row : row + 1, :, start:end] for start, end in spans], dim=2),
-            torch.cat([values[row : row + 1, :, start:end] for start, end in spans], dim=2),
-            index,
-        )
+        parts = [(keys[row : row + 1, :, start:end], values[row : row + 1, :, start:end]) for start, end in merged]
+        if len(parts) == 1:  # ``update`` copies a slice: one copy, not two
+            single.update(parts[0][0], parts[0][1], index)
+        else:
+            single.update(torch.cat([k for k, _ in parts], dim=2), torch.cat([v for _, v in parts], dim=2), index)
     return single
