@@ -50,12 +50,12 @@ class ContextFit:
         (room kept for ``max_tokens``, or the configured value, up to half the window)."""
         fitted = list(messages)
         window = model.get_capabilities().get("max_tokens")
-        if not isinstance(window, int) or model.count_tokens(fitted) is None:
+        if not isinstance(window, int):
             return fitted
         reserve = max_tokens if isinstance(max_tokens, int) else model.config_manager.get_param("max_tokens", 0)
         budget = max(window - min(int(reserve or 0), window // 2), 1)
         while len(fitted) > 1:
-            used = model.count_tokens(fitted)
+            used = model.count_tokens(fitted)  # None: the model cannot count, and the conversation goes as it is
             if used is None or used < budget or not _leave_out_oldest_turn(fitted):
                 break
             logger.debug("leaving out the oldest turn to fit %d tokens", window)
