@@ -59,6 +59,36 @@ def test_multi_turn_replies_equal_a_model_without_cache(
     assert _info(fresh)["hits"] == 0 and _info(fresh)["entries"] == 0
 
 
+def test_a_turn_extending_its_entry_whole_generates_on_it_in_place(chat_dir: Path, fresh: AbstractLLMInterface) -> None:
+    """A later turn takes the entry its prompt extends and stores the longer result: the same cache object, never
+    copied. A stream abandoned after the take loses the entry, never the accounting, and later turns stay exact."""
+    llm = create_llm("huggingface", model=str(chat_dir), device_map="cpu")  # its own load: a cache of its own
+    try:
+        cache = llm.backend.loaded.prefix_cache
+        messages: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}]
+        stored: list[int] = []
+        for question in QUESTIONS[:3]:
+            messages.append({"role": "user", "content": question})
+            reply = str(llm.generate(messages, temperature=0, max_tokens=16))
+            messages.append({"role": "assistant", "content": reply})
+            assert len(cache._entries) == 1
+            stored.append(id(next(iter(cache._entries.values())).cache))
+        assert len(set(stored)) == 1  # turns 2 and 3 extended turn 1's cache object in place
+        assert messages[-1]["content"] == str(fresh.generate(messages[:-1], temperature=0, max_tokens=16))
+
+        messages.append({"role": "user", "content": QUESTIONS[3]})
+        stream = llm.generate(messages, stream=True, temperature=0, max_tokens=16)
+        next(stream)
+        stream.close()  # abandoned after its entry was taken
+        gc.collect()
+        assert cache.bytes == sum(entry.nbytes for entry in cache._entries.values())
+        assert str(llm.generate(messages, temperature=0, max_tokens=16)) == str(
+            fresh.generate(messages, temperature=0, max_tokens=16)
+        )
+    finally:
+        llm.unload()
+
+
 def test_repeated_system_prompt_across_independent_calls(llm: AbstractLLMInterface, fresh: AbstractLLMInterface) -> None:
     def ask(model: AbstractLLMInterface) -> list[str]:
         return [str(model.generate(q, system_prompt=SYSTEM, temperature=0, max_tokens=12)) for q in QUESTIONS]

@@ -214,11 +214,14 @@ class Engine:
             reply=ReplyText(job.request.params.stop, marker, prefix),
         )
 
-    def _reused(self, jobs: Sequence[Job]) -> list[tuple[int, DynamicCache | None]]:
-        """Per job, the length of its prompt's cached prefix and the cache entry holding it."""
+    def _reused(self, jobs: Sequence[Job]) -> tuple[list[tuple[int, DynamicCache | None]], DynamicCache | None]:
+        """Per job, the length of its prompt's cached prefix and the cache entry holding it; and, for a batch of
+        one job whose prompt extends an entry whole, that entry, taken out of the cache to generate on in place."""
         if not self.prefix_cache.enabled or not self._prefix_reusable or jobs[0].rows != 1:
-            return [(0, None)] * len(jobs)
-        return [self.prefix_cache.find(job.prompt.ids) for job in jobs]
+            return [(0, None)] * len(jobs), None
+        found = [self.prefix_cache.find(job.prompt.ids, take=len(jobs) == 1) for job in jobs]
+        taken = next((cache for _, cache, whole in found if whole), None)
+        return [(length, cache) for length, cache, _ in found], taken
 
     def _remember(self, jobs: Sequence[Job], rows: list[_Row], reused: list[tuple[int, Any]], width: int, output: Any) -> None:
         """Store every finished row's prompt and reply key/values (one row per job here; ``width``: the input's)."""
@@ -241,7 +244,7 @@ class Engine:
     def _generate(self, jobs: Sequence[Job]) -> list[Completion]:
         params = jobs[0].request.params
         greedy = jobs[0].greedy
-        reused = self._reused(jobs)
+        reused, taken = self._reused(jobs)
         cached = max(length for length, _ in reused)
         width = cached + max(len(job.prompt.ids) - length for job, (length, _) in zip(jobs, reused, strict=True))
         input_ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
@@ -264,7 +267,7 @@ class Engine:
             "num_return_sequences": jobs[0].rows,
         }
         if cached:
-            kwargs[CACHE_FIELD] = batch_cache(reused)
+            kwargs[CACHE_FIELD] = taken if taken is not None else batch_cache(reused)
         remember = self.prefix_cache.enabled and self._prefix_reusable and jobs[0].rows == 1
         if remember:
             kwargs["return_dict_in_generate"] = True

@@ -100,8 +100,13 @@ class PrefixCache:
     def enabled(self) -> bool:
         return self.budget_bytes > 0
 
-    def find(self, ids: Sequence[int]) -> tuple[int, DynamicCache | None]:
-        """The longest reusable prefix of ``ids``: its length and the entry holding it (at least that long)."""
+    def find(self, ids: Sequence[int], *, take: bool = False) -> tuple[int, DynamicCache | None, bool]:
+        """The longest reusable prefix of ``ids``: its length, the entry holding it (at least that long), and
+        whether the entry was taken out of the cache.
+
+        With ``take``, an entry that ``ids`` extends whole is taken: the caller generates on from it in place
+        (no copy) and stores the longer result, which would replace the entry anyway (see :meth:`add`).
+        """
         wanted = tuple(ids)
         best_key, best_length = -1, 0
         with self._lock:
@@ -111,12 +116,17 @@ class PrefixCache:
                     best_key, best_length = key, length
             if best_length < MIN_REUSED_TOKENS:
                 self.misses += 1
-                return 0, None
-            self._entries.move_to_end(best_key)
+                return 0, None, False
             self.hits += 1
             self.reused_tokens += best_length
             logger.debug("prefix cache hit: %d of %d prompt tokens reused", best_length, len(wanted))
-            return best_length, self._entries[best_key].cache
+            entry = self._entries[best_key]
+            if take and len(entry.ids) == best_length:
+                del self._entries[best_key]
+                self.bytes -= entry.nbytes
+                return best_length, entry.cache, True
+            self._entries.move_to_end(best_key)
+            return best_length, entry.cache, False
 
     def add(self, ids: Sequence[int], cache: DynamicCache) -> None:
         """Remember ``cache`` (one row holding the key/values of ``ids``), evicting least recently used entries."""
@@ -183,7 +193,8 @@ def batch_cache(reused: Sequence[tuple[int, DynamicCache | None]]) -> DynamicCac
 
 
 def row_cache(cache: DynamicCache, row: int, spans: Sequence[tuple[int, int]]) -> DynamicCache:
-    """A one-row ``DynamicCache`` with ``row``'s key/values at the columns ``spans`` (start, end), in order."""
+    """A one-row ``DynamicCache`` with ``row``'s key/values at the columns ``spans`` (start, end), in order:
+    ``cache`` itself when it is that already (one row, every column), else a copy."""
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if start == end:
@@ -193,8 +204,11 @@ def row_cache(cache: DynamicCache, row: int, spans: Sequence[tuple[int, int]]) -
         else:
             merged.append((start, end))
     merged = merged or [spans[0]]
+    layers = _layers(cache)
+    if merged == [(0, cache.get_seq_length())] and all(keys.shape[0] == 1 for keys, _ in layers):
+        return cache  # the caller's batch is over: its one row is the entry, uncopied
     single = DynamicCache()
-    for index, (keys, values) in enumerate(_layers(cache)):
+    for index, (keys, values) in enumerate(layers):
         parts = [(keys[row : row + 1, :, start:end], values[row : row + 1, :, start:end]) for start, end in merged]
         if len(parts) == 1:  # ``update`` copies a slice: one copy, not two
             single.update(parts[0][0], parts[0][1], index)
