@@ -21,7 +21,8 @@ staggered throughput >= 0.8x its arrival rate (the batcher keeps up), and overlo
 requests arriving together).
 
 The same patterns are run through transformers' ``ContinuousBatchingManager`` (paged cache on
-CPU, its own copy of the model) for comparison; those rows have no target. Writes
+CPU, its own copy of the model) for comparison, after ours and never beside them (its manager
+thread takes CPU for as long as it lives); those rows have no target. Writes
 ``benchmarks/results/batching.json``.
 """
 
@@ -177,25 +178,27 @@ def main() -> None:
 
     alone()
     single = statistics.median(_timed(alone) for _ in range(7))
-    cb = ContinuousBatching(model_dir)
-    same_tokens = cb.tokens(prompts[0]) == _greedy_ids(llm, prompts[0])
-    run_ours(llm, prompts, arrivals(REQUESTS, None, 0))  # warm both paths
-    cb.run(prompts, arrivals(REQUESTS, None, 0), -1)
+    run_ours(llm, prompts, arrivals(REQUESTS, None, 0))  # warm the path
 
-    engines: dict[str, Callable[[list[float], int], tuple[list[float], list[float]]]] = {
-        "ours": lambda offsets, round_: run_ours(llm, prompts, offsets),
-        "transformers CB": lambda offsets, round_: cb.run(prompts, offsets, round_),
-    }
-    runs: dict[str, dict[str, list[tuple[list[float], list[float]]]]] = {engine: {} for engine in engines}
+    # Each engine runs alone: CB's manager thread, while it lives, takes CPU from whatever else runs (on two
+    # cores it doubled our batches' times), so it is started only after our runs and stopped before the end.
+    runs: dict[str, dict[str, list[tuple[list[float], list[float]]]]] = {"ours": {}, "transformers CB": {}}
     rates: dict[str, float | None] = {"simultaneous": None, "staggered": 2 / single}
+    patterns: list[tuple[str, int, list[float]]] = []
     for pattern in ("simultaneous", "staggered", "overload"):
         if pattern == "overload":
             rates[pattern] = OVERLOAD * summary(runs["ours"]["simultaneous"])["throughput_rps"]
         count = OVERLOAD_REQUESTS if pattern == "overload" else REQUESTS
         for round_ in range(ROUNDS):
             offsets = arrivals(count, rates[pattern], round_)
-            for engine, run in engines.items():
-                runs[engine].setdefault(pattern, []).append(run(offsets, round_))
+            patterns.append((pattern, round_, offsets))
+            runs["ours"].setdefault(pattern, []).append(run_ours(llm, prompts, offsets))
+    same_tokens_ids = _greedy_ids(llm, prompts[0])
+    cb = ContinuousBatching(model_dir)
+    same_tokens = cb.tokens(prompts[0]) == same_tokens_ids
+    cb.run(prompts, arrivals(REQUESTS, None, 0), -1)  # warm the path
+    for pattern, round_, offsets in patterns:
+        runs["transformers CB"].setdefault(pattern, []).append(cb.run(prompts, offsets, round_))
     cb.close()
     llm.unload()
 
