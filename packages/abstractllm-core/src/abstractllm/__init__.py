@@ -7,8 +7,9 @@ that mode is created.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from abstractllm._private.lazy_names import lazy_names
 
 #: The version of all four distributions (their pyprojects read it here: the one place it is written).
 __version__ = "0.1.0"
@@ -53,14 +54,4 @@ if TYPE_CHECKING:
     from abstractllm.tools import ToolCall, ToolDefinition
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'abstractllm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_names(globals(), _EXPORTS)

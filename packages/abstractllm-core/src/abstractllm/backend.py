@@ -26,12 +26,12 @@ below are imported on first use, so a plugin pays only for what it uses:
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.lazy_names import lazy_names
 from abstractllm.errors import AbstractLLMError
 from abstractllm.options import Option
 from abstractllm.request import GenerationRequest
@@ -63,17 +63,9 @@ _BUILDING_BLOCKS = {
 __all__ = ["Backend", "BackendInfo", *sorted(_BUILDING_BLOCKS)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _BUILDING_BLOCKS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'abstractllm.backend' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"abstractllm._private.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_BUILDING_BLOCKS])
+__getattr__, __dir__ = lazy_names(
+    globals(), {name: f"abstractllm._private.{module}" for name, module in _BUILDING_BLOCKS.items()}
+)
 
 
 @dataclass(frozen=True)
