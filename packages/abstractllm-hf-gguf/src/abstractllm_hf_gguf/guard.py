@@ -80,6 +80,21 @@ class Hold:
         self.released = False
 
 
+class _Reading:
+    """The context manager of :meth:`ModelGuard.reading` (a class: it is entered on every call)."""
+
+    __slots__ = ("_guard",)
+
+    def __init__(self, guard: ModelGuard) -> None:
+        self._guard = guard
+
+    def __enter__(self) -> None:
+        self._guard._enter_reading()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._guard._leave_reading()
+
+
 class ModelGuard:
     """Serialises generations on one model and frees it only when no call runs (see module doc)."""
 
@@ -90,25 +105,28 @@ class ModelGuard:
         self._readers = 0
         self._closed = False
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._reading = _Reading(self)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[None]:
-        """A short call beside any generation; raises ``UnsupportedOperationError`` once closed."""
+    def reading(self) -> _Reading:
+        """A short call beside any generation (``with guard.reading(): ...``); raises
+        ``UnsupportedOperationError`` once closed."""
+        return self._reading
+
+    def _enter_reading(self) -> None:
         with self._condition:
             if self._closed:
                 raise UnsupportedOperationError(_UNLOADED)
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
-                if self._closed:  # only close() waits for readers
-                    self._condition.notify_all()
+
+    def _leave_reading(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            if self._closed:  # only close() waits for readers
+                self._condition.notify_all()
 
     @contextlib.contextmanager
     def generation(self, owner: Owner, cancel: threading.Event | None = None) -> Iterator[Hold]:
