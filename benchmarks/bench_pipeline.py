@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
-import gc
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, report, row  # noqa: E402
+from common import finish, median_seconds, report, row, rss, trim  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -43,26 +39,6 @@ CANDIDATES = [
     "You can call", "tools", "Paris, Berlin", "The weather", "JSON", "Get the weather", "arguments", "city",
     "France, Germany", "How are you?", "What would you", "1", "2", "3", "Numbers: 10", "values", "keys",
 ]  # fmt: skip
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096
-
-
-def _trim() -> None:
-    gc.collect()
-    with contextlib.suppress(OSError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _median(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def bench_overhead(llm: Any, prompt: str, repeats: int) -> dict[str, Any]:
@@ -83,8 +59,8 @@ def bench_overhead(llm: Any, prompt: str, repeats: int) -> dict[str, Any]:
     assert llm.generate(prompt, raw=True, temperature=0, max_tokens=32).usage.completion_tokens == 32
     raw_times, our_times = [], []
     for _ in range(repeats):  # interleaved so drift hits both alike
-        raw_times.append(_median(raw, 1))
-        our_times.append(_median(ours, 1))
+        raw_times.append(median_seconds(raw, 1))
+        our_times.append(median_seconds(ours, 1))
     raw_s, our_s = statistics.median(raw_times), statistics.median(our_times)
     return {"raw_s": raw_s, "abstractllm_s": our_s, "ratio": our_s / raw_s, "target": "<= 1.05", "ok": our_s / raw_s <= 1.05}
 
@@ -114,10 +90,10 @@ def bench_concurrency(llm: Any, prompts: list[str], repeats: int) -> dict[str, A
         with torch.inference_mode():
             model.generate(**batch, max_new_tokens=32, do_sample=False, pad_token_id=pad)
 
-    seq = _median(sequential, repeats)
-    conc = _median(lambda: asyncio.run(gathered()), repeats)
-    raw_seq = _median(raw_sequential, repeats)
-    raw_batch = _median(raw_batched, repeats)
+    seq = median_seconds(sequential, repeats)
+    conc = median_seconds(lambda: asyncio.run(gathered()), repeats)
+    raw_seq = median_seconds(raw_sequential, repeats)
+    raw_batch = median_seconds(raw_batched, repeats)
     speedup = seq / conc
     return {
         "requests": len(prompts),
@@ -171,15 +147,15 @@ def _big_model(folder: Path) -> str:
 
 
 def bench_memory(model_dir: str) -> dict[str, Any]:
-    _trim()
-    before = _rss()
+    trim()
+    before = rss()
     llm = create_llm("huggingface", model=model_dir)
     llm.generate("The sky is", raw=True, temperature=0, max_tokens=8)
-    loaded = _rss()
+    loaded = rss()
     llm.unload()
     del llm
-    _trim()
-    after = _rss()
+    trim()
+    after = rss()
     change = (after - before) / before
     return {"rss_before_mb": before / 2**20, "rss_loaded_mb": loaded / 2**20, "rss_after_mb": after / 2**20,
             "change": change, "target": "within 5%", "ok": abs(change) <= 0.05}  # fmt: skip

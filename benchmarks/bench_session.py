@@ -23,9 +23,6 @@ Writes ``benchmarks/results/session.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import statistics
 import sys
 import time
@@ -36,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, report, row  # noqa: E402
+from common import finish, report, row, rss, trim  # noqa: E402
 
 from abstractllm import Session, create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -49,19 +46,6 @@ QUESTIONS = ["What is the capital of France?", "And of Italy?", "Which one is la
              "Thank you. One more fact?"]  # fmt: skip
 PERSONAS = ("You are a careful assistant for a travel agency.", "You are a terse assistant for a weather service.")
 FILLER = " Always answer in one short sentence, name your sources when you can, and never invent facts about places."
-
-
-def rss() -> int:
-    """Resident set size of this process, in bytes."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096
-
-
-def trim() -> None:
-    """Return freed memory to the system, so RSS shows what is still held."""
-    gc.collect()
-    with contextlib.suppress(OSError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def system_prompt(llm: Any, persona: str, tokens: int) -> str:

@@ -9,6 +9,9 @@ any of them missed a target or crashed.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import os
 import statistics
@@ -32,6 +35,19 @@ def median_seconds(function: Callable[[], Any], repeats: int) -> float:
         function()
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
+
+
+def rss() -> int:
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def trim() -> None:
+    """Return freed memory to the system, so RSS shows what is still held."""
+    gc.collect()
+    with contextlib.suppress(OSError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
