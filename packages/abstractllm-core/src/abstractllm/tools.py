@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abstractllm._private.json_schema import schema_defects, schema_errors
+from abstractllm._private.json_schema import require_usable_schema, schema_errors
 from abstractllm.errors import InvalidArgumentError
 
 __all__ = [
@@ -177,16 +177,9 @@ def normalize_tools(tools: Sequence[Any] | None) -> tuple[ToolDefinition, ...]:
                 value=type(tool).__name__,
                 allowed="function, dict or ToolDefinition",
             )
-        defects = schema_defects(definition.input_schema)
-        if defects:
-            more = f" (and {len(defects) - 1} more)" if len(defects) > 1 else ""
-            raise InvalidArgumentError(
-                f"tools[{index}] ({definition.name!r}) has parameters that are not a usable JSON Schema:"
-                f" {defects[0]}{more}; fix the schema",
-                parameter="tools",
-                value=defects[0],
-                allowed="a JSON Schema object",
-            )
+        require_usable_schema(
+            definition.input_schema, what=f"tools[{index}] ({definition.name!r})'s parameter schema", parameter="tools"
+        )
         if any(existing.name == definition.name for existing in result):
             raise InvalidArgumentError(
                 f"two tools are named {definition.name!r}; tool names must be unique", parameter="tools", value=definition.name

@@ -24,7 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SchemaCheck", "check_json", "schema_defects", "schema_errors"]
+from abstractllm.errors import InvalidArgumentError
+
+__all__ = ["SchemaCheck", "check_json", "require_usable_schema", "schema_defects", "schema_errors"]
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +264,20 @@ def _resolve(reference: str, root: dict[str, Any]) -> dict[str, Any]:
     for part in reference[2:].split("/"):
         node = node.get(part, {}) if isinstance(node, dict) else {}
     return node if isinstance(node, dict) else {}
+
+
+def require_usable_schema(schema: Any, *, what: str, parameter: str) -> None:
+    """Raise ``InvalidArgumentError`` (``parameter``) naming the first of :func:`schema_defects` and how many
+    more there are; ``what`` says whose schema it is (``"response_format's schema"``)."""
+    defects = schema_defects(schema)
+    if defects:
+        more = f" (and {len(defects) - 1} more)" if len(defects) > 1 else ""
+        raise InvalidArgumentError(
+            f"{what} is not a usable JSON Schema: {defects[0]}{more}; fix the schema",
+            parameter=parameter,
+            value=defects[0],
+            allowed="a JSON Schema object",
+        )
 
 
 _COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm._private.json_schema import schema_defects, schema_errors
+from abstractllm._private.json_schema import require_usable_schema, schema_errors
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
 
 __all__ = ["ResponseFormat", "json_error_text", "normalize_response_format", "parse_structured"]
@@ -37,15 +37,7 @@ def normalize_response_format(value: Any) -> ResponseFormat | None:
     """
     normalized = _response_format(value)
     if normalized is not None and normalized.schema is not None:
-        defects = schema_defects(normalized.schema)
-        if defects:
-            more = f" (and {len(defects) - 1} more)" if len(defects) > 1 else ""
-            raise InvalidArgumentError(
-                f"response_format's schema is not a usable JSON Schema: {defects[0]}{more}; fix the schema",
-                parameter="response_format",
-                value=defects[0],
-                allowed="a JSON Schema object",
-            )
+        require_usable_schema(normalized.schema, what="response_format's schema", parameter="response_format")
     return normalized
 
 
