@@ -2,12 +2,21 @@
 
 Callers (sync threads, async tasks, streams) ``submit`` jobs. The worker takes every
 queued job, groups those with equal ``batch_key`` (at most ``max_batch_size`` rows per
-group) and runs each group as one ``generate`` call. Jobs that arrive while a batch
-runs form the next one. When a queued job was submitted with a ``window`` (async
-calls), the worker first waits until ``window`` seconds pass without a new arrival
-(never more than ``max_wait``) so that requests started together are batched
-together. Because only the worker touches the model, concurrent callers are safe and
-greedy results equal sequential ones.
+group) and runs each group as one ``generate`` call. When a queued job was submitted
+with a ``window`` (async calls), the worker first waits until ``window`` seconds pass
+without a new arrival (never more than ``max_wait``) so that requests started together
+are batched together.
+
+Jobs that arrive while a batch runs join it between two decoding steps when that pays
+(continuous batching): a greedy batch without grammars, with room for them, yields once
+their window has passed and :func:`worth_joining` says the wait they are spared outweighs
+restarting the batch (measured: the engine keeps running averages of a step's time and of
+a restart's). Its unfinished jobs are queued again ahead of the newcomers, so that one
+batch continues the old rows beside the new ones (see
+:class:`~abstractllm_hf_pipeline.progress.Resume`). Other jobs that arrive while a batch
+runs form the next one. Because only the worker touches the model, concurrent callers are
+safe and greedy results equal sequential ones. A batch whose rows partly ended restarts
+without them on the same terms (see :mod:`~abstractllm_hf_pipeline.yielding`).
 
 Interpreter exit: the worker is a daemon thread, and a daemon thread that is inside
 torch when Python finalises is torn down mid-call, which aborts the process
@@ -24,9 +33,10 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 from abstractllm_hf_pipeline.engine import Engine, Job
+from abstractllm_hf_pipeline.yielding import MIN_STEPS_LEFT, worth_joining
 
 __all__ = ["Batcher"]
 
@@ -46,11 +56,14 @@ class Batcher:
         self._queue: deque[tuple[Job, float]] = deque()
         self._running: list[Job] = []
         self._arrived = 0.0
+        self._first_waiting = 0.0  # when the oldest queued job was queued
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
         self.batches_run = 0
         self.largest_batch = 0
+        #: Batches that stopped early so that their rows could be regrouped (newcomers joining, ended rows leaving).
+        self.yields = 0
 
     @property
     def steps_run(self) -> int:
@@ -63,6 +76,8 @@ class Batcher:
         with self._condition:
             if self._closed:
                 raise RuntimeError("this model was unloaded")
+            if not self._queue:
+                self._first_waiting = time.monotonic()
             self._queue.append((job, window))
             self._arrived = time.monotonic()
             if self._thread is None:
@@ -109,11 +124,38 @@ class Batcher:
             self._running = jobs
             return jobs
 
+    def _ready(self, now: float) -> bool:
+        """Whether the queued jobs' batching window has passed (the condition under which ``_take`` stops waiting)."""
+        window = max(window for _, window in self._queue)
+        return window <= 0 or now >= min(self._arrived + window, self._first_waiting + max(self._max_wait, window))
+
+    def _joinable(self, group: Sequence[Job]) -> Callable[[int], bool]:
+        """``yield_to`` for ``group``'s batch: True once queued jobs of its kind can join it (room, the queue's
+        window passed) and :func:`~abstractllm_hf_pipeline.yielding.worth_joining` says it pays."""
+        key = group[0].batch_key()
+        running = sum(job.rows for job in group)
+        room = self._max_rows - running
+
+        def waiting(steps_left: int) -> bool:
+            if steps_left < MIN_STEPS_LEFT or not self._queue:
+                return False  # the cheap answer first: this runs after every decoding step
+            with self._condition:
+                if self._closed or not self._queue or not self._ready(time.monotonic()):
+                    return False
+                joining = 0
+                for job, _ in self._queue:
+                    if job.batch_key() == key and joining + job.rows <= room:
+                        joining += job.rows
+            engine = self._engine
+            return worth_joining(joining, running, steps_left, engine.step_seconds, engine.overhead_seconds)
+
+        return waiting
+
     def _groups(self, jobs: list[Job]) -> list[list[Job]]:
         groups: dict[Hashable, list[list[Job]]] = {}
         for job in jobs:
             if job.cancelled.is_set():
-                job.sink.fail(RuntimeError("the request was cancelled"))
+                self._engine.abandon(job)
                 continue
             chunks = groups.setdefault(job.batch_key(), [[]])
             if chunks[-1] and sum(other.rows for other in chunks[-1]) + job.rows > self._max_rows:
@@ -129,15 +171,22 @@ class Batcher:
             for group in self._groups(jobs):
                 if all(job.cancelled.is_set() for job in group):  # cancelled while an earlier group ran
                     for job in group:
-                        job.sink.fail(RuntimeError("the request was cancelled"))
+                        self._engine.abandon(job)
                     continue
                 self.batches_run += 1
                 self.largest_batch = max(self.largest_batch, len(group))
                 logger.debug("generating a batch of %d request(s)", len(group))
                 try:
-                    self._engine.run(group)
+                    unfinished = self._engine.run(group, self._joinable(group))
                 except Exception:  # a sink failed; the worker must survive for the other callers
                     logger.exception("delivering a batch's results failed")
+                    unfinished = [job for job in group if job.resume is not None]
+                if unfinished:
+                    self.yields += 1
+                    with self._condition:
+                        if not self._queue:
+                            self._first_waiting = time.monotonic()
+                        self._queue.extendleft((job, 0.0) for job in reversed(unfinished))
             with self._condition:
                 self._running = []
 

@@ -1,11 +1,19 @@
 """One ``model.generate`` call for a batch of compatible jobs.
 
-Prompts are left-padded into one batch. Every row keeps its own state — an
-:class:`~abstractllm_hf_pipeline.decoding.IncrementalDecoder`, its stop sequences,
-its ``max_tokens`` — advanced token by token by a stopping criterion while
-``generate`` runs (needed for streaming, stop sequences and per-row limits), or by
-replaying the generated ids afterwards (plain requests: no per-step work). Both paths
-run the same code, so streamed and non-streamed replies are equal.
+Prompts are left-padded into one batch. Every row keeps its own state (see
+:mod:`~abstractllm_hf_pipeline.progress`): an
+:class:`~abstractllm_hf_pipeline.decoding.IncrementalDecoder`, its stop sequences, its
+``max_tokens``. It is advanced token by token while ``generate`` runs when needed
+(streaming, stop sequences, per-row limits), else all at once when the row ends; both
+paths run the same code, so streamed and non-streamed replies are equal. A job gets its
+result as soon as its rows end, not when the batch does.
+
+A greedy batch can yield to newcomers between two decoding steps (``run``'s
+``yield_to``): it stops, and each unfinished job is handed back with a
+:class:`~abstractllm_hf_pipeline.progress.Resume` (its ids so far, the key/values of all
+but the last one, and its row), so that the next batch continues it beside the newcomers
+instead of making them wait for the whole batch. The continuation prefills only its last
+token, so its reply is the one an uninterrupted batch makes.
 
 Usage contract: ``prompt_tokens`` is the length of the prompt's input ids (no
 padding); ``completion_tokens`` counts, per returned sequence, the generated tokens
@@ -18,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
-from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
+from transformers import DynamicCache, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from abstractllm.options import GREEDY_BELOW_TEMPERATURE
@@ -36,6 +45,7 @@ from abstractllm_hf_pipeline.decoding import IncrementalDecoder, ReplyText
 from abstractllm_hf_pipeline.loading import LoadedWeights
 from abstractllm_hf_pipeline.options import OutputOptions
 from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cacheable, row_cache
+from abstractllm_hf_pipeline.progress import Batch, Resume, Row, StepWatch
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
 from abstractllm_hf_pipeline.tool_calls import parse_tool_calls, tool_markup
 
@@ -48,6 +58,8 @@ logger = logging.getLogger(__name__)
 CACHE_FIELD = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
 #: torch seeds are 64-bit: a larger (or negative) seed is taken modulo 2**64, so every integer seed is usable.
 SEED_MODULUS = 2**64
+#: Weight of the newest ``generate`` call in the engine's running averages of step and overhead times.
+TIMING_WEIGHT = 0.2
 
 
 class Sink(Protocol):
@@ -73,6 +85,13 @@ class Job:
     sink: Sink
     streaming: bool = False
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: Set when the job's batch yielded before the job finished: where the next batch continues it.
+    resume: Resume | None = None
+
+    @property
+    def ids(self) -> Sequence[int]:
+        """The token ids the next batch starts from: the prompt's, then those generated so far."""
+        return self.resume.ids if self.resume is not None else self.prompt.ids
 
     @property
     def greedy(self) -> bool:
@@ -99,47 +118,6 @@ class Job:
         return (*sampling, params.repetition_penalty, self.rows)
 
 
-@dataclass
-class _Row:
-    job: Job
-    decoder: IncrementalDecoder
-    reply: ReplyText
-    length: int = 0
-    reason: str | None = None
-
-
-class _Tracker(StoppingCriteria):
-    """Advances every row after each generated token and tells ``generate`` which rows are done."""
-
-    def __init__(self, engine: Engine, rows: list[_Row], width: int) -> None:
-        self._engine = engine
-        self._rows = rows
-        self._width = width
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        step = input_ids.shape[1] - self._width
-        last = input_ids[:, -1].tolist()
-        done = []
-        for row, token in zip(self._rows, last, strict=True):
-            if row.reason is None:
-                self._engine.advance(row, token, step)
-            done.append(row.reason is not None)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-
-class _Cancellation(StoppingCriteria):
-    """Ends the rows of cancelled jobs at the next token (other rows go on) and counts decoding steps."""
-
-    def __init__(self, engine: Engine, jobs: list[Job]) -> None:
-        self._engine = engine
-        self._jobs = jobs
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        self._engine.steps_run += 1
-        done = [job.cancelled.is_set() for job in self._jobs]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-
 class Engine:
     """Generates for batches of jobs on one loaded model. Not thread-safe: one caller at a time."""
 
@@ -159,10 +137,14 @@ class Engine:
         self._prefix_reusable = True  # False once the model's cache turns out not to be cuttable at any token
         #: Decoding steps run so far, over every ``generate`` call (a batch generating one token per row is one step).
         self.steps_run = 0
+        #: Running averages, in seconds, of one decoding step and of what a ``generate`` call costs beyond its
+        #: decoding steps (setup, prefill, bookkeeping): what a batch that yields to newcomers pays again.
+        self.step_seconds = 0.0
+        self.overhead_seconds = 0.0
 
     # -- per token ----------------------------------------------------------------------
 
-    def advance(self, row: _Row, token: int, step: int) -> None:
+    def advance(self, row: Row, token: int, step: int) -> None:
         """Account for ``token``, the ``step``-th generated token of ``row``."""
         row.length = step
         params = row.job.request.params
@@ -181,29 +163,63 @@ class Engine:
         elif row.job.cancelled.is_set():
             row.reason = "cancelled"
 
+    def replay(self, row: Row, base: int, ids: Sequence[int]) -> None:
+        """Advance ``row`` over the tokens of ``ids`` (what this batch generated for it; ``base``: the tokens it
+        had before) that it has not accounted for, until it ends."""
+        step = row.length
+        while row.reason is None and step - base < len(ids):
+            step += 1
+            self.advance(row, ids[step - base - 1], step)
+
+    def deliver(self, batch: Batch) -> None:
+        """Hand every job of ``batch`` whose rows have all ended its result, once."""
+        for index, job in enumerate(batch.jobs):
+            if index not in batch.delivered:
+                rows = batch.rows_of(index)
+                if all(row.reason is not None for row in rows):
+                    batch.delivered.add(index)
+                    try:
+                        completion = self._complete(job, rows)
+                    except Exception as exc:  # this job's reply cannot be built: the others are not affected
+                        job.sink.fail(exc)
+                        continue
+                    job.sink.finish(completion)
+
     # -- per batch ----------------------------------------------------------------------
 
-    def run(self, jobs: Sequence[Job]) -> None:
-        """Generate for ``jobs`` (equal ``batch_key``) and hand every result to its sink.
+    def run(self, jobs: Sequence[Job], yield_to: Callable[[int], bool] | None = None) -> list[Job]:
+        """Generate for ``jobs`` (equal ``batch_key``) and hand every job its result as soon as it has ended.
 
-        Any exception fails every job of the batch (and is then re-raised for logging by
-        the caller); the model stays usable.
+        ``yield_to(steps left)`` is asked after every decoding step of a greedy batch without
+        grammars; once it returns True the batch stops, and the jobs it returns (each with its
+        ``resume`` set) are to be run again, before or beside newer ones. Any exception fails
+        every job not yet answered; the model stays usable.
         """
+        delivered: set[int] = set()
         try:
-            completions = self._generate(jobs)
+            return self._generate(jobs, yield_to, delivered)
         except BaseException as exc:
             if exc.__traceback__ is not None:
                 traceback.clear_frames(exc.__traceback__)  # drop the frames' tensors now
-            for job in jobs:
-                job.sink.fail(exc)
-            return
-        for job, completion in zip(jobs, completions, strict=True):
-            job.sink.finish(completion)
+            for index, job in enumerate(jobs):
+                job.resume = None
+                if index not in delivered:
+                    job.sink.fail(exc)
+            return []
 
-    def _new_row(self, job: Job) -> _Row:
+    def abandon(self, job: Job) -> None:
+        """Finish ``job``, cancelled while it waited to be continued, with the reply it has so far."""
+        if job.resume is None:
+            job.sink.fail(RuntimeError("the request was cancelled"))
+            return
+        row, job.resume = job.resume.row, None
+        row.reason = "cancelled"
+        job.sink.finish(self._complete(job, [row]))
+
+    def _new_row(self, job: Job) -> Row:
         prefix = job.prompt.text if job.output.return_full_text else ""
         marker = self.markup.open if job.request.tools and job.request.tool_choice != "none" else None
-        return _Row(
+        return Row(
             job=job,
             decoder=IncrementalDecoder(
                 self.tokenizer,
@@ -215,51 +231,62 @@ class Engine:
         )
 
     def _reused(self, jobs: Sequence[Job]) -> tuple[list[tuple[int, DynamicCache | None]], DynamicCache | None]:
-        """Per job, the length of its prompt's cached prefix and the cache entry holding it; and, for a batch of
-        one job whose prompt extends an entry whole, that entry, taken out of the cache to generate on in place."""
-        if not self.prefix_cache.enabled or not self._prefix_reusable or jobs[0].rows != 1:
-            return [(0, None)] * len(jobs), None
-        found = [self.prefix_cache.find(job.prompt.ids, take=len(jobs) == 1) for job in jobs]
-        taken = next((cache for _, cache, whole in found if whole), None)
+        """Per job, the length of its ids' cached prefix and the cache holding it (a continued job's own, else a
+        prefix-cache entry); and, for a batch of one job, the cache to generate on in place when it holds that
+        prefix whole (a continued job's, or an entry taken out of the prefix cache)."""
+        lookup = self.prefix_cache.enabled and self._prefix_reusable and jobs[0].rows == 1
+        found: list[tuple[int, DynamicCache | None, bool]] = []
+        for job in jobs:
+            if job.resume is not None and job.resume.cache is not None:
+                found.append((len(job.resume.ids) - 1, job.resume.cache, True))
+            elif lookup:
+                found.append(self.prefix_cache.find(job.ids, take=len(jobs) == 1))
+            else:
+                found.append((0, None, False))
+        taken = found[0][1] if len(jobs) == 1 and found[0][2] else None
         return [(length, cache) for length, cache, _ in found], taken
 
-    def _remember(self, jobs: Sequence[Job], rows: list[_Row], reused: list[tuple[int, Any]], width: int, output: Any) -> None:
-        """Store every finished row's prompt and reply key/values (one row per job here; ``width``: the input's)."""
+    def _remember(self, batch: Batch, starts: list[Sequence[int]], reused: list[tuple[int, Any]], output: Any) -> None:
+        """Store every ended row's ids and reply key/values in the prefix cache, and give every unfinished one
+        (its batch yielded) its :class:`Resume` (one row per job here; ``starts``: the ids each row started the
+        batch from)."""
         cache = getattr(output, CACHE_FIELD)
-        if not cacheable(cache):
+        usable = cacheable(cache)
+        if not usable and self._prefix_reusable:
             self._prefix_reusable = False
             logger.debug("prefix cache off for this model: its cache (%s) cannot be cut at any token", type(cache).__name__)
-            return
+        width = batch.width
         cached = max(length for length, _ in reused)
-        fed = cache.get_seq_length() - width  # generated tokens whose key/values exist (the last one was never fed)
+        fed = cache.get_seq_length() - width if usable else 0  # generated tokens whose key/values exist
         generated = output.sequences[:, width:].tolist()
-        for index, (job, row, (length, _)) in enumerate(zip(jobs, rows, reused, strict=True)):
-            if job.cancelled.is_set():
-                continue
-            kept = min(row.length, fed)
-            fresh = len(job.prompt.ids) - length
-            spans = [(cached - length, cached), (width - fresh, width + kept)]
-            self.prefix_cache.add([*job.prompt.ids, *generated[index][:kept]], row_cache(cache, index, spans))
+        rows = zip(batch.jobs, starts, batch.rows, batch.bases, reused, strict=True)
+        for index, (job, ids, row, base, (length, _)) in enumerate(rows):
+            made = row.length - base  # tokens this batch generated for the row
+            kept = min(made, fed)
+            spans = [(cached - length, cached), (width - (len(ids) - length), width + kept)]
+            if row.reason is None:
+                resumed = [*ids, *generated[index][:made]]
+                job.resume = Resume(resumed, row_cache(cache, index, spans) if usable else None, row)
+            elif usable and self.prefix_cache.enabled and not job.cancelled.is_set():
+                self.prefix_cache.add([*ids, *generated[index][:kept]], row_cache(cache, index, spans))
 
-    def _generate(self, jobs: Sequence[Job]) -> list[Completion]:
+    def _generate(self, jobs: Sequence[Job], yield_to: Callable[[int], bool] | None, delivered: set[int]) -> list[Job]:
         params = jobs[0].request.params
         greedy = jobs[0].greedy
         reused, taken = self._reused(jobs)
-        cached = max(length for length, _ in reused)
-        width = cached + max(len(job.prompt.ids) - length for job, (length, _) in zip(jobs, reused, strict=True))
-        input_ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for index, (job, (length, _)) in enumerate(zip(jobs, reused, strict=True)):
-            ids = job.prompt.ids
-            # [padding, reused prefix | padding, the rest]: the mask makes every row's positions those of its own tokens
-            input_ids[index, cached - length : cached] = torch.tensor(ids[:length], dtype=torch.long)
-            attention_mask[index, cached - length : cached] = 1
-            input_ids[index, width - (len(ids) - length) :] = torch.tensor(ids[length:], dtype=torch.long)
-            attention_mask[index, width - (len(ids) - length) :] = 1
-        max_new = max(job.request.params.max_tokens for job in jobs)
+        starts = [job.ids for job in jobs]
+        carried = [job.resume.row if job.resume is not None else None for job in jobs]
+        for job in jobs:
+            job.resume = None  # set again for the rows still unfinished when the batch yields
+        made = [row.length if row is not None else 0 for row in carried]
+        left = [job.request.params.max_tokens - count for job, count in zip(jobs, made, strict=True)]
+        if self._prefix_reusable and any(row is not None for row in carried):
+            reused = self._prefilled(starts, reused)
+        input_ids, attention_mask, cached, width = self._inputs(starts, reused)
+        max_new = max(left)
         kwargs: dict[str, Any] = {
-            "input_ids": input_ids.to(self.device),
-            "attention_mask": attention_mask.to(self.device),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
             "max_new_tokens": max_new,
             "pad_token_id": self.pad_id,
             "eos_token_id": list(self.eos_ids) or None,
@@ -268,9 +295,6 @@ class Engine:
         }
         if cached:
             kwargs[CACHE_FIELD] = taken if taken is not None else batch_cache(reused)
-        remember = self.prefix_cache.enabled and self._prefix_reusable and jobs[0].rows == 1
-        if remember:
-            kwargs["return_dict_in_generate"] = True
         if not greedy:
             kwargs["temperature"] = params.temperature
             if params.top_p is not None:
@@ -285,32 +309,93 @@ class Engine:
         if any(grammar is not None for grammar in grammars):
             per_row = [grammar for job, grammar in zip(jobs, grammars, strict=True) for _ in range(job.rows)]
             kwargs["logits_processor"] = [GrammarLogitsProcessor(per_row, width, self.vocab_size)]
-        tracked = any(job.streaming or job.request.params.stop or job.request.params.max_tokens < max_new for job in jobs)
-        criteria: list[StoppingCriteria] = [_Cancellation(self, [job for job in jobs for _ in range(job.rows)])]
-        rows: list[_Row] = []
-        if tracked:
-            rows = [self._new_row(job) for job in jobs for _ in range(job.rows)]
-            criteria.append(_Tracker(self, rows, width))
-        kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
+            yield_to = None  # a continued row would lose its grammar's state
+        if not greedy or not self._prefix_reusable:
+            yield_to = None  # a continued sampled row would draw from another random stream
+        # the rows' key/values: for the prefix cache, and for continuing the rows of a batch that yields
+        remember = (self.prefix_cache.enabled and self._prefix_reusable and jobs[0].rows == 1) or yield_to is not None
+        if remember:
+            kwargs["return_dict_in_generate"] = True
+        pairs = zip(jobs, carried, strict=True)
+        rows = [row if row is not None else self._new_row(job) for job, row in pairs for _ in range(job.rows)]
+        follow = any(job.streaming or job.request.params.stop or rest < max_new for job, rest in zip(jobs, left, strict=True))
+        batch = Batch(jobs, rows, [row.length for row in rows], width, follow, delivered)
+        watch = StepWatch(self, batch, yield_to)
+        kwargs["stopping_criteria"] = StoppingCriteriaList([watch])
         with torch.inference_mode():
             output = self.model.generate(**kwargs)  # type: ignore[operator]
         sequences = output.sequences if remember else output
-        if not tracked:  # built only now: a request too large for memory fails in generate, not here
-            rows = [self._new_row(job) for job in jobs for _ in range(job.rows)]
-        generated = sequences[:, width:].tolist()
-        for row, ids in zip(rows, generated, strict=True):
-            step = row.length
-            while row.reason is None and step < len(ids):
-                step += 1
-                self.advance(row, ids[step - 1], step)
-            if row.reason is None:
+        for row, base, ids in zip(rows, batch.bases, sequences[:, width:].tolist(), strict=True):
+            self.replay(row, base, ids)
+            if row.reason is None and not watch.yielded:
                 row.reason = "length"
         if remember:
             with torch.inference_mode():
-                self._remember(jobs, rows, reused, width, output)
-        return [self._complete(job, [row for row in rows if row.job is job]) for job in jobs]
+                self._remember(batch, starts, reused, output)
+        self.deliver(batch)
+        self._timed(watch)
+        if watch.yielded:
+            logger.debug("a batch yielded to newcomers after %d step(s)", watch.steps)
+        return [job for job in jobs if job.resume is not None]
 
-    def _complete(self, job: Job, rows: list[_Row]) -> Completion:
+    def _inputs(
+        self, starts: Sequence[Sequence[int]], reused: Sequence[tuple[int, Any]]
+    ) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """Input ids and attention mask for rows starting from ``starts`` with the ``reused`` prefixes cached,
+        and the cached and whole widths."""
+        cached = max(length for length, _ in reused)
+        width = cached + max(len(ids) - length for ids, (length, _) in zip(starts, reused, strict=True))
+        input_ids = torch.full((len(starts), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(starts), width), dtype=torch.long)
+        for index, (ids, (length, _)) in enumerate(zip(starts, reused, strict=True)):
+            # [padding, reused prefix | padding, the rest]: the mask makes every row's positions those of its own tokens
+            input_ids[index, cached - length : cached] = torch.tensor(ids[:length], dtype=torch.long)
+            attention_mask[index, cached - length : cached] = 1
+            input_ids[index, width - (len(ids) - length) :] = torch.tensor(ids[length:], dtype=torch.long)
+            attention_mask[index, width - (len(ids) - length) :] = 1
+        return input_ids.to(self.device), attention_mask.to(self.device), cached, width
+
+    def _prefilled(
+        self, starts: Sequence[Sequence[int]], reused: list[tuple[int, DynamicCache | None]]
+    ) -> list[tuple[int, DynamicCache | None]]:
+        """``reused`` with the rows that would prefill more than one token (newcomers joining continued rows)
+        prefilled, in a call of their own, up to their last id: the joined batch then feeds one token per row
+        instead of padding every continued row to the longest new prompt."""
+        fresh = [index for index, (ids, (length, _)) in enumerate(zip(starts, reused, strict=True)) if len(ids) - length > 1]
+        if not fresh:
+            return reused
+        heads = [starts[index][:-1] for index in fresh]
+        known = [reused[index] for index in fresh]
+        input_ids, attention_mask, cached, width = self._inputs(heads, known)
+        kwargs: dict[str, Any] = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "max_new_tokens": 1,
+            "do_sample": False,
+            "pad_token_id": self.pad_id,
+            "return_dict_in_generate": True,
+        }
+        if cached:
+            kwargs[CACHE_FIELD] = batch_cache(known)
+        with torch.inference_mode():
+            cache = getattr(self.model.generate(**kwargs), CACHE_FIELD)  # type: ignore[operator]
+            prefilled = list(reused)
+            for row, (index, ids, (length, _)) in enumerate(zip(fresh, heads, known, strict=True)):
+                spans = [(cached - length, cached), (width - (len(ids) - length), width)]
+                prefilled[index] = (len(ids), row_cache(cache, row, spans))
+        return prefilled
+
+    def _timed(self, call: StepWatch) -> None:
+        """Update ``step_seconds`` and ``overhead_seconds`` with the ``generate`` call ``call`` timed."""
+        if call.steps < 2:
+            return
+        step = (call.last - call.first) / (call.steps - 1)
+        overhead = max(0.0, time.perf_counter() - call.started - call.steps * step)
+        weight = TIMING_WEIGHT if self.step_seconds else 1.0
+        self.step_seconds += weight * (step - self.step_seconds)
+        self.overhead_seconds += weight * (overhead - self.overhead_seconds)
+
+    def _complete(self, job: Job, rows: list[Row]) -> Completion:
         choices = []
         for row in rows:
             tail = row.reply.feed(row.decoder.finish()) + row.reply.finish()
