@@ -23,8 +23,16 @@ requests arriving together).
 
 The same patterns are run through transformers' ``ContinuousBatchingManager`` (paged cache on
 CPU, its own copy of the model) for comparison, after ours and never beside them (its manager
-thread takes CPU for as long as it lives); those rows have no target. Writes
-``benchmarks/results/batching.json``.
+thread takes CPU for as long as it lives); those rows have no target.
+
+Late arrival, on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``) when it can be
+had: a short chat request (8 tokens) sent while a long one (LATE_LONG_TOKENS tokens) has generated
+8 of them. It joins the running batch: its latency over its latency alone must stay within 1.25x
+the floor of batching on this machine, raw transformers' time of a two-row decoding step over a
+one-row step (measured in the same run: CPU matrix kernels do not run two rows for the price of
+one). A batcher without joining, shown for comparison with ``max_batch_size=1``, makes it wait
+for the long reply to end. Also shown: what the join costs the long reply. Replies must equal
+those of requests sent alone. Writes ``benchmarks/results/batching.json``.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, percentile, report, row  # noqa: E402
+from common import finish, median_seconds, percentile, real_model, report, row  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -52,6 +60,9 @@ REQUESTS = 16
 OVERLOAD_REQUESTS = 64
 OVERLOAD = 1.25  # arrival rate of the overload pattern, over the simultaneous throughput
 TOKENS = 32
+LATE_LONG = "Write a long story about a lighthouse keeper and a storm."
+LATE_LONG_TOKENS = 96
+LATE_SHORT = "What is the capital of France?"
 ROUNDS = 3
 CANDIDATES = ["Numbers:", "1 2 3", "Numbers: 1", "Numbers: 1 2", "1 2", "1 2 3 4", "Numbers: 0", "JSON objects",
               "Functions", "A helpful assistant", "Numbers: 0 1", "The result", "name", "To call", "You can call",
@@ -242,7 +253,105 @@ def main() -> None:
     rows.append(
         row("ours, overload: throughput / simultaneous", overloaded, ratio=overloaded, target=">= 0.8", ok=overloaded >= 0.8)
     )
-    report("batching", rows, details)
+    late, details["late_arrival"] = late_rows()
+    report("batching", rows + late, details)
+
+
+def late_arrival(config: dict[str, Any]) -> dict[str, Any]:
+    """Seconds: the short request alone and sent while the long one runs, the long one alone and with the short
+    one joining; whether the replies equal those made alone; the raw two-row step ratio (a fresh load with
+    ``config``, unloaded at the end)."""
+    llm = create_llm("huggingface", **config)
+    try:
+        batcher = llm.backend.loaded.batcher
+        long_alone = llm.generate(LATE_LONG, temperature=0, max_tokens=LATE_LONG_TOKENS)
+        short_alone = llm.generate(LATE_SHORT, temperature=0, max_tokens=8)
+        alone = statistics.median(_timed(lambda: llm.generate(LATE_SHORT, temperature=0, max_tokens=8)) for _ in range(3))
+        long_seconds = _timed(lambda: llm.generate(LATE_LONG, temperature=0, max_tokens=LATE_LONG_TOKENS))
+        replies: list[tuple[Any, float]] = []
+
+        def long_request() -> None:
+            started = time.perf_counter()
+            reply = llm.generate(LATE_LONG, temperature=0, max_tokens=LATE_LONG_TOKENS)
+            replies.append((reply, time.perf_counter() - started))
+
+        worker = threading.Thread(target=long_request)
+        start = batcher.steps_run
+        worker.start()
+        deadline = time.monotonic() + 600
+        while batcher.steps_run < start + 8 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        started = time.perf_counter()
+        short = llm.generate(LATE_SHORT, temperature=0, max_tokens=8)
+        late = time.perf_counter() - started
+        worker.join(600)
+        same = str(short) == str(short_alone) and bool(replies) and str(replies[0][0]) == str(long_alone)
+        return {"alone_s": alone, "late_s": late, "long_alone_s": long_seconds, "long_joined_s": replies[0][1],
+                "same_replies": same, "long_tokens": long_alone.usage.completion_tokens, "yields": batcher.yields,
+                "raw_two_row_step_ratio": two_row_step_ratio(llm.backend.loaded.model)}  # fmt: skip
+    finally:
+        llm.unload()
+
+
+def two_row_step_ratio(model: Any) -> float:
+    """Raw transformers on ``model``: the time of a decoding step of two rows over one row's (contexts of about
+    100 tokens). The floor of any batching here: CPU matrix kernels do not run two rows for the price of one."""
+    import torch
+
+    def step(rows: int) -> float:
+        ids = torch.randint(100, 1000, (rows, 100))
+        with torch.inference_mode():
+            output = model(input_ids=ids, use_cache=True)
+            cache = getattr(output, "cache", None) or output.past_key_values
+            name = "cache" if hasattr(output, "cache") else "past_key_values"
+            return median_seconds(lambda: model(input_ids=ids[:, -1:], use_cache=True, **{name: cache}), 9)
+
+    step(1)  # warm up
+    return step(2) / step(1)
+
+
+def late_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The late-arrival rows on the real model (or one row saying why they are skipped) and their details."""
+    real, skipped = real_model()
+    if real is None:
+        return [row("late arrival (real model)", "skipped", note=skipped)], {}
+    joined = late_arrival({"model": str(real.pipeline_dir)})
+    alone = late_arrival({"model": str(real.pipeline_dir), "max_batch_size": 1})
+    ratio = joined["late_s"] / joined["alone_s"]
+    floor = joined["raw_two_row_step_ratio"]
+    serial = alone["late_s"] / alone["alone_s"]
+    rows = [
+        row(
+            "late arrival, real model: latency / alone",
+            ratio,
+            ratio=ratio,
+            note=f"{joined['late_s'] * 1e3:.0f} ms vs {joined['alone_s'] * 1e3:.0f} ms alone; "
+            f"raw transformers: a two-row step is {floor:.2f}x a one-row step",
+        ),
+        row(
+            "late arrival: latency / (alone x raw two-row step ratio)",
+            ratio / floor,
+            ratio=ratio / floor,
+            target="<= 1.25",
+            ok=ratio / floor <= 1.25,
+            note="it joins the running batch instead of waiting for it",
+        ),
+        row(
+            "late arrival, one at a time (max_batch_size=1): latency / alone",
+            serial,
+            ratio=serial,
+            note=f"{alone['late_s'] * 1e3:.0f} ms: it waits for the long reply ({joined['long_tokens']} tokens)",
+        ),
+        row(
+            "late arrival: the long reply with it joining / alone",
+            joined["long_joined_s"] / joined["long_alone_s"],
+            ratio=joined["long_joined_s"] / joined["long_alone_s"],
+            note=f"{joined['long_joined_s'] * 1e3:.0f} ms vs {joined['long_alone_s'] * 1e3:.0f} ms",
+        ),
+    ]
+    same = joined["same_replies"] and alone["same_replies"]
+    rows.append(row("late arrival: replies = those made alone", "same" if same else "different", target="same", ok=same))
+    return rows, {"joined": joined, "one_at_a_time": alone}
 
 
 def _greedy_ids(llm: Any, prompt: str) -> list[int]:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, report, row, rss, trim  # noqa: E402
+from common import finish, real_model, report, row, rss, trim  # noqa: E402
 
 from abstractllm import Session, create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -191,18 +191,6 @@ def warm_up(pipeline_dir: str, gguf: str) -> None:
         llm = create_llm("huggingface", **config)
         llm.generate("Hello", temperature=0, max_tokens=1)
         llm.unload()
-
-
-def real_model() -> tuple[Any | None, str]:
-    """The real model's paths, or None and why it is skipped."""
-    try:
-        from tinymodel.realmodel import RealModelUnavailable, ensure_real_model
-    except ImportError:
-        return None, "tinymodel.realmodel is not in this checkout"
-    try:
-        return ensure_real_model(ROOT / ".cache" / "real-model"), ""
-    except RealModelUnavailable as exc:
-        return None, str(exc)
 
 
 def main() -> None:

@@ -50,6 +50,18 @@ def trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def real_model() -> tuple[Any | None, str]:
+    """The real model's paths (SmolLM2-135M-Instruct, ``tinymodel.realmodel``), or None and why it is skipped."""
+    try:  # the sections put the repository root on sys.path
+        from tinymodel.realmodel import RealModelUnavailable, ensure_real_model
+    except ImportError:
+        return None, "tinymodel.realmodel is not in this checkout"
+    try:
+        return ensure_real_model(Path(__file__).resolve().parents[1] / ".cache" / "real-model"), ""
+    except RealModelUnavailable as exc:
+        return None, str(exc)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The ``fraction`` quantile of ``values`` (nearest rank, so p99 of 48 samples is the largest)."""
     ordered = sorted(values)
