@@ -4,7 +4,7 @@ Requests of 32 greedy tokens each (prompts the tiny model does not end early), i
 arrival patterns, each run ROUNDS times:
 
 - simultaneous: 16 requests at once (what ``bench_pipeline``'s concurrency row measures);
-- staggered: 16 requests, Poisson arrivals at 2x the sequential rate (mean gap = half the time
+- staggered: 48 requests, Poisson arrivals at 2x the sequential rate (mean gap = half the time
   of one request alone, measured again before each round: this shared machine's speed drifts
   within minutes, and a rate from an earlier, faster spell would ask for more than 2x);
 - overload: 64 requests, Poisson arrivals at 1.25x the simultaneous throughput, so that a queue
@@ -17,7 +17,9 @@ completion rate after the first quarter of the requests completed (the start-up 
 capacity). A finite run of requests arriving at 2x the sequential rate cannot finish faster than
 they arrive, so its throughput is capped near the arrival rate (a small fraction of a
 simultaneous batch that is 5-10x faster than sequential); the targets are therefore:
-staggered throughput >= 0.8x its arrival rate (the batcher keeps up), and overload throughput
+staggered throughput >= 0.8x the arrival rate the run offered (the batcher keeps up; the rate its
+seeded arrivals actually have, not the one asked of the Poisson draw, and over 48 requests so that
+the last one's latency is a small part of the span), and overload throughput
 >= 0.8x the simultaneous throughput (requests arriving spread out are batched about as well as
 requests arriving together).
 
@@ -57,6 +59,7 @@ from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
 
 REQUESTS = 16
+STAGGERED_REQUESTS = 48
 OVERLOAD_REQUESTS = 64
 OVERLOAD = 1.25  # arrival rate of the overload pattern, over the simultaneous throughput
 TOKENS = 32
@@ -79,6 +82,11 @@ def arrivals(count: int, rate: float | None, seed: int) -> list[float]:
         offsets.append(now)
         now += draw.expovariate(rate)
     return offsets
+
+
+def offered_rate(offsets: list[float]) -> float:
+    """The arrival rate ``offsets`` (a run's arrivals, from :func:`arrivals`) actually offer: gaps per second."""
+    return (len(offsets) - 1) / (offsets[-1] - offsets[0])
 
 
 def summary(runs: list[tuple[list[float], list[float]]], *, sustained: bool = False) -> dict[str, float]:
@@ -201,7 +209,7 @@ def main() -> None:
     for pattern in ("simultaneous", "staggered", "overload"):
         if pattern == "overload":
             rates[pattern] = OVERLOAD * summary(runs["ours"]["simultaneous"])["throughput_rps"]
-        count = OVERLOAD_REQUESTS if pattern == "overload" else REQUESTS
+        count = {"simultaneous": REQUESTS, "staggered": STAGGERED_REQUESTS, "overload": OVERLOAD_REQUESTS}[pattern]
         for round_ in range(ROUNDS):
             if pattern == "staggered":
                 staggered_rates.append(2 / statistics.median(_timed(alone) for _ in range(3)))
@@ -245,11 +253,12 @@ def main() -> None:
                     note=note,
                 )
             )
-    keeps_up = statistics.median(  # each round's throughput over that round's arrival rate
-        summary([run])["throughput_rps"] / rate for run, rate in zip(runs["ours"]["staggered"], staggered_rates, strict=True)
+    offered = [offered_rate(offsets) for pattern, _, offsets in patterns if pattern == "staggered"]
+    keeps_up = statistics.median(  # each round's throughput over the arrival rate that round offered
+        summary([run])["throughput_rps"] / rate for run, rate in zip(runs["ours"]["staggered"], offered, strict=True)
     )
     overloaded = ours["overload"]["throughput_rps"] / simultaneous
-    rows.append(row("ours, staggered: throughput / arrival rate", keeps_up, ratio=keeps_up, target=">= 0.8", ok=keeps_up >= 0.8))
+    rows.append(row("ours, staggered: throughput / offered arrival rate", keeps_up, ratio=keeps_up, target=">= 0.8", ok=keeps_up >= 0.8))
     rows.append(
         row("ours, overload: throughput / simultaneous", overloaded, ratio=overloaded, target=">= 0.8", ok=overloaded >= 0.8)
     )

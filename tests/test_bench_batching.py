@@ -38,6 +38,13 @@ def test_poisson_arrivals_are_seeded_ordered_and_at_the_asked_rate(bench: Module
     assert statistics.pstdev(gaps) == pytest.approx(1 / 20.0, rel=0.15)  # exponential: standard deviation = mean
 
 
+def test_the_offered_rate_is_the_one_the_drawn_arrivals_have(bench: ModuleType) -> None:
+    assert bench.offered_rate([0.0, 0.5, 0.75, 2.0]) == pytest.approx(3 / 2.0)
+    drawn = bench.arrivals(48, 10.0, seed=2)
+    assert bench.offered_rate(drawn) == pytest.approx(47 / drawn[-1])
+    assert bench.offered_rate(drawn) != pytest.approx(10.0, rel=0.01)  # a finite draw is not the asked rate
+
+
 def test_summary_measures_throughput_over_the_span_and_latency_per_request(bench: ModuleType) -> None:
     arrived = [10.0, 10.5, 11.0, 11.5]
     done = [11.0, 11.5, 12.0, 14.0]  # latencies 1, 1, 1, 2.5; span 4 s
