@@ -258,7 +258,9 @@ def main() -> None:
         summary([run])["throughput_rps"] / rate for run, rate in zip(runs["ours"]["staggered"], offered, strict=True)
     )
     overloaded = ours["overload"]["throughput_rps"] / simultaneous
-    rows.append(row("ours, staggered: throughput / offered arrival rate", keeps_up, ratio=keeps_up, target=">= 0.8", ok=keeps_up >= 0.8))
+    rows.append(
+        row("ours, staggered: throughput / offered arrival rate", keeps_up, ratio=keeps_up, target=">= 0.8", ok=keeps_up >= 0.8)
+    )
     rows.append(
         row("ours, overload: throughput / simultaneous", overloaded, ratio=overloaded, target=">= 0.8", ok=overloaded >= 0.8)
     )
