@@ -108,6 +108,60 @@ def test_async_arrivals_join_and_match(joining: AbstractLLMInterface, monkeypatc
     ]
 
 
+def test_a_closed_stream_in_a_regrouped_batch_stops_and_the_other_row_goes_on(
+    joining: AbstractLLMInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_alone = _solo(joining, SHORT, 40)
+    monkeypatch.setattr(yielding, "PAYBACK", 0.0)
+    batcher = joining.backend.loaded.batcher
+    yields, start = batcher.yields, batcher.steps_run
+    replies: list[Any] = []
+    stream = joining.generate(LONG, raw=True, temperature=0, max_tokens=200, stream=True)
+    next(stream)
+    _wait(lambda: batcher.steps_run >= start + 6, "the long stream generates")
+    other = threading.Thread(target=lambda: replies.append(_solo(joining, SHORT, 40)))
+    other.start()
+    _wait(lambda: batcher.yields > yields, "the short request joins")
+    stream.close()  # cancels the long row, now a continued one
+    other.join(DEADLINE)
+    assert not other.is_alive()
+    assert (str(replies[0]), replies[0].usage) == (str(short_alone), short_alone.usage)
+    _wait(lambda: not batcher._running and not batcher._queue, "the batcher is idle")
+    assert batcher.steps_run - start < 150  # the long row did not run on to its 200 tokens
+
+
+def test_closing_a_batcher_while_rows_are_regrouped_answers_every_caller(
+    plain_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yielding, "PAYBACK", 0.0)
+    # a load no other test shares (another model directory): this test stops its batcher
+    llm = create_llm("huggingface", model=str(plain_dir), device="cpu", max_batch_size=4, prefix_cache_bytes=0)
+    try:
+        batcher = llm.backend.loaded.batcher
+        outcomes: list[str] = []
+
+        def call(prompt: str) -> None:
+            try:
+                reply = llm.generate(prompt, raw=True, temperature=0, max_tokens=200)
+                outcomes.append(f"reply:{reply.choices[0].finish_reason}")
+            except Exception as exc:  # an unloaded model refuses or fails a queued call: an answer too
+                outcomes.append(f"error:{type(exc).__name__}")
+
+        start = batcher.steps_run
+        threads = [threading.Thread(target=call, args=(prompt,)) for prompt in (LONG, "Numbers:", "You can call")]
+        for index, thread in enumerate(threads):
+            thread.start()
+            _wait(lambda index=index: batcher.steps_run >= start + 6 * (index + 1), "the batch generates")
+        yields = batcher.yields
+        batcher.close(cancel=True)
+        for thread in threads:
+            thread.join(DEADLINE)
+        assert not any(thread.is_alive() for thread in threads)
+        assert len(outcomes) == 3 and yields > 0
+    finally:
+        llm.unload()
+
+
 # -- the engine's side: a batch that yields, and its continuation --------------------------------------------
 
 
