@@ -320,7 +320,7 @@ class Engine:
         rows = [row if row is not None else self._new_row(job) for job, row in pairs for _ in range(job.rows)]
         follow = any(job.streaming or job.request.params.stop or rest < max_new for job, rest in zip(jobs, left, strict=True))
         batch = Batch(jobs, rows, [row.length for row in rows], width, follow, delivered)
-        watch = StepWatch(self, batch, yield_to)
+        watch = StepWatch(self, batch, max_new, yield_to)
         kwargs["stopping_criteria"] = StoppingCriteriaList([watch])
         with torch.inference_mode():
             output = self.model.generate(**kwargs)  # type: ignore[operator]

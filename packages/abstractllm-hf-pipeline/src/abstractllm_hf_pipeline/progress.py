@@ -76,14 +76,18 @@ class StepWatch(StoppingCriteria):
 
     From :data:`~abstractllm_hf_pipeline.yielding.MIN_STEPS_BEFORE_YIELD` steps on, every row ends
     (``yielded``) once ``yield_to(steps left)`` says newcomers should join, or ended rows should leave
-    (``yield_to`` None: the batch never yields). ``started``, ``first`` and ``last``: when the call started (the watch is created
-    just before it) and when its first and last tokens came out.
+    (``yield_to`` None: the batch never yields); ``steps`` is the call's ``max_new_tokens``.
+    ``started``, ``first`` and ``last``: when the call started (the watch is created just before
+    it) and when its first and last tokens came out.
     """
 
-    def __init__(self, engine: Engine, batch: Batch, yield_to: Callable[[int], bool] | None) -> None:
+    def __init__(self, engine: Engine, batch: Batch, steps: int, yield_to: Callable[[int], bool] | None) -> None:
         self._engine = engine
         self._batch = batch
+        self._budget = steps
         self._yield_to = yield_to
+        self._ended = 0  # rows ended so far
+        self._done: torch.Tensor | None = None  # which rows ended, as generate wants it (rebuilt when one ends)
         self.steps = 0
         self.yielded = False
         self.started = self.first = self.last = time.perf_counter()
@@ -96,7 +100,7 @@ class StepWatch(StoppingCriteria):
         if self.steps == 1:
             self.first = self.last
         step = input_ids.shape[1] - batch.width
-        ended = False
+        ended = 0
         for index, (row, base, token) in enumerate(zip(batch.rows, batch.bases, input_ids[:, -1].tolist(), strict=True)):
             if row.reason is not None:
                 continue
@@ -104,17 +108,27 @@ class StepWatch(StoppingCriteria):
                 engine.advance(row, token, base + step)
             elif token in engine.eos_ids or row.job.cancelled.is_set():
                 engine.replay(row, base, input_ids[index, batch.width :].tolist())  # ends it: end of sequence or cancelled
-            ended = ended or row.reason is not None
-        running = [row for row in batch.rows if row.reason is None]
-        if ended and running:
-            engine.deliver(batch)  # the last rows' jobs get theirs once their key/values are in the prefix cache
-        if self._yield_to is not None and self.steps >= MIN_STEPS_BEFORE_YIELD and running:
-            left = max(row.job.request.params.max_tokens - row.length for row in running)
-            ended_rows = len(batch.rows) - len(running)
-            if self._yield_to(left) or worth_leaving(
-                ended_rows, len(batch.rows), left, engine.step_seconds, engine.overhead_seconds
-            ):
-                self.yielded = True
-                return torch.ones(len(batch.rows), dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-        done = [row.reason is not None for row in batch.rows]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+            if row.reason is not None:
+                ended += 1
+        rows = len(batch.rows)
+        if ended or self._done is None:
+            self._ended += ended
+            done = [row.reason is not None for row in batch.rows]
+            self._done = torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+            if ended and self._ended < rows:
+                engine.deliver(batch)  # the last rows' jobs get theirs once their key/values are in the prefix cache
+        if self._yield_to is not None and self.steps >= MIN_STEPS_BEFORE_YIELD and self._ended < rows and self._yields():
+            self.yielded = True
+            return torch.ones(rows, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+        return self._done  # type: ignore[return-value]
+
+    def _yields(self) -> bool:
+        """Whether newcomers should join now, or ended rows leave."""
+        assert self._yield_to is not None
+        if self._yield_to(self._budget - self.steps):
+            return True
+        if not self._ended:
+            return False
+        engine, running = self._engine, [row for row in self._batch.rows if row.reason is None]
+        left = max(row.job.request.params.max_tokens - row.length for row in running)
+        return worth_leaving(self._ended, len(self._batch.rows), left, engine.step_seconds, engine.overhead_seconds)
