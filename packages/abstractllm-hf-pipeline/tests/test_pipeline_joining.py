@@ -24,7 +24,15 @@ from abstractllm.request import GenerationParams, GenerationRequest, ResponseFor
 from abstractllm_hf_pipeline import yielding
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.sinks import FutureSink
-from abstractllm_hf_pipeline.yielding import MIN_STEPS_BEFORE_YIELD, MIN_STEPS_LEFT, PAYBACK, worth_joining, worth_leaving
+from abstractllm_hf_pipeline.yielding import (
+    MIN_STEPS_BEFORE_YIELD,
+    MIN_STEPS_LEFT,
+    PAYBACK,
+    WEIGHT,
+    Costs,
+    worth_joining,
+    worth_leaving,
+)
 
 LONG = "You can call"  # the tiny model writes about 80 tokens after it before it ends
 SHORT = "Numbers: 1"
@@ -138,6 +146,7 @@ def test_closing_a_batcher_while_rows_are_regrouped_answers_every_caller(
     llm = create_llm("huggingface", model=str(plain_dir), device="cpu", max_batch_size=4, prefix_cache_bytes=0)
     try:
         batcher = llm.backend.loaded.batcher
+        llm.generate(LONG, raw=True, temperature=0, max_tokens=16)  # measures a step: nothing joins before
         outcomes: list[str] = []
 
         def call(prompt: str) -> None:
@@ -286,3 +295,17 @@ def test_ended_rows_leave_only_when_the_steps_they_cost_outweigh_the_restart() -
     assert worth_leaving(8, 16, 88, step, restart)
     assert not worth_leaving(1, 2, MIN_STEPS_LEFT - 1, step, 0.0)  # too close to the end
     assert not worth_leaving(0, 2, 100, step, 0.0) and not worth_leaving(2, 2, 100, step, 0.0)  # nothing ended, or all
+
+
+def test_restart_costs_are_measured_apart_from_long_prefills() -> None:
+    costs = Costs()
+    assert costs.restart(1000) == 0.0 and not worth_joining(1, 1, 100, costs.step, costs.restart())  # unmeasured: no
+    costs.measured(seconds=0.040, steps=32, decoding=0.031, prefilled=4)  # 1 ms steps; 8 ms beyond them
+    assert (costs.step, costs.setup, costs.per_token) == pytest.approx((0.001, 0.008, 0.0))
+    costs.measured(seconds=3.5, steps=8, decoding=0.007, prefilled=1500)  # a 1,500-token prompt's prefill
+    step = 0.001  # both calls had 1 ms steps
+    assert costs.setup == pytest.approx(0.008)  # not taken for the fixed cost of every restart
+    assert costs.per_token == pytest.approx((3.5 - 8 * step - 0.008) / 1500)
+    assert costs.restart(100) == pytest.approx(0.008 + 100 * costs.per_token)
+    costs.measured(seconds=0.030, steps=32, decoding=0.031, prefilled=4)  # a faster call moves the average
+    assert costs.setup == pytest.approx(0.008 + WEIGHT * (0.0 - 0.008))

@@ -10,13 +10,13 @@ are batched together.
 Jobs that arrive while a batch runs join it between two decoding steps when that pays
 (continuous batching): a greedy batch without grammars, with room for them, yields once
 their window has passed and :func:`worth_joining` says the wait they are spared outweighs
-restarting the batch (measured: the engine keeps running averages of a step's time and of
-a restart's). Its unfinished jobs are queued again ahead of the newcomers, so that one
-batch continues the old rows beside the new ones (see
-:class:`~abstractllm_hf_pipeline.progress.Resume`). Other jobs that arrive while a batch
-runs form the next one. Because only the worker touches the model, concurrent callers are
-safe and greedy results equal sequential ones. A batch whose rows partly ended restarts
-without them on the same terms (see :mod:`~abstractllm_hf_pipeline.yielding`).
+restarting the batch (measured: see :class:`~abstractllm_hf_pipeline.yielding.Costs`). Its
+unfinished jobs are queued again ahead of the newcomers, so that one batch continues the
+old rows beside the new ones (see :class:`~abstractllm_hf_pipeline.progress.Resume`). Other
+jobs that arrive while a batch runs form the next one. Because only the worker touches the
+model, concurrent callers are safe and greedy results equal sequential ones. A batch whose
+rows partly ended restarts without them on the same terms (see
+:mod:`~abstractllm_hf_pipeline.yielding`).
 
 Interpreter exit: the worker is a daemon thread, and a daemon thread that is inside
 torch when Python finalises is torn down mid-call, which aborts the process
@@ -142,12 +142,13 @@ class Batcher:
             with self._condition:
                 if self._closed or not self._queue or not self._ready(time.monotonic()):
                     return False
-                joining = 0
+                joining = tokens = 0
                 for job, _ in self._queue:
                     if job.batch_key() == key and joining + job.rows <= room:
                         joining += job.rows
-            engine = self._engine
-            return worth_joining(joining, running, steps_left, engine.step_seconds, engine.overhead_seconds)
+                        tokens += job.rows * len(job.ids)
+            costs = self._engine.costs
+            return worth_joining(joining, running, steps_left, costs.step, costs.restart(tokens))
 
         return waiting
 

@@ -48,6 +48,7 @@ from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cache
 from abstractllm_hf_pipeline.progress import Batch, Resume, Row, StepWatch
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
 from abstractllm_hf_pipeline.tool_calls import parse_tool_calls, tool_markup
+from abstractllm_hf_pipeline.yielding import Costs
 
 __all__ = ["Engine", "Job", "Sink"]
 
@@ -58,8 +59,6 @@ logger = logging.getLogger(__name__)
 CACHE_FIELD = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
 #: torch seeds are 64-bit: a larger (or negative) seed is taken modulo 2**64, so every integer seed is usable.
 SEED_MODULUS = 2**64
-#: Weight of the newest ``generate`` call in the engine's running averages of step and overhead times.
-TIMING_WEIGHT = 0.2
 
 
 class Sink(Protocol):
@@ -137,10 +136,8 @@ class Engine:
         self._prefix_reusable = True  # False once the model's cache turns out not to be cuttable at any token
         #: Decoding steps run so far, over every ``generate`` call (a batch generating one token per row is one step).
         self.steps_run = 0
-        #: Running averages, in seconds, of one decoding step and of what a ``generate`` call costs beyond its
-        #: decoding steps (setup, prefill, bookkeeping): what a batch that yields to newcomers pays again.
-        self.step_seconds = 0.0
-        self.overhead_seconds = 0.0
+        #: What this model's batches cost, measured as they run (for the decisions to regroup rows).
+        self.costs = Costs()
 
     # -- per token ----------------------------------------------------------------------
 
@@ -271,6 +268,7 @@ class Engine:
                 self.prefix_cache.add([*ids, *generated[index][:kept]], row_cache(cache, index, spans))
 
     def _generate(self, jobs: Sequence[Job], yield_to: Callable[[int], bool] | None, delivered: set[int]) -> list[Job]:
+        started = time.perf_counter()
         params = jobs[0].request.params
         greedy = jobs[0].greedy
         reused, taken = self._reused(jobs)
@@ -280,9 +278,11 @@ class Engine:
             job.resume = None  # set again for the rows still unfinished when the batch yields
         made = [row.length if row is not None else 0 for row in carried]
         left = [job.request.params.max_tokens - count for job, count in zip(jobs, made, strict=True)]
+        prefilled = 0
         if self._prefix_reusable and any(row is not None for row in carried):
-            reused = self._prefilled(starts, reused)
+            reused, prefilled = self._prefilled(starts, reused)
         input_ids, attention_mask, cached, width = self._inputs(starts, reused)
+        prefilled += len(jobs) * (width - cached)
         max_new = max(left)
         kwargs: dict[str, Any] = {
             "input_ids": input_ids,
@@ -333,7 +333,8 @@ class Engine:
             with torch.inference_mode():
                 self._remember(batch, starts, reused, output)
         self.deliver(batch)
-        self._timed(watch)
+        decoding = watch.last - watch.first
+        self.costs.measured(seconds=time.perf_counter() - started, steps=watch.steps, decoding=decoding, prefilled=prefilled)
         if watch.yielded:
             logger.debug("a batch yielded to newcomers after %d step(s)", watch.steps)
         return [job for job in jobs if job.resume is not None]
@@ -357,13 +358,13 @@ class Engine:
 
     def _prefilled(
         self, starts: Sequence[Sequence[int]], reused: list[tuple[int, DynamicCache | None]]
-    ) -> list[tuple[int, DynamicCache | None]]:
+    ) -> tuple[list[tuple[int, DynamicCache | None]], int]:
         """``reused`` with the rows that would prefill more than one token (newcomers joining continued rows)
         prefilled, in a call of their own, up to their last id: the joined batch then feeds one token per row
-        instead of padding every continued row to the longest new prompt."""
+        instead of padding every continued row to the longest new prompt. Also the tokens that call fed."""
         fresh = [index for index, (ids, (length, _)) in enumerate(zip(starts, reused, strict=True)) if len(ids) - length > 1]
         if not fresh:
-            return reused
+            return reused, 0
         heads = [starts[index][:-1] for index in fresh]
         known = [reused[index] for index in fresh]
         input_ids, attention_mask, cached, width = self._inputs(heads, known)
@@ -383,17 +384,7 @@ class Engine:
             for row, (index, ids, (length, _)) in enumerate(zip(fresh, heads, known, strict=True)):
                 spans = [(cached - length, cached), (width - (len(ids) - length), width)]
                 prefilled[index] = (len(ids), row_cache(cache, row, spans))
-        return prefilled
-
-    def _timed(self, call: StepWatch) -> None:
-        """Update ``step_seconds`` and ``overhead_seconds`` with the ``generate`` call ``call`` timed."""
-        if call.steps < 2:
-            return
-        step = (call.last - call.first) / (call.steps - 1)
-        overhead = max(0.0, time.perf_counter() - call.started - call.steps * step)
-        weight = TIMING_WEIGHT if self.step_seconds else 1.0
-        self.step_seconds += weight * (step - self.step_seconds)
-        self.overhead_seconds += weight * (overhead - self.overhead_seconds)
+        return prefilled, len(fresh) * (width - cached)
 
     def _complete(self, job: Job, rows: list[Row]) -> Completion:
         choices = []

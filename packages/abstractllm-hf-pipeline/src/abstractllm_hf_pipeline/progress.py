@@ -77,8 +77,7 @@ class StepWatch(StoppingCriteria):
     From :data:`~abstractllm_hf_pipeline.yielding.MIN_STEPS_BEFORE_YIELD` steps on, every row ends
     (``yielded``) once ``yield_to(steps left)`` says newcomers should join, or ended rows should leave
     (``yield_to`` None: the batch never yields); ``steps`` is the call's ``max_new_tokens``.
-    ``started``, ``first`` and ``last``: when the call started (the watch is created just before
-    it) and when its first and last tokens came out.
+    ``first`` and ``last``: when the call's first and last tokens came out.
     """
 
     def __init__(self, engine: Engine, batch: Batch, steps: int, yield_to: Callable[[int], bool] | None) -> None:
@@ -90,7 +89,7 @@ class StepWatch(StoppingCriteria):
         self._done: torch.Tensor | None = None  # which rows ended, as generate wants it (rebuilt when one ends)
         self.steps = 0
         self.yielded = False
-        self.started = self.first = self.last = time.perf_counter()
+        self.first = self.last = time.perf_counter()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         engine, batch = self._engine, self._batch
@@ -131,4 +130,4 @@ class StepWatch(StoppingCriteria):
             return False
         engine, running = self._engine, [row for row in self._batch.rows if row.reason is None]
         left = max(row.job.request.params.max_tokens - row.length for row in running)
-        return worth_leaving(self._ended, len(self._batch.rows), left, engine.step_seconds, engine.overhead_seconds)
+        return worth_leaving(self._ended, len(self._batch.rows), left, engine.costs.step, engine.costs.restart())
