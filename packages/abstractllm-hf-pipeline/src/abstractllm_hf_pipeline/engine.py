@@ -336,7 +336,7 @@ class Engine:
         decoding = watch.last - watch.first
         self.costs.measured(seconds=time.perf_counter() - started, steps=watch.steps, decoding=decoding, prefilled=prefilled)
         if watch.yielded:
-            logger.debug("a batch yielded to newcomers after %d step(s)", watch.steps)
+            logger.debug("a batch yielded after %d step(s): its rows are regrouped", watch.steps)
         return [job for job in jobs if job.resume is not None]
 
     def _inputs(
