@@ -112,10 +112,8 @@ class Batcher:
                 return None
             first = time.monotonic()
             while not self._closed and len(self._queue) < self._max_rows:
-                window = max(window for _, window in self._queue)
-                if window <= 0:
-                    break
-                remaining = min(self._arrived + window, first + max(self._max_wait, window)) - time.monotonic()
+                end = self._window_end(first)
+                remaining = 0.0 if end is None else end - time.monotonic()
                 if remaining <= 0:
                     break
                 self._condition.wait(remaining)
@@ -124,10 +122,18 @@ class Batcher:
             self._running = jobs
             return jobs
 
-    def _ready(self, now: float) -> bool:
-        """Whether the queued jobs' batching window has passed (the condition under which ``_take`` stops waiting)."""
+    def _window_end(self, since: float) -> float | None:
+        """When the queued jobs' batching window ends: ``window`` seconds after the last arrival, at most
+        ``max(max_wait, window)`` after ``since``; None when no queued job asked for one. Call with the lock held."""
         window = max(window for _, window in self._queue)
-        return window <= 0 or now >= min(self._arrived + window, self._first_waiting + max(self._max_wait, window))
+        if window <= 0:
+            return None
+        return min(self._arrived + window, since + max(self._max_wait, window))
+
+    def _ready(self, now: float) -> bool:
+        """Whether the queued jobs' batching window has passed, counted from when the oldest of them was queued."""
+        end = self._window_end(self._first_waiting)
+        return end is None or now >= end
 
     def _joinable(self, group: Sequence[Job]) -> Callable[[int], bool]:
         """``yield_to`` for ``group``'s batch: True once queued jobs of its kind can join it (room, the queue's
