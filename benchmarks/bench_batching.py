@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, median_seconds, percentile, real_model, report, row  # noqa: E402
+from common import cache_field, finish, median_seconds, percentile, real_model, report, row  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -312,9 +312,8 @@ def two_row_step_ratio(model: Any) -> float:
     def step(rows: int) -> float:
         ids = torch.randint(100, 1000, (rows, 100))
         with torch.inference_mode():
-            output = model(input_ids=ids, use_cache=True)
-            cache = getattr(output, "cache", None) or output.past_key_values
-            name = "cache" if hasattr(output, "cache") else "past_key_values"
+            name = cache_field()
+            cache = getattr(model(input_ids=ids, use_cache=True), name)
             return median_seconds(lambda: model(input_ids=ids[:, -1:], use_cache=True, **{name: cache}), 9)
 
     step(1)  # warm up

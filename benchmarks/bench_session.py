@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import finish, real_model, report, row, rss, trim  # noqa: E402
+from common import cache_field, finish, real_model, report, row, rss, trim  # noqa: E402
 
 from abstractllm import Session, create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -95,9 +95,8 @@ def raw_floor(model_dir: str, history: list[Any]) -> list[float]:
     with it. No copy and no bookkeeping: the floor of prefix reuse on this machine, measured in the same run."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.generation.utils import GenerateDecoderOnlyOutput
 
-    name = "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"  # 5.2x renamed it
+    name = cache_field()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     messages = [{"role": message.role, "content": message.content} for message in history]
