@@ -52,14 +52,36 @@ deadline = time.monotonic() + 30
 while llm.backend.loaded.batcher.batches_run == start and time.monotonic() < deadline:
     time.sleep(0.01)
 """,
+    # two generations regrouped (the second joined the first's batch, continued rows queued or running) at exit
+    "regrouped_at_exit": """
+import threading, time
+from abstractllm_hf_pipeline import yielding
+yielding.PAYBACK = 0.0  # join whenever there is room
+llm.generate("You can call", raw=True, temperature=0, max_tokens=8)  # measures a step: nothing joins before
+batcher = llm.backend.loaded.batcher
+start, deadline = batcher.steps_run, time.monotonic() + 30
+threading.Thread(target=lambda: llm.generate("You can call", raw=True, temperature=0, max_tokens=400), daemon=True).start()
+while batcher.steps_run < start + 6 and time.monotonic() < deadline:
+    time.sleep(0.001)
+threading.Thread(target=lambda: llm.generate("Numbers:", raw=True, temperature=0, max_tokens=400), daemon=True).start()
+while batcher.yields == 0 and time.monotonic() < deadline:
+    time.sleep(0.001)
+assert batcher.yields > 0
+""",
     # a finished call, no unload(): the idle worker must not keep the interpreter from exiting
     "idle_without_unload": """
 assert str(llm.generate("The sky is", raw=True, temperature=0, max_tokens=8)) == " blue."
 """,
 }
 
-#: 11 interpreters in all (each loads torch: ~5 s of CPU); before the fix every sync_stream_closed run aborted.
-REPEATS = {"sync_stream_closed": 5, "async_stream_abandoned": 2, "generating_at_exit": 3, "idle_without_unload": 1}
+#: 14 interpreters in all (each loads torch: ~5 s of CPU); before the fix every sync_stream_closed run aborted.
+REPEATS = {
+    "sync_stream_closed": 5,
+    "async_stream_abandoned": 2,
+    "generating_at_exit": 3,
+    "regrouped_at_exit": 3,
+    "idle_without_unload": 1,
+}
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
