@@ -31,7 +31,6 @@ __all__ = ["PrefixCache"]
 
 logger = logging.getLogger(__name__)
 
-#: The default budget of saved states per loaded model.
 #: A state is saved or restored only when that keeps or wins at least this many tokens.
 MIN_TOKENS = 16
 
@@ -69,7 +68,8 @@ class PrefixCache:
         """Before generating ``prompt``: save the context's state if the prompt would overwrite a long
         part of it, and restore the saved state with the longest common prefix if it beats the context."""
         llama = self._llama
-        if llama.n_tokens < MIN_TOKENS and not self._states:  # nothing worth saving, nothing to restore
+        if llama.n_tokens < MIN_TOKENS and (len(prompt) < MIN_TOKENS or not self._states):
+            # nothing worth saving, and no saved state can add MIN_TOKENS to what the context matches
             self._counts["misses"] += 1
             return
         import numpy as np
