@@ -20,6 +20,9 @@ from abstractllm_hf_gguf.prefix_cache import PrefixCache
 
 __all__ = ["LoadedModel"]
 
+#: Tokens beyond one per byte that a text may take (BOS, EOS, a leading space).
+_TOKENIZE_SLACK = 8
+
 
 class LoadedModel:
     """A ``llama_cpp.Llama`` with what generation needs around it.
@@ -48,6 +51,7 @@ class LoadedModel:
         self._single: dict[str, int | None] = {}
         self._formats: dict[str | None, ChatFormat | None] = {}
         self._llama_cpp = llama_cpp
+        self._native_tokenizer = type(llama.tokenizer_) is llama_cpp.llama_tokenizer.LlamaTokenizer
         bos, eos = llama.token_bos(), llama.token_eos()
         self.bos_text = llama._model.token_get_text(bos) if bos != -1 else ""
         self.eos_text = llama._model.token_get_text(eos) if eos != -1 else ""
@@ -70,8 +74,25 @@ class LoadedModel:
         return self._formats[name]
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
-        """Token ids of ``text``; ``add_bos`` adds the BOS token only where the model asks for one."""
-        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+        """Token ids of ``text``; ``add_bos`` adds the BOS token only where the model asks for one.
+
+        The ids are those of ``Llama.tokenize``. With llama.cpp's own tokenizer the buffer is
+        sized to the text (llama-cpp-python's is the training context, zeroed on every call,
+        which cost more than the tokenizing of a short prompt); too small, llama.cpp says how
+        many tokens there are, and the call is made again with that size.
+        """
+        data = text.encode("utf-8")
+        if not self._native_tokenizer:  # a tokenizer given through model_kwargs
+            return list(self.llama.tokenize(data, add_bos=add_bos, special=True))
+        size = len(data) + _TOKENIZE_SLACK
+        while True:
+            buffer = (self._llama_cpp.llama_token * size)()
+            count = self._llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, size, add_bos, True)
+            if count >= 0:
+                return buffer[:count]
+            if -count <= size:
+                raise RuntimeError(f"llama.cpp could not tokenize {len(data)} bytes (it returned {count})")
+            size = -count
 
     def single_token(self, text: str) -> int | None:
         """The id of ``text`` when it is exactly one (special) token (cached)."""
