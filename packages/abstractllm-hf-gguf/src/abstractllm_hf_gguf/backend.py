@@ -237,7 +237,7 @@ class GGUFBackend(Backend):
 
     def _seeds(self, request: GenerationRequest) -> list[int]:
         params = request.params
-        first = params.seed if params.seed is not None else self._random.randrange(2**31)
+        first = params.seed if params.seed is not None else self._random.getrandbits(31)
         return [(first + index) % 2**32 for index in range(params.num_return_sequences)]
 
     def _probe_capabilities(self) -> dict[str, Any]:
