@@ -143,7 +143,8 @@ class GGUFBackend(Backend):
         """``run``'s text pieces; between pieces the hold is out of llama.cpp (the model may be
         unloaded then, and resuming raises ``UnsupportedOperationError``)."""
         guard = self._model.guard
-        guard.enter(hold)
+        if not hold.inside:  # a hold from guard.generation is inside already
+            guard.enter(hold)
         pieces = iter(run)
         try:
             for text in pieces:

@@ -195,7 +195,8 @@ class ModelGuard:
         """``hold``'s code is out of llama.cpp (a stream handing over a chunk)."""
         with self._condition:
             hold.inside = False
-            self._condition.notify_all()
+            if self._closed:  # only close() waits for a hold to leave
+                self._condition.notify_all()
 
     def wake(self) -> None:
         """Let waiting callers re-check their ``cancel`` events."""
