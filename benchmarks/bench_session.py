@@ -4,10 +4,12 @@ A ``Session`` with a long system prompt (about 1,500 tokens, or what fits the mo
 with room for the turns) runs five turns of 8 new tokens each (greedy). Measured: the median
 time of turns 2-5 over the time of turn 1,
 
-- pipeline, one session (target <= 0.2);
+- pipeline, one session (target <= 0.2): the median of three sessions run one after the other, each
+  with its own system prompt (so each turn 1 prefills it all). One turn 1 is a single timing, and
+  this machine's speed drifts by several percent between seconds;
 - GGUF, two sessions with different system prompts interleaved on the same loaded model
   (target <= 0.1; the worse of the two sessions counts);
-- for information, the pipeline's ratio over raw transformers' on the same conversation,
+- for information, the pipeline's ratio over raw transformers' on the same conversations,
   measured in the same run, each turn generating on the previous turn's cache cut in place to
   the shared prefix: the floor of prefix reuse on this machine;
 
@@ -47,7 +49,12 @@ SYSTEM_TOKENS = 1500
 ROOM_FOR_TURNS = 160  # context kept free for five short questions and their replies
 QUESTIONS = ["What is the capital of France?", "And of Italy?", "Which one is larger?", "Name a river there.",
              "Thank you. One more fact?"]  # fmt: skip
-PERSONAS = ("You are a careful assistant for a travel agency.", "You are a terse assistant for a weather service.")
+PERSONAS = (
+    "You are a careful assistant for a travel agency.",
+    "You are a terse assistant for a weather service.",
+    "You are a patient assistant for a city museum.",
+)
+PIPELINE_ROUNDS = 3  # one session at a time, each with its own persona
 FILLER = " Always answer in one short sentence, name your sources when you can, and never invent facts about places."
 
 
@@ -89,38 +96,45 @@ def run_turns(label: str, sessions: list[Session]) -> list[list[float]]:
     return seconds
 
 
-def raw_floor(model_dir: str, history: list[Any]) -> list[float]:
-    """Raw transformers on the session's conversation (``history``, the system prompt first): seconds per turn when
+def raw_floor(model_dir: str, histories: list[list[Any]]) -> list[list[float]]:
+    """Raw transformers on each session's conversation (a history, the system prompt first): seconds per turn when
     each turn's ``generate`` starts from the previous turn's cache, cut in place to the prefix the new prompt shares
     with it. No copy and no bookkeeping: the floor of prefix reuse on this machine, measured in the same run."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = cache_field()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
+    with torch.inference_mode():
+        model.generate(**tokenizer("Hello", return_tensors="pt"), max_new_tokens=1)  # first-call work outside turn 1
+        return [_raw_turns(model, tokenizer, history) for history in histories]
+
+
+def _raw_turns(model: Any, tokenizer: Any, history: list[Any]) -> list[float]:
+    """Seconds per turn of one conversation (see ``raw_floor``)."""
+    import torch
+
+    name = cache_field()
     messages = [{"role": message.role, "content": message.content} for message in history]
     seconds: list[float] = []
     cache: Any = None
     held: list[int] = []
-    with torch.inference_mode():
-        model.generate(**tokenizer("Hello", return_tensors="pt"), max_new_tokens=1)  # first-call work outside turn 1
-        for turn in range(TURNS):
-            text = tokenizer.apply_chat_template(messages[: 2 + 2 * turn], tokenize=False, add_generation_prompt=True)
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            kwargs: dict[str, Any] = {}
-            if cache is not None:
-                shared = next((index for index, (a, b) in enumerate(zip(held, ids, strict=False)) if a != b), len(held))
-                shared = min(shared, len(ids) - 1)
-                cache.crop(shared - cache.get_seq_length())
-                kwargs[name] = cache
-            started = time.perf_counter()
-            output = model.generate(
-                input_ids=torch.tensor([ids]), max_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True, **kwargs
-            )
-            seconds.append(time.perf_counter() - started)
-            cache = getattr(output, name)
-            held = [*ids, *output.sequences[0, len(ids) : -1].tolist()]
+    for turn in range(TURNS):
+        text = tokenizer.apply_chat_template(messages[: 2 + 2 * turn], tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        kwargs: dict[str, Any] = {}
+        if cache is not None:
+            shared = next((index for index, (a, b) in enumerate(zip(held, ids, strict=False)) if a != b), len(held))
+            shared = min(shared, len(ids) - 1)
+            cache.crop(shared - cache.get_seq_length())
+            kwargs[name] = cache
+        started = time.perf_counter()
+        output = model.generate(
+            input_ids=torch.tensor([ids]), max_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True, **kwargs
+        )
+        seconds.append(time.perf_counter() - started)
+        cache = getattr(output, name)
+        held = [*ids, *output.sequences[0, len(ids) : -1].tolist()]
     return seconds
 
 
@@ -128,9 +142,10 @@ def later_over_first(seconds: list[float]) -> float:
     return statistics.median(seconds[1:]) / seconds[0]
 
 
-def measure(label: str, config: dict[str, Any], sessions: int, *, raw_floor_too: bool = False) -> dict[str, Any]:
-    """Load, run the sessions, unload; turn times, ratios, RSS and cache counters (and, with ``raw_floor_too``,
-    raw transformers' turn times on the same conversation)."""
+def measure(label: str, config: dict[str, Any], sessions: int, *, rounds: int = 1, raw_floor_too: bool = False) -> dict[str, Any]:
+    """Load, run the sessions (``rounds`` times, one round after the other, each round's sessions with
+    system prompts of their own), unload; turn times, the median round's ratio, RSS and cache counters
+    (and, with ``raw_floor_too``, raw transformers' turn times on the same conversations)."""
     trim()
     before = rss()
     llm = create_llm("huggingface", **config)
@@ -138,15 +153,21 @@ def measure(label: str, config: dict[str, Any], sessions: int, *, raw_floor_too:
     llm.generate("Hello", temperature=0, max_tokens=1)  # first-call work (kernels, buffers) outside turn 1
     trim()
     loaded = rss()
-    prompts = [system_prompt(llm, PERSONAS[index], system_tokens(llm, window)) for index in range(sessions)]
-    conversation = [Session(system_prompt=prompt, provider=llm) for prompt in prompts]
-    seconds = run_turns(label, conversation)
+    seconds: list[list[float]] = []
+    histories: list[list[Any]] = []
+    prompts: list[str] = []
+    for round_ in range(rounds):
+        personas = PERSONAS[round_ * sessions : (round_ + 1) * sessions]
+        prompts = [system_prompt(llm, persona, system_tokens(llm, window)) for persona in personas]
+        conversation = [Session(system_prompt=prompt, provider=llm) for prompt in prompts]
+        seconds += run_turns(label, conversation)
+        histories += [session.get_history(include_system=True) for session in conversation]
+        del conversation
     trim()
     used = rss()
     info = cache_info(llm)
     system = llm.count_tokens(prompts[0])
-    history = conversation[-1].get_history(include_system=True)
-    del conversation
+    history = histories[-1]
     llm.unload()
     del llm
     trim()
@@ -154,12 +175,17 @@ def measure(label: str, config: dict[str, Any], sessions: int, *, raw_floor_too:
     fresh = create_llm("huggingface", **config)  # nothing else holds the model: a new load, with no cached prefix
     again = fresh.generate(messages=history[:-1], temperature=0, max_tokens=NEW_TOKENS)
     fresh.unload()
-    floor = raw_floor(config["model"], history) if raw_floor_too else None
+    floor = raw_floor(config["model"], histories) if raw_floor_too else None
+    round_ratios = [
+        max(later_over_first(per_session) for per_session in seconds[index : index + sessions])
+        for index in range(0, len(seconds), sessions)
+    ]
     return {
         "label": label,
         "system_prompt_tokens": system,
         "turn_seconds": seconds,
-        "ratio": max(later_over_first(per_session) for per_session in seconds),
+        "round_ratios": round_ratios,
+        "ratio": statistics.median(round_ratios),
         "rss_before_mb": before / 2**20,
         "rss_loaded_mb": loaded / 2**20,
         "rss_after_turns_mb": used / 2**20,
@@ -175,6 +201,8 @@ def rows_for(measured: dict[str, Any], target: float | None) -> list[dict[str, A
     """The rows of one measurement; ``target`` (the turn ratio's) is None where the ratio is shown for information."""
     label, ratio = measured["label"], measured["ratio"]
     firsts = ", ".join(f"{per_session[0] * 1e3:.0f}" for per_session in measured["turn_seconds"])
+    rounds = measured["round_ratios"]
+    each = f"median of {len(rounds)} sessions: {', '.join(f'{value:.3f}' for value in rounds)}; " if len(rounds) > 1 else ""
     rows = [
         row(
             f"{label}: turns 2-5 / turn 1",
@@ -182,15 +210,17 @@ def rows_for(measured: dict[str, Any], target: float | None) -> list[dict[str, A
             ratio=ratio,
             target=None if target is None else f"<= {target}",
             ok=None if target is None else ratio <= target,
-            note=f"system prompt {measured['system_prompt_tokens']} tokens; turn 1 {firsts} ms; "
+            note=f"{each}system prompt {measured['system_prompt_tokens']} tokens; turn 1 {firsts} ms; "
             f"cache {measured['cache_info'] if measured['cache_info'] is not None else 'counters not offered'}",
         )
     ]
     floor_seconds = measured["raw_floor_turn_seconds"]
     if floor_seconds is not None:
-        floor = later_over_first(floor_seconds)
-        turns = ", ".join(f"{seconds * 1e3:.0f}" for seconds in floor_seconds)
-        rows.append(row(f"{label}: raw transformers' floor, turns 2-5 / turn 1", floor, ratio=floor, note=f"turns {turns} ms"))
+        floors = [later_over_first(per_session) for per_session in floor_seconds]
+        floor = statistics.median(floors)
+        turns = "; ".join(", ".join(f"{seconds * 1e3:.0f}" for seconds in per_session) for per_session in floor_seconds)
+        note = f"turns {turns} ms" + (f"; sessions {', '.join(f'{value:.3f}' for value in floors)}" if len(floors) > 1 else "")
+        rows.append(row(f"{label}: raw transformers' floor, turns 2-5 / turn 1", floor, ratio=floor, note=note))
         rows.append(
             row(
                 f"{label}: our ratio / raw transformers' floor",
@@ -262,7 +292,7 @@ def main() -> None:
     if real is not None:
         models.append(("SmolLM2-135M", {"model": str(real.pipeline_dir)}, {"model_path": str(real.gguf), "n_ctx": 2048}))
     for name, pipeline_config, gguf_config in models:
-        pipeline = measure(f"{name} pipeline, 1 session", pipeline_config, 1, raw_floor_too=True)
+        pipeline = measure(f"{name} pipeline, 1 session", pipeline_config, 1, rounds=PIPELINE_ROUNDS, raw_floor_too=True)
         # The ratio targets hold on the real model: the tiny models' prompt fits their 512-token context,
         # so a turn there is mostly the 8 decoded tokens, whatever is reused.
         real_targets = name != "tiny"
