@@ -1,8 +1,9 @@
-"""The benchmark runner: one table format for every section, and a non-zero exit when a target is missed
-or a section crashes (run on stand-in sections, so no benchmark has to run)."""
+"""The benchmark runner: one table format for every section, each section in an interpreter of its own, and a
+non-zero exit when a target is missed or a section crashes (run on stand-in sections, so no benchmark has to run)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HEADER = f"{'measure':66} {'value':>16} {'ratio':>8} {'target':>12}  ok"
 
 SECTION = """
+    import os
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).parent))
@@ -24,7 +26,7 @@ SECTION = """
         report({name!r}, [
             row("a measure with a target", 12.5, "ms", ratio=0.5, target="<= 20 ms", ok={ok}),
             row("a measure without one", "3 of 4", note="a note under the row"),
-        ])
+        ], {{"pid": os.getpid()}})
 
     if __name__ == "__main__":
         main()
@@ -59,6 +61,21 @@ def test_every_section_prints_the_same_table_and_met_targets_exit_zero(sections:
     assert (sections / "results" / "core.json").is_file()
 
 
+def test_each_section_runs_in_an_interpreter_of_its_own(sections: Path) -> None:
+    result = run(sections, "core", "gguf")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pids = {json.loads((sections / "results" / f"{name}.json").read_text())["details"]["pid"] for name in ("core", "gguf")}
+    assert len(pids) == 2
+
+
+def test_a_section_that_exits_1_without_results_is_a_crash_not_a_miss(sections: Path) -> None:
+    (sections / "bench_gguf.py").write_text("raise SystemExit(1)\n")
+    result = run(sections, "gguf")
+    assert result.returncode == 1
+    assert "failed  gguf (crashed: exit status 1, no results saved)" in result.stdout
+    assert "missed" not in result.stdout
+
+
 def test_a_missed_target_makes_the_run_fail_and_is_named_in_the_summary(sections: Path) -> None:
     result = run(sections, "core", "api", "gguf")
     assert result.returncode == 1
@@ -70,7 +87,7 @@ def test_a_crashed_section_fails_the_run_and_the_others_still_run(sections: Path
     result = run(sections, "pipeline", "core")
     assert result.returncode == 1
     assert "the pipeline section broke" in result.stderr
-    assert "failed  pipeline (crashed)" in result.stdout
+    assert "failed  pipeline (crashed: exit status 1, no results saved)" in result.stdout
     assert "== core ==" in result.stdout
 
 
@@ -92,4 +109,4 @@ def test_every_bench_script_is_a_section_known_ones_first(sections: Path) -> Non
     assert result.returncode == 1  # api misses its target and pipeline crashes
     order = [line for line in result.stdout.splitlines() if line.startswith("== ") and line != "== summary =="]
     assert order == ["== core ==", "== gguf ==", "== api ==", "== zeta =="]
-    assert "failed  pipeline (crashed)" in result.stdout
+    assert "failed  pipeline (crashed: exit status 1, no results saved)" in result.stdout
