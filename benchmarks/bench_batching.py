@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import cache_field, finish, median_seconds, percentile, real_model, report, row  # noqa: E402
+from common import cache_field, finish, median_seconds, on_own_thread, percentile, real_model, report, row  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -299,7 +299,7 @@ def late_arrival(config: dict[str, Any]) -> dict[str, Any]:
         same = str(short) == str(short_alone) and bool(replies) and str(replies[0][0]) == str(long_alone)
         return {"alone_s": alone, "late_s": late, "long_alone_s": long_seconds, "long_joined_s": replies[0][1],
                 "same_replies": same, "long_tokens": long_alone.usage.completion_tokens, "yields": batcher.yields,
-                "raw_two_row_step_ratio": two_row_step_ratio(llm.backend.loaded.model)}  # fmt: skip
+                "raw_two_row_step_ratio": on_own_thread(lambda: two_row_step_ratio(llm.backend.loaded.model))}  # fmt: skip
     finally:
         llm.unload()
 

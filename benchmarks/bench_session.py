@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import cache_field, finish, real_model, report, row, rss, trim  # noqa: E402
+from common import cache_field, finish, on_own_thread, real_model, report, row, rss, trim  # noqa: E402
 
 from abstractllm import Session, create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -175,7 +175,7 @@ def measure(label: str, config: dict[str, Any], sessions: int, *, rounds: int = 
     fresh = create_llm("huggingface", **config)  # nothing else holds the model: a new load, with no cached prefix
     again = fresh.generate(messages=history[:-1], temperature=0, max_tokens=NEW_TOKENS)
     fresh.unload()
-    floor = raw_floor(config["model"], histories) if raw_floor_too else None
+    floor = on_own_thread(lambda: raw_floor(config["model"], histories)) if raw_floor_too else None
     round_ratios = [
         max(later_over_first(per_session) for per_session in seconds[index : index + sessions])
         for index in range(0, len(seconds), sessions)
