@@ -51,15 +51,23 @@ def timed(function: Callable[[], Any], repeats: int) -> list[float]:
 
 
 def interleaved(ours: Callable[[], Any], raw: Callable[[], Any], rounds: int, per_round: int) -> dict[str, Any]:
-    """Median milliseconds of ``ours`` and ``raw``, measured in alternating rounds after one warm-up call each."""
+    """Median milliseconds of ``ours`` and ``raw`` over alternating rounds (ABBA, after one warm-up call each);
+    the ratio is the median of each round's own ratio (the two halves of a round run back to back, at one
+    speed of this VM's, whose speed moves for seconds at a time)."""
     ours(), raw()  # warm both pools
     ours_samples: list[float] = []
     raw_samples: list[float] = []
-    for _ in range(rounds):
-        raw_samples += timed(raw, per_round)
-        ours_samples += timed(ours, per_round)
+    ratios: list[float] = []
+    for round_ in range(rounds):
+        if round_ % 2 == 0:
+            raw_round, ours_round = timed(raw, per_round), timed(ours, per_round)
+        else:
+            ours_round, raw_round = timed(ours, per_round), timed(raw, per_round)
+        ratios.append(statistics.median(ours_round) / statistics.median(raw_round))
+        ours_samples += ours_round
+        raw_samples += raw_round
     ours_median, raw_median = statistics.median(ours_samples), statistics.median(raw_samples)
-    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": ours_median / raw_median}
+    return {"ours_ms": ours_median * 1e3, "raw_httpx_ms": raw_median * 1e3, "ratio": statistics.median(ratios)}
 
 
 def per_request(url: str, max_tokens: int, rounds: int, per_round: int) -> dict[str, Any]:
