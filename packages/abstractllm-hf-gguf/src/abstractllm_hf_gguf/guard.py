@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ class GenerationCancelled(Exception):
     """The caller's ``cancel`` event was set (its asyncio task was cancelled or its stream closed)."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Owner:
     """The caller of a generation: a thread, and the asyncio task for async calls (None for blocking calls)."""
 
@@ -78,6 +78,26 @@ class Hold:
         self.owner = owner
         self.inside = False
         self.released = False
+
+
+class _Generation:
+    """The context manager of :meth:`ModelGuard.generation` (a class: it is entered on every call)."""
+
+    __slots__ = ("_cancel", "_guard", "_hold", "_owner")
+
+    def __init__(self, guard: ModelGuard, owner: Owner, cancel: threading.Event | None) -> None:
+        self._guard = guard
+        self._owner = owner
+        self._cancel = cancel
+        self._hold: Hold | None = None
+
+    def __enter__(self) -> Hold:
+        self._hold = self._guard._hold_blocking(self._owner, self._cancel)
+        return self._hold
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._hold is not None:
+            self._guard.release(self._hold)
 
 
 class _Reading:
@@ -128,24 +148,24 @@ class ModelGuard:
             if self._closed:  # only close() waits for readers
                 self._condition.notify_all()
 
-    @contextlib.contextmanager
-    def generation(self, owner: Owner, cancel: threading.Event | None = None) -> Iterator[Hold]:
-        """Hold the model (inside llama.cpp) for one blocking generation, waiting while another holds it.
+    def generation(self, owner: Owner, cancel: threading.Event | None = None) -> _Generation:
+        """Hold the model (inside llama.cpp) for one blocking generation, waiting while another holds it
+        (``with guard.generation(owner) as hold: ...``; the hold is released at the end of the block).
 
         Raises ``UnsupportedOperationError`` when waiting could never end (see
         :meth:`Owner.conflicts_with`) or the model is closed, and :class:`GenerationCancelled`
         when ``cancel`` is set while waiting.
         """
+        return _Generation(self, owner, cancel)
+
+    def _hold_blocking(self, owner: Owner, cancel: threading.Event | None) -> Hold:
         with self._condition:
             while (hold := self._take(owner)) is None:
                 if cancel is not None and cancel.is_set():
                     raise GenerationCancelled()
                 self._condition.wait()
             hold.inside = True
-        try:
-            yield hold
-        finally:
-            self.release(hold)
+        return hold
 
     async def acquire_async(self, owner: Owner) -> Hold:
         """Hold the model for an asyncio caller, waiting on the event loop (cancellable, holding nothing).
