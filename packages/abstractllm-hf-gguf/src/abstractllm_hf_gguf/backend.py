@@ -71,7 +71,7 @@ class GGUFBackend(Backend):
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         plan = self._plan(request)
-        return self._stream(plan, self._seeds(request)[0])
+        return self._stream(plan, self._seed(request))
 
     async def generate_async(self, request: GenerationRequest) -> Completion:
         """``generate`` with the model awaited on the event loop and the work in a worker thread;
@@ -113,7 +113,7 @@ class GGUFBackend(Backend):
         guard = self._model.guard
         hold = await guard.acquire_async(Owner.of_task())
         cancel = threading.Event()
-        run = Run(self._model, plan, self._seeds(request)[0], cancel)
+        run = Run(self._model, plan, self._seed(request), cancel)
         steps = StepwiseStream(self._pieces(run, hold), cancel, guard.wake, done=lambda: guard.release(hold))
         try:
             while (delta := await asyncio.to_thread(steps.next)) is not None:
@@ -231,15 +231,20 @@ class GGUFBackend(Backend):
             max_tokens=params.max_tokens,
             sampling=sampling_arguments(params),
             grammar=grammar,
-            stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))),
+            stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))) if prompt.stop else params.stop,
             stop_token_ids=stop_ids,
             tool_mode=tool_mode,
         )
 
+    def _seed(self, request: GenerationRequest) -> int:
+        """The first sequence's seed: the request's, or a random one."""
+        seed = request.params.seed
+        return seed if seed is not None else self._random.getrandbits(31)
+
     def _seeds(self, request: GenerationRequest) -> list[int]:
-        params = request.params
-        first = params.seed if params.seed is not None else self._random.getrandbits(31)
-        return [(first + index) % 2**32 for index in range(params.num_return_sequences)]
+        """One seed per sequence: ``seed``, ``seed + 1``, ... (modulo 2**32)."""
+        first = self._seed(request)
+        return [(first + index) % 2**32 for index in range(request.params.num_return_sequences)]
 
     def _probe_capabilities(self) -> dict[str, Any]:
         """What this file and chat format really support, found by rendering probes."""
