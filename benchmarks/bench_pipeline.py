@@ -108,16 +108,21 @@ def bench_concurrency(llm: Any, prompts: list[str], repeats: int) -> dict[str, A
     }
 
 
-def bench_cache(model_dir: str) -> dict[str, Any]:
+def bench_cache(model_dir: str, repeats: int = 21) -> dict[str, Any]:
+    """The first load against the median of ``repeats`` further ``create_llm`` calls while it stays loaded
+    (one sub-millisecond timing was noise: 0.25-0.31 ms between runs, against a 30 ms load)."""
     started = time.perf_counter()
     first = create_llm("huggingface", model=model_dir)
     first_s = time.perf_counter() - started
-    started = time.perf_counter()
-    second = create_llm("huggingface", model=model_dir)
-    second_s = time.perf_counter() - started
-    shared = first.backend.loaded is second.backend.loaded
+    seconds, shared = [], True
+    for _ in range(repeats):
+        started = time.perf_counter()
+        second = create_llm("huggingface", model=model_dir)
+        seconds.append(time.perf_counter() - started)
+        shared = shared and first.backend.loaded is second.backend.loaded
+        second.unload()
+    second_s = statistics.median(seconds)
     first.unload()
-    second.unload()
     ratio = second_s / first_s
     return {"first_load_s": first_s, "second_load_s": second_s, "ratio": ratio, "shared": shared, "target": "<= 0.01",
             "ok": shared and ratio <= 0.01}  # fmt: skip
