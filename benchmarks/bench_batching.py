@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import cache_field, finish, median_seconds, on_own_thread, percentile, real_model, report, row  # noqa: E402
+from common import finish, median_seconds, on_own_thread, percentile, real_model, report, row  # noqa: E402
 
 from abstractllm import create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -309,12 +309,13 @@ def two_row_step_ratio(model: Any) -> float:
     100 tokens). The floor of any batching here: CPU matrix kernels do not run two rows for the price of one."""
     import torch
 
+    from abstractllm_hf_pipeline.engine import CACHE_FIELD  # transformers' name for the cache, by version
+
     def step(rows: int) -> float:
         ids = torch.randint(100, 1000, (rows, 100))
         with torch.inference_mode():
-            name = cache_field()
-            cache = getattr(model(input_ids=ids, use_cache=True), name)
-            return median_seconds(lambda: model(input_ids=ids[:, -1:], use_cache=True, **{name: cache}), 9)
+            cache = getattr(model(input_ids=ids, use_cache=True), CACHE_FIELD)
+            return median_seconds(lambda: model(input_ids=ids[:, -1:], use_cache=True, **{CACHE_FIELD: cache}), 9)
 
     step(1)  # warm up
     return step(2) / step(1)

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import cache_field, finish, on_own_thread, real_model, report, row, rss, trim  # noqa: E402
+from common import finish, on_own_thread, real_model, report, row, rss, trim  # noqa: E402
 
 from abstractllm import Session, create_llm  # noqa: E402
 from tinymodel import ensure_tiny_models  # noqa: E402
@@ -114,7 +114,8 @@ def _raw_turns(model: Any, tokenizer: Any, history: list[Any]) -> list[float]:
     """Seconds per turn of one conversation (see ``raw_floor``)."""
     import torch
 
-    name = cache_field()
+    from abstractllm_hf_pipeline.engine import CACHE_FIELD  # transformers' name for the cache, by version
+
     messages = [{"role": message.role, "content": message.content} for message in history]
     seconds: list[float] = []
     cache: Any = None
@@ -127,13 +128,13 @@ def _raw_turns(model: Any, tokenizer: Any, history: list[Any]) -> list[float]:
             shared = next((index for index, (a, b) in enumerate(zip(held, ids, strict=False)) if a != b), len(held))
             shared = min(shared, len(ids) - 1)
             cache.crop(shared - cache.get_seq_length())
-            kwargs[name] = cache
+            kwargs[CACHE_FIELD] = cache
         started = time.perf_counter()
         output = model.generate(
             input_ids=torch.tensor([ids]), max_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True, **kwargs
         )
         seconds.append(time.perf_counter() - started)
-        cache = getattr(output, name)
+        cache = getattr(output, CACHE_FIELD)
         held = [*ids, *output.sequences[0, len(ids) : -1].tolist()]
     return seconds
 

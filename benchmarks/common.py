@@ -91,14 +91,6 @@ def real_model() -> tuple[Any | None, str]:
         return None, str(exc)
 
 
-def cache_field() -> str:
-    """The name transformers gives the key/value cache, as an argument and an output field: ``cache`` since
-    transformers 5.2x, ``past_key_values`` before."""
-    from transformers.generation.utils import GenerateDecoderOnlyOutput
-
-    return "cache" if "cache" in GenerateDecoderOnlyOutput.__dataclass_fields__ else "past_key_values"
-
-
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The ``fraction`` quantile of ``values`` (nearest rank, so p99 of 48 samples is the largest)."""
     ordered = sorted(values)
