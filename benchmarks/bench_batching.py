@@ -25,7 +25,8 @@ requests arriving together).
 
 The same patterns are run through transformers' ``ContinuousBatchingManager`` (paged cache on
 CPU, its own copy of the model) for comparison, after ours and never beside them (its manager
-thread takes CPU for as long as it lives); those rows have no target.
+thread holds an OpenMP team for as long as it lives, see ``common.on_own_thread``); those rows
+have no target.
 
 Late arrival, on the real model (SmolLM2-135M-Instruct, ``tinymodel.realmodel``) when it can be
 had: a short chat request (8 tokens) sent while a long one (LATE_LONG_TOKENS tokens) has generated
@@ -200,8 +201,9 @@ def main() -> None:
     single = statistics.median(_timed(alone) for _ in range(7))
     run_ours(llm, prompts, arrivals(REQUESTS, None, 0))  # warm the path
 
-    # Each engine runs alone: CB's manager thread, while it lives, takes CPU from whatever else runs (on two
-    # cores it doubled our batches' times), so it is started only after our runs and stopped before the end.
+    # Each engine runs alone: CB's manager thread, while it lives, holds an OpenMP team (idle, it takes no CPU), and
+    # two teams on two cores slow each other (it doubled our batches' times), so it is started only after our runs
+    # and stopped before the end.
     runs: dict[str, dict[str, list[tuple[list[float], list[float]]]]] = {"ours": {}, "transformers CB": {}}
     rates: dict[str, float | None] = {"simultaneous": None}
     staggered_rates: list[float] = []  # per round: 2x the sequential rate measured just before (this VM's speed drifts)
