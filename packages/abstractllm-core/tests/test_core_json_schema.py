@@ -18,8 +18,8 @@ import pytest
 
 from abstractllm._private.json_schema import MAX_SCHEMA_DEPTH, check_json, require_usable_schema, schema_defects
 from abstractllm._private.json_schema.patterns import compile_pattern
-from abstractllm._private.structured import normalize_response_format
-from abstractllm.errors import InvalidArgumentError
+from abstractllm._private.structured import ResponseFormat, normalize_response_format, parse_structured
+from abstractllm.errors import InvalidArgumentError, OutputParsingError
 
 #: (what, schema, values it accepts, values it rejects)
 DEFECTS: list[tuple[str, dict[str, Any], list[Any], list[Any]]] = [
@@ -203,6 +203,14 @@ def test_deep_schemas_and_ref_cycles_are_refused_up_front_and_never_recurse(path
         assert answers[f"{name} checked"], name  # checked anyway: an error, never RecursionError
     assert answers["tree"] == []  # a recursive schema that goes into the value is legal
     assert answers["deep value"] and "nested" in answers["deep value"][0]
+
+
+def test_a_reply_nested_too_deep_to_parse_is_an_output_parsing_error() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(OutputParsingError, match="nested too deep to parse") as caught:
+        parse_structured(deep, ResponseFormat("json_object"), "stop")
+    assert isinstance(caught.value.__cause__, RecursionError)
+    assert parse_structured("[[1]]", ResponseFormat("json_schema", {"type": "array"}), "stop") == [[1]]  # works afterwards
 
 
 def test_schema_defects_are_named_with_their_place() -> None:
