@@ -113,6 +113,23 @@ def test_the_official_suite_gets_no_wrong_answer_and_no_crash(checker_path: str)
     assert counts["right"] >= (1465 if checker_path.endswith("without regex") else 1470)
 
 
+def _keys(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        return set(schema).union(*(_keys(value) for value in schema.values()))
+    return set().union(*(_keys(item) for item in schema)) if isinstance(schema, list) else set()
+
+
+def test_what_is_reported_unchecked_is_a_keyword_of_the_schema(checker_path: str) -> None:
+    """``unchecked`` names keywords the schema uses (never a checker failure, never a made-up name)."""
+    reported: Counter[str] = Counter()
+    for case_id, schema, value, _ in suite_cases():
+        unchecked = check_json(value, schema).unchecked
+        assert unchecked <= _keys(schema), (case_id, unchecked)
+        reported.update(unchecked)
+    # remote documents (and what they might have evaluated), and without regex the \\p{...} patterns
+    assert set(reported) <= {"$ref", "unevaluatedProperties", "pattern", "patternProperties"}, reported
+
+
 def test_every_schema_of_the_suite_is_usable() -> None:
     schemas = {json.dumps(schema, sort_keys=True): schema for _, schema, _, _ in suite_cases()}
     refused = {}
