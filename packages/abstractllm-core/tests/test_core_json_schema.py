@@ -217,3 +217,28 @@ def test_schema_defects_are_named_with_their_place() -> None:
     assert schema_defects({"properties": {"a": {"minItems": -1}}}) == ["$.properties.a.minItems: must be an integer >= 0"]
     assert schema_defects({"dependentRequired": {"a": "b"}}) == ["$.dependentRequired.a: must be a list of property names"]
     assert schema_defects({"maxItems": 2.0, "minContains": 0, "if": True, "then": {"not": False}}) == []
+
+
+def test_both_paths_word_the_common_errors_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jsonschema")
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": 1}, "s": {"type": "string", "maxLength": 2}, "k": {"const": 1}},
+        "required": ["n", "m"],
+        "additionalProperties": False,
+    }
+    value = {"n": 0, "s": 5, "k": 2, "x": None}
+    with_jsonschema = check_json(value, schema)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+    builtin = check_json(value, schema)
+    assert (
+        sorted(with_jsonschema.errors)
+        == sorted(builtin.errors)
+        == [
+            "$.k: must be 1",
+            "$.n: less than 1",
+            "$.s: expected string, got number",
+            "$: missing required property 'm'",
+            "$: unexpected property 'x'",
+        ]
+    )

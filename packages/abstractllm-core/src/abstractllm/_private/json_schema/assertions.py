@@ -18,7 +18,7 @@ from abstractllm._private.json_schema.formats import FORMATS, SPEC_FORMATS
 from abstractllm._private.json_schema.outcome import Outcome
 from abstractllm._private.json_schema.patterns import search
 
-__all__ = ["JSON_TYPES", "is_multiple", "is_type", "json_equal", "value_errors"]
+__all__ = ["JSON_TYPES", "is_multiple", "is_type", "json_equal", "json_type", "value_errors"]
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
 
@@ -54,7 +54,7 @@ def value_errors(value: Any, schema: dict[str, Any], path: str) -> Outcome:
     if expected is not None:
         names = expected if isinstance(expected, list) else [expected]
         if not any(isinstance(name, str) and is_type(value, name) for name in names):
-            return Outcome([f"{path}: expected {' or '.join(map(str, names))}, got {_json_type(value)}"])
+            return Outcome([f"{path}: expected {' or '.join(map(str, names))}, got {json_type(value)}"])
     out = Outcome()
     if isinstance(schema.get("enum"), list) and not any(json_equal(value, option) for option in schema["enum"]):
         out.errors.append(f"{path}: {value!r} is not one of {schema['enum']}")
@@ -67,7 +67,8 @@ def value_errors(value: Any, schema: dict[str, Any], path: str) -> Outcome:
     return out
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type of ``value`` by its widest name (``number`` for ``1``), for messages."""
     return next((name for name in JSON_TYPES if name != "integer" and is_type(value, name)), type(value).__name__)
 
 

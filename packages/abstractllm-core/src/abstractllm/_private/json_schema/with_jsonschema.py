@@ -17,7 +17,7 @@ import importlib
 import logging
 from typing import Any
 
-from abstractllm._private.json_schema.assertions import is_multiple
+from abstractllm._private.json_schema.assertions import is_multiple, json_type
 from abstractllm._private.json_schema.formats import FORMATS, SPEC_FORMATS
 from abstractllm._private.json_schema.patterns import compile_pattern, translate
 
@@ -93,7 +93,7 @@ def _message(error: Any) -> str:
     keyword, limit, value = error.validator, error.validator_value, error.instance
     if keyword == "type":
         names = limit if isinstance(limit, list) else [limit]
-        return f"expected {' or '.join(names)}, got {type(value).__name__}"
+        return f"expected {' or '.join(names)}, got {json_type(value)}"
     if keyword == "additionalProperties" and isinstance(value, dict):
         known = error.schema.get("properties", {})
         extra = [name for name in value if name not in known]
