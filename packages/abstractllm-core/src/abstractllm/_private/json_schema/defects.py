@@ -37,6 +37,8 @@ _LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains", "maxContains")
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _STRINGS = ("pattern", "$ref", "$dynamicRef", "$id", "$anchor", "$dynamicAnchor", "format")
+#: The defects of the schemas judged last, by their repr (oldest first).
+_recent: dict[str, tuple[str, ...]] = {}
 #: Keywords that apply their subschemas to the very value the schema judges.
 _IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "dependencies")
 
@@ -58,13 +60,14 @@ def require_usable_schema(schema: Any, *, what: str, parameter: str) -> None:
 def nests_too_deep(value: Any, limit: int = MAX_SCHEMA_DEPTH) -> bool:
     """Whether ``value`` holds objects or lists more than ``limit`` levels deep (a container that
     holds itself does); found without recursion, so any depth is safe to ask about."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        if children and depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)) and child:
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
     return False
 
 
@@ -73,11 +76,23 @@ def schema_defects(schema: Any, path: str = "$") -> list[str]:
     empty when it is usable. A JSON Schema is an object; a subschema may also be ``true`` or ``false``."""
     if nests_too_deep(schema):
         return [f"{path}: nested more than {MAX_SCHEMA_DEPTH} levels deep (the limit); move inner schemas to $defs"]
+    if path != "$":
+        return _defects(schema, path)
+    key = repr(schema)  # a request reuses its schema: each call after the first costs a repr
+    if key not in _recent:
+        if len(_recent) >= 256:
+            _recent.pop(next(iter(_recent), ""), None)
+        _recent[key] = tuple(_defects(schema, path))
+    return list(_recent[key])
+
+
+def _defects(schema: Any, path: str) -> list[str]:
     defects = _shape(schema, path)
     if defects or path != "$":
         return defects
     registry = Registry(schema)
-    return _reference_defects(registry) + _cycles(registry)
+    nodes = _walk(registry)
+    return _reference_defects(registry, nodes) + _cycles(registry, nodes)
 
 
 def _shape(schema: Any, path: str) -> list[str]:
@@ -153,9 +168,9 @@ def _walk(registry: Registry) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _reference_defects(registry: Registry) -> list[str]:
+def _reference_defects(registry: Registry, nodes: list[tuple[str, dict[str, Any]]]) -> list[str]:
     defects = []
-    for path, node in _walk(registry):
+    for path, node in nodes:
         for keyword in ("$ref", "$dynamicRef"):
             if isinstance(node.get(keyword), str):
                 target, _ = registry.resolve(node[keyword], registry.base_of(node, DEFAULT_BASE))
@@ -173,12 +188,12 @@ def _in_place_targets(registry: Registry, node: dict[str, Any]) -> list[Any]:
     return [target for target in targets if isinstance(target, dict)]
 
 
-def _cycles(registry: Registry) -> list[str]:
-    """One defect per in-place cycle found (depth-first, without recursion)."""
-    paths = {id(node): path for path, node in reversed(_walk(registry))}
+def _cycles(registry: Registry, nodes: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One defect per in-place cycle found among ``nodes`` (depth-first, without recursion)."""
+    paths = {id(node): path for path, node in reversed(nodes)}
     state: dict[int, str] = {}  # "open" while on the current chain, "done" after
     defects = []
-    for _, start in _walk(registry):
+    for _, start in nodes:
         if id(start) in state:
             continue
         chain: list[tuple[dict[str, Any], list[Any]]] = [(start, _in_place_targets(registry, start))]

@@ -23,30 +23,30 @@ DEFAULT_BASE = "https://schema.invalid/root.json"
 MISSING = object()
 REMOTE = object()
 
-#: Keywords whose value is one subschema, an object of them, or a list of them.
-_ONE = (
-    *("additionalProperties", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames"),
-    *("unevaluatedItems", "unevaluatedProperties", "contentSchema", "items"),
+#: Keywords whose value is one subschema, an object of them, or a list of them (``items``: either).
+_ONE = frozenset(
+    {
+        *("additionalProperties", "additionalItems", "not", "if", "then", "else", "contains", "propertyNames"),
+        *("unevaluatedItems", "unevaluatedProperties", "contentSchema", "items"),
+    }
 )
-_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
-_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"})
+_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
 
 
 def subschemas(schema: Any) -> Iterator[tuple[str, Any]]:
     """Each ``(keyword path, subschema)`` directly under ``schema`` (``"properties/name"``)."""
     if not isinstance(schema, dict):
         return
-    for key in _ONE:
-        if isinstance(schema.get(key), (dict, bool)):
-            yield key, schema[key]
-    for key in _MAPS:
-        if isinstance(schema.get(key), dict):
-            for name, child in schema[key].items():
+    for key, value in schema.items():
+        if key in _ONE and isinstance(value, (dict, bool)):
+            yield key, value
+        elif key in _MAPS and isinstance(value, dict):
+            for name, child in value.items():
                 if isinstance(child, (dict, bool)):
                     yield f"{key}/{_escape(name)}", child
-    for key in _LISTS:
-        if isinstance(schema.get(key), list):
-            for index, child in enumerate(schema[key]):
+        elif key in _LISTS and isinstance(value, list):
+            for index, child in enumerate(value):
                 if isinstance(child, (dict, bool)):
                     yield f"{key}/{index}", child
 
