@@ -242,3 +242,27 @@ def test_both_paths_word_the_common_errors_alike(monkeypatch: pytest.MonkeyPatch
             "$: unexpected property 'x'",
         ]
     )
+
+
+#: (ECMA-262 pattern, strings it matches, strings it does not), as ECMA-262 reads them.
+PATTERNS: list[tuple[str, list[str], list[str]]] = [
+    ("^\\w+$", ["abc_9"], ["é", "abc\n"]),
+    ("^[\\w-]+$", ["a-b"], ["é"]),
+    ("^\\s$", ["\ufeff", "\u00a0"], ["\x1c"]),
+    ("^.$", ["a"], ["\r", "\u2028"]),
+    ("\\bé", [], ["a é"]),  # é is no word character in ECMA-262, so no boundary before it
+    ("\\bcat\\b", ["a cat!"], ["concat"]),
+    ("^\\cJ$", ["\n"], ["J"]),
+    ("^(?<x>a)\\k<x>$", ["aa"], ["ab"]),
+    ("^[^]$", ["\n"], [""]),
+    ("[]", [], ["a", ""]),
+    ("^\\u{1F600}$", ["\U0001f600"], ["a"]),
+]
+
+
+@pytest.mark.parametrize(("pattern", "matches", "misses"), PATTERNS, ids=[case[0] for case in PATTERNS])
+def test_ecma_patterns_mean_what_ecma_says(without_regex: None, pattern: str, matches: list[str], misses: list[str]) -> None:
+    compiled = compile_pattern(pattern)
+    assert compiled is not None, pattern
+    assert all(compiled.search(text) for text in matches)
+    assert not any(compiled.search(text) for text in misses)

@@ -1,7 +1,7 @@
 """JSON Schema patterns are ECMA-262 regular expressions: translated to Python's before they run.
 
-ECMA-262 and Python disagree on ``\\d``, ``\\w``, ``\\s`` (ASCII, ASCII and a fixed list of
-spaces in ECMA-262; any Unicode digit, letter or space in Python), ``.`` (no line terminator),
+ECMA-262 and Python disagree on ``\\d``, ``\\w``, ``\\b``, ``\\s`` (ASCII, ASCII, ASCII and a fixed
+list of spaces in ECMA-262; any Unicode digit, letter or space in Python), ``.`` (no line terminator),
 ``$`` (only the end, never before a last newline), ``\\cX`` and ``(?<name>...)``; Python's
 ``re`` has no ``\\p{...}``. :func:`compile_pattern` translates those, and compiles with the
 ``regex`` module where it is installed (it knows ``\\p{Letter}``), else with ``re``. A pattern
@@ -33,6 +33,8 @@ _CLASS_ESCAPES: dict[str, tuple[str, str | None]] = {
     "S": (f"[^{_SPACES}]", None),
 }
 _DOT = "[^\\n\\r\\u2028\\u2029]"
+_BOUNDARY = f"(?:(?<=[{_WORD}])(?![{_WORD}])|(?<![{_WORD}])(?=[{_WORD}]))"
+_NOT_BOUNDARY = f"(?:(?<=[{_WORD}])(?=[{_WORD}])|(?<![{_WORD}])(?![{_WORD}]))"
 
 
 def translate(pattern: str) -> str | None:
@@ -81,6 +83,8 @@ def _escape(pattern: str, index: int, in_class: bool) -> tuple[str | None, int]:
     if letter in _CLASS_ESCAPES:
         outside, inside = _CLASS_ESCAPES[letter]
         return (inside if in_class else outside), index + 1
+    if letter in "bB" and not in_class:  # a word boundary of ASCII word characters
+        return (_BOUNDARY if letter == "b" else _NOT_BOUNDARY), index + 1
     if letter == "c" and index + 1 < len(pattern) and pattern[index + 1].isascii() and pattern[index + 1].isalpha():
         return f"\\x{ord(pattern[index + 1]) % 32:02x}", index + 2
     if letter == "u" and pattern.startswith("{", index + 1):
