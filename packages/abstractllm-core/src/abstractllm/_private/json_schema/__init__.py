@@ -7,6 +7,9 @@ values are checked by it, in the schema's declared draft (default 2020-12), with
 built-in checker answers (:mod:`.builtin`): all of draft 2020-12 but remote references,
 ``$recursiveRef``, patterns it cannot compile and the formats it has no check for
 (:mod:`.formats` checks ``date``, ``time``, ``date-time``, ``email``, ``uuid`` and ``ipv4``).
+Neither path reads a custom metaschema's ``$vocabulary``: every schema is read as the draft's
+own vocabularies, with ``format`` asserted (a format name the specification does not define is
+an annotation).
 
 What a :class:`SchemaCheck` promises:
 
