@@ -8,7 +8,6 @@ accepts every non-string (a format applies to strings only).
 
 from __future__ import annotations
 
-import calendar
 import ipaddress
 import re
 from collections.abc import Callable
@@ -30,7 +29,15 @@ def _date(value: str) -> bool:
     if not found:
         return False
     year, month, day = (int(part) for part in found.groups())
-    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+    return 1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    """The Gregorian month's length (computed here: ``calendar`` would import ``datetime`` at start-up)."""
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def _time(value: str) -> bool:
