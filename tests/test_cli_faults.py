@@ -30,11 +30,10 @@ def model_flags(tiny_models: Any, mode: str) -> list[str]:
     return ["--model", str(tiny_models.pipeline_dir)] if mode == "pipeline" else ["--model-path", str(tiny_models.gguf_f32)]
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="a closed pipe is signalled with SIGPIPE on POSIX only")
-@pytest.mark.parametrize("mode", ["pipeline", "gguf"])
-def test_a_reader_that_goes_away_stops_the_stream_quietly(tiny_models: Any, mode: str) -> None:
-    """``abstractllm generate --stream ... | head -c 1``: the reader takes one byte and closes the pipe."""
-    command = [sys.executable, "-m", "abstractllm", "generate", "--stream", *model_flags(tiny_models, mode), *LONG, "Numbers:"]
+def stream_to_a_reader_that_goes_away(flags: list[str]) -> tuple[int, str]:
+    """``abstractllm generate --stream FLAGS ... | head -c 1``: the reader takes one byte and closes the
+    pipe while the command still generates. Returns the command's exit status and its stderr."""
+    command = [sys.executable, "-m", "abstractllm", "generate", "--stream", *flags, *LONG, "Numbers:"]
     child = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -47,11 +46,17 @@ def test_a_reader_that_goes_away_stops_the_stream_quietly(tiny_models: Any, mode
         assert len(child.stdout.read(1)) == 1
         child.stdout.close()  # as head does: the next write of the stream finds no reader
         stderr = child.stderr.read().decode()
-        status = child.wait(timeout=DEADLINE)
+        return child.wait(timeout=DEADLINE), stderr
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="a closed pipe is signalled with SIGPIPE on POSIX only")
+@pytest.mark.parametrize("mode", ["pipeline", "gguf"])
+def test_a_reader_that_goes_away_stops_the_stream_quietly(tiny_models: Any, mode: str) -> None:
+    status, stderr = stream_to_a_reader_that_goes_away(model_flags(tiny_models, mode))
     assert stderr == "", stderr  # no BrokenPipeError traceback, no "Exception ignored" at exit
     assert status == 128 + signal.SIGPIPE  # what a shell shows for a Unix tool ended by a closed pipe
 

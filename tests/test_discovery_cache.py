@@ -428,7 +428,8 @@ EVIL = """
 def run_planted(root: Path, planting: str) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
     """``create_llm`` in a fresh process whose cache folder (world-writable, as /tmp) holds a file planted
     with the right fingerprint, naming a module of the working folder as a plugin; ``planting`` says how:
-    ``other-user`` (owned by uid 65534), ``world-writable`` (ours, mode 666) or ``undeclared`` (ours, 600).
+    ``other-user`` (owned by uid 65534), ``world-writable`` (ours, mode 666) or ``undeclared`` (ours, 600);
+    ``wrong-types`` plants (ours, 600) numbers where the names belong instead.
     Returns the finished process, the marker the planted module would write, and the cache file."""
     work = root / "work"
     work.mkdir()
@@ -451,7 +452,8 @@ def run_planted(root: Path, planting: str) -> tuple[subprocess.CompletedProcess[
     assert real, "no abstractllm plugin is installed in this environment"
     evil = {**real[0], "name": "hf-evil", "value": "evil_plugin"}  # claims an installed distribution
     path = shared / f"entry-points-abstractllm-{state['key']:08x}.json"
-    planted = {"format": _discovery_cache.FORMAT, "fingerprint": state["fingerprint"], "entry_points": [*real, evil]}
+    points = [*real, evil] if planting != "wrong-types" else [{"name": 1, "value": 2, "distribution": 3, "version": 4}]
+    planted = {"format": _discovery_cache.FORMAT, "fingerprint": state["fingerprint"], "entry_points": points}
     path.write_text(json.dumps(planted))
     path.chmod(0o666 if planting == "world-writable" else 0o644 if planting == "other-user" else 0o600)
     if planting == "other-user":
@@ -473,3 +475,23 @@ def test_a_planted_cache_never_makes_create_llm_import_its_module(tmp_path: Path
     if planting != "other-user":  # a file of another user in a sticky folder cannot be replaced by a non-root user
         assert "evil_plugin" not in path.read_text()
         assert path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cache_with_wrong_types_does_not_mislead_this_process_or_the_next(tmp_path: Path) -> None:
+    """Numbers where names belong, under the right fingerprint: create_llm failed with BackendNotInstalledError
+    ("pip install ...") in this process and every later one. Now: a scan, and the file is rewritten."""
+    done, _, path = run_planted(tmp_path, "wrong-types")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"mode": "endpoint", "broken": []}
+    rewritten = json.loads(path.read_text())["entry_points"]
+    assert rewritten and all(isinstance(value, str) for entry in rewritten for value in entry.values())
+    again = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CREATE)],
+        cwd=tmp_path / "work",
+        env={**os.environ, _discovery_cache.CACHE_DIR_VARIABLE: str(path.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "from the cache" in again.stderr  # the next process uses the rewritten file
