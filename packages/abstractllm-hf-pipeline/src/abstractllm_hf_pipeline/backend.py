@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -51,20 +52,23 @@ class LoadedModel:
         self.batcher = Batcher(engine, max_batch_size=max_batch_size)
 
     def close(self) -> None:
-        """Stop the worker and drop every reference to the weights and cached key/values."""
+        """Stop the worker and drop every reference to the weights and cached key/values. Garbage is
+        collected only when the weights outlive their last reference (a reference cycle holds them)."""
         self.batcher.close()
         self.prefix_cache.clear()
+        weights: list[weakref.ref[Any]] = [weakref.ref(self.model), weakref.ref(self.tokenizer)]
         self.model = None  # type: ignore[assignment]
         self.tokenizer = None  # type: ignore[assignment]
+        if any(ref() is not None for ref in weights):
+            gc.collect()
         import torch
 
-        if torch.cuda.is_available():  # the cache's release collects anyway; only CUDA needs it before emptying
-            gc.collect()
+        if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
 
 #: Every loaded model of this process, shared between ``create_llm`` calls.
-MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close)
+MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close, collect=False)
 
 
 def _context_window(config: Any, tokenizer: Any) -> int | None:
