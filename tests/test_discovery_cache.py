@@ -284,6 +284,7 @@ def plant(cache: Path, points: list[dict[str, Any]], *, mode: int = 0o600, owner
 
 
 NOBODY = 65534
+posix = pytest.mark.skipif(not hasattr(os, "geteuid"), reason="owners, mode bits and O_NOFOLLOW are checked on POSIX only")
 needs_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="planting a file as another user needs root (chown)"
 )
@@ -312,6 +313,7 @@ def test_a_cache_naming_an_entry_point_no_distribution_declares_is_not_used(
         assert "evil" not in path.read_text() and "9.9" not in path.read_text()  # the scan rewrote it
 
 
+@posix
 @pytest.mark.parametrize("mode", [0o666, 0o620, 0o602], ids=["world-and-group-writable", "group-writable", "world-writable"])
 def test_a_cache_file_writable_by_others_is_not_trusted(
     cache: Path, site: Path, mode: int, caplog: pytest.LogCaptureFixture
@@ -330,6 +332,7 @@ def test_a_cache_file_writable_by_others_is_not_trusted(
     assert from_cache(caplog)
 
 
+@posix
 def test_a_symbolic_link_is_not_followed(cache: Path, site: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
     entry_points(GROUP)
@@ -463,7 +466,7 @@ def run_planted(root: Path, planting: str) -> tuple[subprocess.CompletedProcess[
 
 @pytest.mark.parametrize(
     "planting",
-    [pytest.param("other-user", marks=needs_root), "world-writable", "undeclared"],
+    [pytest.param("other-user", marks=needs_root), pytest.param("world-writable", marks=posix), "undeclared"],
 )
 def test_a_planted_cache_never_makes_create_llm_import_its_module(tmp_path: Path, planting: str) -> None:
     done, marker, path = run_planted(tmp_path, planting)

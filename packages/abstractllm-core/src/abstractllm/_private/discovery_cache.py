@@ -12,8 +12,8 @@ scan is not written while a metadata folder is younger than ``RACY_SECONDS``: a 
 the same clock tick after the scan would not change the fingerprint.
 
 The cache never widens what gets imported. A file is read only when it is a regular file (not a
-symbolic link) owned by the current user and writable by no one else, as CPython trusts its own
-caches; its shape is checked field by field; and every entry point it names must be declared,
+symbolic link) owned by the current user and writable by no one else (on POSIX), as CPython trusts
+its own caches; its shape is checked field by field; and every entry point it names must be declared,
 with that name and value, in the ``entry_points.txt`` of the distribution of that name and version
 that a scan finds first on ``sys.path``. Anything else means a full scan, whose result replaces
 the file (a file of another user in a shared folder cannot be replaced, and stays ignored).
@@ -217,7 +217,7 @@ def _read(path: str, group: str, fingerprint: list[Any]) -> list[FoundEntryPoint
 
 def _own_file(path: str) -> bytes | None:
     """The bytes of ``path`` when it is a regular file owned by this user and writable by no one else
-    (ownership is not checked where the OS has no user ids); None, logged at DEBUG, otherwise."""
+    (on POSIX; elsewhere owner and mode bits are not checked); None, logged at DEBUG, otherwise."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
         descriptor = os.open(path, flags)
@@ -231,7 +231,9 @@ def _own_file(path: str) -> bytes | None:
         if not stat.S_ISREG(status.st_mode):
             logger.debug("entry-point cache %s is not a regular file; not trusted", path)
             return None
-        if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+        if not hasattr(os, "geteuid"):  # not POSIX: no owner to compare, and the mode bits do not say who may write
+            return file.read()
+        if status.st_uid != os.geteuid():
             logger.debug("entry-point cache %s is owned by uid %d, not this user; not trusted", path, status.st_uid)
             return None
         if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
