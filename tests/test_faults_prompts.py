@@ -19,6 +19,12 @@ from tests.fault_world import (
     session_goes_on,
 )
 
+#: A schema 400 objects deep (core refuses more than 100), and one whose $ref chain never leaves its value.
+DEEP_SCHEMA: dict[str, object] = {"type": "string"}
+for _ in range(400):
+    DEEP_SCHEMA = {"type": "object", "properties": {"a": DEEP_SCHEMA}}
+REF_CYCLE = {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"anyOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}
+
 CASES: list[Case] = [
     # -- prompts and messages
     Case("empty-prompt", gen("pipeline", ""), E.InvalidArgumentError, "prompt", on("pipeline")),
@@ -81,6 +87,27 @@ CASES: list[Case] = [
             gen(mode, "Hi", tools=[{"type": "function", "function": {"name": "f", "parameters": {"required": "x"}}}]),
             E.InvalidArgumentError,
             "$.required: must be a list",
+            on(mode),
+        )
+        for mode in MODES
+    ],
+    # -- schemas no checker or grammar could follow, refused by core before any model runs or request is sent
+    *[
+        Case(
+            f"{mode}-schema-nested-400-deep",
+            gen(mode, "Hi", response_format={"type": "json_schema", "json_schema": {"schema": DEEP_SCHEMA}}),
+            E.InvalidArgumentError,
+            "nested more than 100 levels deep (the limit)",
+            on(mode),
+        )
+        for mode in MODES
+    ],
+    *[
+        Case(
+            f"{mode}-schema-ref-cycle",
+            gen(mode, "Hi", response_format={"type": "json_schema", "json_schema": {"schema": REF_CYCLE}}),
+            E.InvalidArgumentError,
+            "a $ref cycle applies this schema to the same value again",
             on(mode),
         )
         for mode in MODES

@@ -55,14 +55,16 @@ _WITHOUT_JSONSCHEMA = textwrap.dedent(
 
 
 def test_without_jsonschema_the_subset_checks_and_names_what_it_did_not_check() -> None:
-    cases = [*BROKEN, ({"type": "string", "format": "email", "not": {"const": "x"}}, "nope")]
+    unchecked = {"type": "string", "format": "hostname", "not": {"$ref": "https://example.org/elsewhere.json"}}
+    cases = [*BROKEN, ({"type": "string", "format": "email", "not": {"const": "x"}}, "nope"), (unchecked, "nope")]
     done = subprocess.run(
         [sys.executable, "-c", _WITHOUT_JSONSCHEMA, json.dumps(cases)], capture_output=True, text=True, timeout=60, check=True
     )
     results = json.loads(done.stdout)
-    assert all(errors and not unchecked for errors, unchecked in results[:-1])
-    assert results[-1] == [[], ["format", "not"]]
-    assert "not checked (install jsonschema to check them): format, not" in done.stderr
+    assert all(errors and not unchecked for errors, unchecked in results[:-2])
+    assert results[-2] == [["$: 'nope' is not a valid email"], []]  # format and not are checked
+    assert results[-1] == [[], ["$ref", "format"]]  # a format it has no check for, a document it does not hold
+    assert "JSON schema keywords not checked: $ref, format" in done.stderr
 
 
 def test_a_reply_with_a_control_character_names_the_problem_once() -> None:

@@ -42,16 +42,25 @@ _ALIASES = frozenset({"ChatMessage", "ConfigurationManager"})
 __all__ = sorted(set(_EXPORTS) - _ALIASES)
 
 if TYPE_CHECKING:
-    from abstractllm._private.factory import create_llm, get_llm_providers
-    from abstractllm._private.llm import AbstractLLMInterface
-    from abstractllm._private.logging_config import configure_logging
-    from abstractllm._private.messages import ChatMessage, Message
-    from abstractllm.config import ConfigManager, ConfigurationManager
-    from abstractllm.enums import MessageRole, ModelCapability, ModelParameter
-    from abstractllm.hookspecs import hookimpl
-    from abstractllm.response import GenerateResponse, StreamChunk, Usage
-    from abstractllm.session import Session, SessionManager
-    from abstractllm.tools import ToolCall, ToolDefinition
+    from abstractllm._private.factory import create_llm as create_llm
+    from abstractllm._private.factory import get_llm_providers as get_llm_providers
+    from abstractllm._private.llm import AbstractLLMInterface as AbstractLLMInterface
+    from abstractllm._private.logging_config import configure_logging as configure_logging
+    from abstractllm._private.messages import ChatMessage as ChatMessage
+    from abstractllm._private.messages import Message as Message
+    from abstractllm.config import ConfigManager as ConfigManager
+    from abstractllm.config import ConfigurationManager as ConfigurationManager
+    from abstractllm.enums import MessageRole as MessageRole
+    from abstractllm.enums import ModelCapability as ModelCapability
+    from abstractllm.enums import ModelParameter as ModelParameter
+    from abstractllm.hookspecs import hookimpl as hookimpl
+    from abstractllm.response import GenerateResponse as GenerateResponse
+    from abstractllm.response import StreamChunk as StreamChunk
+    from abstractllm.response import Usage as Usage
+    from abstractllm.session import Session as Session
+    from abstractllm.session import SessionManager as SessionManager
+    from abstractllm.tools import ToolCall as ToolCall
+    from abstractllm.tools import ToolDefinition as ToolDefinition
 
 
 __getattr__, __dir__ = lazy_names(globals(), _EXPORTS)

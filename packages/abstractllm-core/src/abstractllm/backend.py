@@ -38,6 +38,24 @@ from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
 
 if TYPE_CHECKING:
+    # The building blocks, explicitly re-exported for type checkers (imported on first use at run time).
+    from abstractllm._private.download_progress import progress_only_on_a_terminal as progress_only_on_a_terminal
+    from abstractllm._private.model_cache import SharedModelCache as SharedModelCache
+    from abstractllm._private.observe import FinishedCall as FinishedCall
+    from abstractllm._private.plain_prompt import plain_prompt_text as plain_prompt_text
+    from abstractllm._private.stops import StopSequenceFilter as StopSequenceFilter
+    from abstractllm._private.stops import truncate_at_stop as truncate_at_stop
+    from abstractllm._private.structured import parse_structured as parse_structured
+    from abstractllm._private.tool_format import FALLBACK_MARKUP as FALLBACK_MARKUP
+    from abstractllm._private.tool_format import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
+    from abstractllm._private.tool_format import TOOL_CALL_OPEN as TOOL_CALL_OPEN
+    from abstractllm._private.tool_format import ToolCallScan as ToolCallScan
+    from abstractllm._private.tool_format import ToolMarkup as ToolMarkup
+    from abstractllm._private.tool_format import forced_call_schema as forced_call_schema
+    from abstractllm._private.tool_format import messages_with_tool_prompt as messages_with_tool_prompt
+    from abstractllm._private.tool_format import read_tool_calls as read_tool_calls
+    from abstractllm._private.tool_format import template_renders_tools as template_renders_tools
+    from abstractllm._private.tool_format import tool_call_from_data as tool_call_from_data
     from abstractllm.config import ConfigManager
 
 _BUILDING_BLOCKS = {

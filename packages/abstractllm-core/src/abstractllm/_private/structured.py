@@ -70,8 +70,8 @@ def _response_format(value: Any) -> ResponseFormat | None:
 def parse_structured(text: str, response_format: ResponseFormat, finish_reason: str | None) -> Any:
     """The reply parsed as JSON and checked against the schema.
 
-    Raises ``OutputParsingError`` when the reply was cut by ``max_tokens``, is not JSON,
-    or breaks the schema (checked by :mod:`abstractllm._private.json_schema`).
+    Raises ``OutputParsingError`` when the reply was cut by ``max_tokens``, is not JSON (or
+    nests too deep for ``json.loads``), or breaks the schema (checked by :mod:`abstractllm._private.json_schema`).
     """
     if finish_reason == "length":
         raise OutputParsingError("the structured reply was cut off by max_tokens (finish_reason 'length'); raise max_tokens")
@@ -79,6 +79,8 @@ def parse_structured(text: str, response_format: ResponseFormat, finish_reason: 
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise OutputParsingError(f"the reply is not valid JSON: {json_error_text(exc)}", original_exception=exc) from exc
+    except RecursionError as exc:  # json.loads follows nesting on the stack: a reply too deep is refused, not a crash
+        raise OutputParsingError("the reply is JSON nested too deep to parse", original_exception=exc) from exc
     problems = schema_errors(value, response_format.json_schema())
     if problems:
         raise OutputParsingError("the reply does not match the schema: " + "; ".join(problems[:5]))
