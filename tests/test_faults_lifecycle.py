@@ -25,7 +25,7 @@ from abstractllm import errors as E
 from abstractllm.session import Session
 from tests.fault_world import SECRET, Case, World, check, fresh, make, on
 from tests.test_cli_faults import stream_to_a_reader_that_goes_away
-from tests.test_discovery_cache import run_planted
+from tests.test_discovery_cache_planted import run_planted
 from tests.test_session_tool_loop_faults import WEATHER_CALL, Unshowable, get_weather, strict_openai_sequence
 
 FOREVER = {"type": "json_schema", "json_schema": {"name": "long", "schema": {"type": "string", "minLength": 2000}}}
