@@ -18,7 +18,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 PAGE = Path(__file__).with_name("errors.md")
 BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
-SUITES = ("test_faults_params", "test_faults_models", "test_faults_prompts", "test_faults_servers")
+SUITES = ("test_faults_params", "test_faults_models", "test_faults_prompts", "test_faults_servers", "test_faults_lifecycle")
 SECTIONS = (
     ("pipeline", "Pipeline (transformers)"),
     ("gguf", "GGUF (llama.cpp)"),
@@ -45,18 +45,24 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def raises(case: Any) -> str:
+    """The "raises" cell: the class, or "nothing" for a fault that must raise no error (see ``Case``)."""
+    return f"`{case.error.__name__}`" if case.error is not None else "nothing"
+
+
 def tables(found: Sequence[Any]) -> str:
     lines = [
         f"Generated from the fault suite's {len(found)} cases (`python docs/generate_faults.py`). Each row is",
         "checked on every test run: the fault raises exactly this class, its message contains the text",
-        "shown, and the same model object (or a new one of that mode) still works afterwards.",
+        "shown, and the same model object (or a new one of that mode) still works afterwards. A row that",
+        "raises nothing is a fault that must not surface as an error; the text is what happens instead.",
     ]
     for mode, title in SECTIONS:
         rows = [case for case in found if case.mode == mode]
         if not rows:
             continue
         lines += ["", f"### {title}", "", "| fault | raises | the message names |", "|---|---|---|"]
-        lines += [f"| `{_cell(case.id)}` | `{case.error.__name__}` | {_cell(case.says)} |" for case in rows]
+        lines += [f"| `{_cell(case.id)}` | {raises(case)} | {_cell(case.says)} |" for case in rows]
     return "\n".join(lines)
 
 

@@ -186,9 +186,12 @@ def session_goes_on(world: World) -> None:
 
 @dataclass(frozen=True)
 class Case:
+    """One row. ``error`` None: the fault must raise nothing, and ``act`` returns text describing what
+    happened instead (a scan instead of a planted cache, a quiet exit), which must contain ``says``."""
+
     id: str
     act: Callable[[World], Any]
-    error: type[E.AbstractLLMError]
+    error: type[E.AbstractLLMError] | None
     says: str
     then: Callable[[World], None]
     hides: tuple[str, ...] = field(default=())
@@ -332,17 +335,15 @@ TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "ob
 HANG_AFTER = 60.0
 
 
-def _within_deadline(act: Callable[[], Any]) -> BaseException | None:
-    """Run ``act`` on a daemon thread; return what it raised (None if it returned); fail if it hangs."""
-    outcome: list[BaseException | None] = []
+def _within_deadline(act: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """Run ``act`` on a daemon thread; return what it returned and what it raised; fail if it hangs."""
+    outcome: list[tuple[Any, BaseException | None]] = []
 
     def run() -> None:
         try:
-            act()
+            outcome.append((act(), None))
         except BaseException as exc:  # handed to the caller
-            outcome.append(exc)
-        else:
-            outcome.append(None)
+            outcome.append((None, exc))
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
@@ -361,9 +362,17 @@ def check(case: Case, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.router.reset()
     session_before = world.session.to_dict()
     try:
-        error = _within_deadline(lambda: case.act(world))
+        result, error = _within_deadline(lambda: case.act(world))
     finally:
         world.router.reset()
+    if case.error is None:
+        assert error is None, f"{case.id}: {type(error).__name__}: {error}"
+        assert isinstance(result, str) and case.says.lower() in result.lower(), result
+        assert world.session.to_dict() == session_before
+        _, problem = _within_deadline(lambda: case.then(world))
+        if problem is not None:
+            raise problem
+        return
     assert error is not None, f"{case.id}: no error was raised"
     assert isinstance(error, E.AbstractLLMError), f"{type(error).__name__} is not an abstractllm error: {error!r}"
     assert type(error) is case.error, f"{type(error).__name__} instead of {case.error.__name__}: {error}"
@@ -375,6 +384,6 @@ def check(case: Case, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     if case.where == "mode":
         assert error.mode, f"the error does not name the mode: {error}"
     assert world.session.to_dict() == session_before
-    problem = _within_deadline(lambda: case.then(world))
+    _, problem = _within_deadline(lambda: case.then(world))
     if problem is not None:
         raise problem

@@ -1,12 +1,18 @@
 """A bounded soak of one local mode, run as a child process by ``test_soak.py``.
 
-Usage: ``python soak_worker.py MODE MODEL_PATH SECONDS SEED HANG_AFTER``. Threads and asyncio tasks make
+Usage: ``python soak_worker.py MODE MODEL_PATH SECONDS SEED HANG_AFTER``; ``python soak_worker.py discover``
+only discovers the plugins (writing the discovery cache for this same ``sys.path``). Threads and asyncio tasks make
 mixed sync, async and streamed calls on models that share one loaded copy, abandon streams,
 cancel async calls and unload/re-create their model objects at random. Every call that
 completes must equal the sequential greedy reply for its prompt. At the end every model is
 unloaded, and the process prints one JSON line: calls by outcome, mismatches, and the open
 file descriptors and threads before and after (the starting counts are taken after a first
 load and unload, so one-time library thread pools are already there).
+
+The caches are in play: the plugins come from the discovery cache when ``ABSTRACTLLM_CACHE_DIR``
+holds a current one (the report says ``"discovery": "cache"`` or ``"scan"``), and two long prompts
+taken in turn make the loaded model's prefix cache serve and restore prompts while every reply is
+checked (the report holds the shared model's ``cache_info()`` before the last unload).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import faulthandler
 import gc
 import json
+import logging
 import os
 import random
 import sys
@@ -31,6 +38,10 @@ PROMPTS = [
     "What is the capital of Germany?",
     "The capital of Italy is",
     "Once upon a time",
+    # long and different from their first tokens: taken in turn, each evicts the other from the
+    # context, so the prefix cache saves one and restores it for the next call (gguf), or reuses it (pipeline)
+    "Tell me a long story about a dragon who lived in a castle by the sea and loved to read old books.",
+    "Describe the city of Paris: its river, its bridges, its museums, its parks and its narrow old streets.",
 ]
 MAX_TOKENS = 12
 
@@ -149,9 +160,29 @@ class Soak:
         asyncio.run(main())
 
 
+class _Messages(logging.Handler):
+    """Keeps the messages of one logger (here: whether the plugins came from the discovery cache)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def main() -> None:
+    if sys.argv[1:] == ["discover"]:
+        from abstractllm._private.plugins import get_plugins
+
+        get_plugins()
+        return
     mode, path, seconds, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
     faulthandler.dump_traceback_later(float(sys.argv[5]), exit=True)  # a hang shows every thread's stack
+    discovery = _Messages("abstractllm._private.discovery_cache")
     soak = Soak(mode, path, seconds, seed)
     soak.references()
     gc.collect()
@@ -163,6 +194,7 @@ def main() -> None:
         worker.start()
     for worker in workers:
         worker.join()
+    prefix_cache = soak.shared.cache_info()  # the loaded model stayed loaded: the shared object is replaced, never the last
     soak.shared.unload()
     gc.collect()
     settle = time.monotonic() + 10
@@ -176,6 +208,8 @@ def main() -> None:
         "fds": [fds_before, _fds()],
         "threads": [threads_before, threading.active_count()],
         "thread_names": sorted(thread.name for thread in threading.enumerate()),
+        "discovery": "cache" if any("from the cache" in message for message in discovery.messages) else "scan",
+        "prefix_cache": prefix_cache,
     }
     print(json.dumps(report), flush=True)
 

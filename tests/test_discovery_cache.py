@@ -269,3 +269,138 @@ def test_path_objects_on_sys_path_are_fingerprinted_like_strings(cache: Path, si
     sys.path[:] = [str(site), str(other)]
     assert {point.name for point in entry_points(GROUP)} == {"one", "two"}
     assert len(list(cache.glob("entry-points-*.json"))) == 1  # the same sys.path, so the same file
+
+
+def plant(cache: Path, points: list[dict[str, Any]], *, mode: int = 0o600, owner: int | None = None) -> Path:
+    """A cache file with the current fingerprint of sys.path, naming ``points``, as someone else could write it."""
+    fingerprint = _discovery_cache._fingerprint(sys.path)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"entry-points-{GROUP}-{_discovery_cache._key(fingerprint):08x}.json"
+    path.write_text(json.dumps({"format": _discovery_cache.FORMAT, "fingerprint": fingerprint, "entry_points": points}))
+    path.chmod(mode)
+    if owner is not None:
+        os.chown(path, owner, owner)
+    return path
+
+
+NOBODY = 65534
+posix = pytest.mark.skipif(not hasattr(os, "geteuid"), reason="owners, mode bits and O_NOFOLLOW are checked on POSIX only")
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="planting a file as another user needs root (chown)"
+)
+
+
+def test_a_cache_naming_an_entry_point_no_distribution_declares_is_not_used(
+    cache: Path, site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    expected = entry_points(GROUP)
+    planted = [
+        {"name": "one", "value": "first_plugin", "distribution": "first-plugin", "version": "1.0"},
+        {"name": "evil", "value": "evil_module", "distribution": "first-plugin", "version": "1.0"},
+    ]
+    for points in (
+        planted,  # a value the distribution does not declare
+        [{"name": "evil", "value": "evil_module", "distribution": "not-installed", "version": "1.0"}],
+        [{"name": "one", "value": "first_plugin", "distribution": "first-plugin", "version": "9.9"}],  # another version
+    ):
+        path = plant(cache, points)
+        caplog.clear()
+        caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+        assert entry_points(GROUP) == expected == full_scan()
+        assert not from_cache(caplog)
+        assert any("which no installed distribution declares" in record.getMessage() for record in caplog.records)
+        assert "evil" not in path.read_text() and "9.9" not in path.read_text()  # the scan rewrote it
+
+
+@posix
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602], ids=["world-and-group-writable", "group-writable", "world-writable"])
+def test_a_cache_file_writable_by_others_is_not_trusted(
+    cache: Path, site: Path, mode: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    entry_points(GROUP)
+    (path,) = cache.glob("entry-points-*.json")
+    path.chmod(mode)  # even holding exactly what a scan finds
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert entry_points(GROUP) == full_scan()
+    assert not from_cache(caplog)
+    assert any("writable by others" in record.getMessage() for record in caplog.records)
+    assert path.stat().st_mode & 0o777 == 0o600  # rewritten by the scan, for this user only
+    caplog.clear()
+    entry_points(GROUP)
+    assert from_cache(caplog)
+
+
+@posix
+def test_a_symbolic_link_is_not_followed(cache: Path, site: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    entry_points(GROUP)
+    (path,) = cache.glob("entry-points-*.json")
+    target = tmp_path / "elsewhere.json"
+    path.rename(target)
+    path.symlink_to(target)
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert entry_points(GROUP) == full_scan()
+    assert not from_cache(caplog)
+    assert not path.is_symlink()  # replaced by a file of this user
+
+
+@needs_root
+def test_a_cache_file_of_another_user_is_not_trusted(cache: Path, site: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    expected = entry_points(GROUP)
+    (path,) = cache.glob("entry-points-*.json")
+    os.chown(path, NOBODY, NOBODY)  # the same content, another owner
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert entry_points(GROUP) == expected
+    assert any(f"owned by uid {NOBODY}" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"name": 1, "value": 2, "distribution": 3, "version": 4},
+        {"name": "one", "value": ["first_plugin"], "distribution": "first-plugin", "version": "1.0"},
+        {"name": "one", "value": "first_plugin", "distribution": None, "version": "1.0"},
+        {"name": "one", "value": "first_plugin", "distribution": "first-plugin", "version": "1.0", "extra": "x"},
+        "one = first_plugin",
+    ],
+    ids=["numbers", "list-value", "null-distribution", "extra-field", "string-entry"],
+)
+def test_a_cache_with_the_right_fingerprint_but_wrong_types_is_rescanned_and_rewritten(
+    cache: Path, site: Path, entry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin"})
+    expected = entry_points(GROUP)
+    path = plant(cache, [entry])
+    assert entry_points(GROUP) == expected
+    assert json.loads(path.read_text())["entry_points"] == [
+        {"name": "one", "value": "first_plugin", "distribution": "first-plugin", "version": "1.0"}
+    ]
+    caplog.set_level(logging.DEBUG, logger=_discovery_cache.__name__)
+    assert entry_points(GROUP) == expected
+    assert from_cache(caplog)  # the next process is not misled either
+
+
+def test_checking_a_hit_reads_only_the_declaring_distributions(cache: Path, site: Path) -> None:
+    """The declaration check reads the metadata of the distributions the cache names, not every one."""
+    for index in range(30):
+        fake_distribution(site, f"unrelated-{index}", "1.0", {})
+    fake_distribution(site, "first-plugin", "1.0", {"one": "first_plugin", "two": "first_plugin:other"})
+    entry_points(GROUP)
+    opened: list[str] = []
+    real_open = open
+
+    def spying_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    import builtins
+
+    builtins.open = spying_open  # type: ignore[assignment]
+    try:
+        assert [point.name for point in entry_points(GROUP)] == ["one", "two"]
+    finally:
+        builtins.open = real_open  # type: ignore[assignment]
+    assert sorted(Path(name).name for name in opened) == ["METADATA", "entry_points.txt"]

@@ -11,7 +11,7 @@ import pytest
 
 from abstractllm import errors as E
 from abstractllm.session import Session
-from tests import test_faults_models, test_faults_params, test_faults_prompts, test_faults_servers
+from tests import test_faults_lifecycle, test_faults_models, test_faults_params, test_faults_prompts, test_faults_servers
 from tests.fault_world import SESSION_FILES, World
 
 ALL = [
@@ -19,6 +19,7 @@ ALL = [
     *test_faults_models.CASES,
     *test_faults_prompts.CASES,
     *test_faults_servers.CASES,
+    *test_faults_lifecycle.CASES,
 ]
 
 
@@ -38,7 +39,8 @@ def test_the_error_reference_lists_every_fault_by_mode() -> None:
     assert result.returncode == 0, result.stderr
     page = (docs / "errors.md").read_text()
     for case in ALL:
-        assert f"| `{case.id}` | `{case.error.__name__}` |" in page, case.id
+        raises = f"`{case.error.__name__}`" if case.error is not None else "nothing"
+        assert f"| `{case.id}` | {raises} |" in page, case.id
 
 
 def test_a_session_file_that_fails_to_load_leaves_the_session_as_it_was(world: World, tmp_path: Path) -> None:

@@ -193,3 +193,91 @@ def test_max_tool_rounds_must_be_a_positive_integer(session: Session, rounds: An
         session.generate_with_tools("weather in Paris?", tools=[get_weather], max_tool_rounds=rounds)
     assert caught.value.parameter == "max_tool_rounds"
     assert snapshot(session) == before
+
+
+def strict_openai_sequence(messages: list[dict[str, Any]]) -> None:
+    """The message-order rule strict OpenAI-compatible servers enforce: every tool call of an assistant
+    message is answered by a ``tool`` message with its id before any other message, and a ``tool``
+    message answers a call still pending. Raises AssertionError naming the first breach."""
+    pending: set[str] = set()
+    for index, message in enumerate(messages):
+        role = message["role"]
+        if role == "tool":
+            assert message.get("tool_call_id") in pending, f"message {index}: a tool result for no pending call: {message}"
+            pending.discard(message["tool_call_id"])
+            continue
+        assert not pending, f"message {index} ({role}) follows tool calls that have no result: {sorted(pending)}"
+        if role == "assistant":
+            pending = {call["id"] for call in message.get("tool_calls") or []}
+    assert not pending, f"the messages end on tool calls that have no result: {sorted(pending)}"
+
+
+def test_the_strict_validator_rejects_an_unanswered_tool_call() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    asked = [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    with pytest.raises(AssertionError, match="no result"):
+        strict_openai_sequence([*asked, {"role": "user", "content": "and tomorrow?"}])
+    with pytest.raises(AssertionError, match="no pending call"):
+        strict_openai_sequence([*asked, {"role": "tool", "tool_call_id": "call_2", "content": "x"}])
+    strict_openai_sequence([*asked, {"role": "tool", "tool_call_id": "call_1", "content": "x"}])
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_calls_made_past_the_round_limit_get_a_result_so_the_next_turn_is_valid(
+    session: Session, router: Any, driver: str
+) -> None:
+    router.reset()
+    CALLS.clear()
+    before = len(session.messages)
+    router.script(WEATHER_CALL, {**WEATHER_CALL, "call_anyway": True})  # the model calls again after its last round
+    ask = {"tools": [get_weather], "max_tool_rounds": 1}
+    if driver == "sync":
+        answer = session.generate_with_tools("weather in Paris?", **ask)
+    else:
+        answer = asyncio.run(session.generate_with_tools_async("weather in Paris?", **ask))
+    assert CALLS == ["Paris"]  # the call past the limit was not run
+    assert answer.tool_calls
+    assert [m.role for m in session.messages[before:]] == ["user", "assistant", "tool", "assistant", "tool"]
+    last = session.messages[-1]
+    assert last.tool_call_id == answer.tool_calls[0].id
+    assert last.content == "error: not run: the tool loop reached its limit of 1 round(s) (max_tool_rounds)"
+    assert last.metadata["error"] is True
+    session.generate("and tomorrow?")
+    strict_openai_sequence(router.posts()[-1]["body"]["messages"])
+    assert session.messages[-2].content == "and tomorrow?"
+
+
+class Unshowable:
+    """A tool result that neither JSON nor repr can turn into text."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("this object has no repr")
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_tool_result_that_cannot_be_turned_into_text_is_given_as_the_tools_error(
+    session: Session, router: Any, driver: str
+) -> None:
+    def unshowable(city: str) -> Unshowable:
+        """Get the weather in a city."""
+        return Unshowable()
+
+    router.reset()
+    before = snapshot(session)
+    router.script(WEATHER_CALL)
+    ask = {"tool_functions": {"get_weather": unshowable}}
+    if driver == "sync":
+        answer = session.generate_with_tools("weather in Paris?", **ask)
+    else:
+        answer = asyncio.run(session.generate_with_tools_async("weather in Paris?", **ask))
+    assert snapshot(session)[: len(before)] == before
+    new = session.messages[len(before) :]
+    assert [m.role for m in new] == ["user", "assistant", "tool", "assistant"]
+    assert new[2].content == (
+        "error: get_weather returned a Unshowable that cannot be turned into text (RuntimeError: this object has no repr)"
+    )
+    assert new[2].metadata["error"] is True
+    assert new[3].content == str(answer)
+    sent = router.posts()[-1]["body"]["messages"]
+    assert sent[-1]["role"] == "tool" and "cannot be turned into text" in sent[-1]["content"]  # the model was told
+    strict_openai_sequence(sent)

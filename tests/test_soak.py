@@ -3,7 +3,8 @@
 Mixed sync, async and streamed calls from several threads and tasks, with abandoned streams,
 cancelled calls and unloads: the process must survive and exit 0, every completed reply must
 equal its sequential greedy reply, and open file descriptors and threads must return to their
-starting counts once every model is unloaded.
+starting counts once every model is unloaded. The caches are in play: the plugins come from a
+discovery cache written by an earlier process, and the prefix cache serves prompts throughout.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ DEADLINE = 150
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["pipeline", "gguf"])
-def test_soak_survives_and_every_completed_reply_is_exact(mode: str, tiny_models: Any) -> None:
+def test_soak_survives_and_every_completed_reply_is_exact(mode: str, tiny_models: Any, tmp_path: Path) -> None:
     path = str(tiny_models.pipeline_dir if mode == "pipeline" else tiny_models.gguf_f32)
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "ABSTRACTLLM_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, str(WORKER), "discover"], check=True, timeout=DEADLINE, env=env)  # writes the cache
+    assert list((tmp_path / "cache").glob("entry-points-*.json"))
     done = subprocess.run(
         [sys.executable, str(WORKER), mode, path, str(SECONDS), "7", str(DEADLINE - 30)],
         capture_output=True,
@@ -45,3 +48,5 @@ def test_soak_survives_and_every_completed_reply_is_exact(mode: str, tiny_models
     threads_before, threads_after = report["threads"]
     assert fds_after <= fds_before, f"file descriptors leaked: {report}"
     assert threads_after <= threads_before, f"threads leaked: {report['thread_names']}"
+    assert report["discovery"] == "cache", report
+    assert report["prefix_cache"]["hits"] > 0, report["prefix_cache"]  # replies were checked with prompts restored

@@ -19,6 +19,7 @@ PUBLIC_MODULES = {
     "abstractllm.tools",
     "abstractllm.config",
     "abstractllm.cli",
+    "abstractllm.__main__",  # python -m abstractllm: the command
     # plugin authors
     "abstractllm.backend",
     "abstractllm.request",

@@ -284,7 +284,9 @@ class _Handler(WireHandler):
     def _tool_calls(self, body: dict[str, Any], fault: dict[str, Any]) -> list[dict[str, Any]] | None:
         wanted = fault.get("tool_call")
         messages = body.get("messages") or []
-        if fault.get("ignore_constraints") or not body.get("tools") or (messages and messages[-1].get("role") == "tool"):
+        if fault.get("ignore_constraints"):
+            return None
+        if not fault.get("call_anyway") and (not body.get("tools") or (messages and messages[-1].get("role") == "tool")):
             return None
         if not wanted:
             wanted = self._forced_call(body)

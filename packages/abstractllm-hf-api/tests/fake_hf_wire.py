@@ -154,7 +154,8 @@ class WireHandler(BaseHTTPRequestHandler):
         Stream faults (``truncate_after``, ``end_after``, ``error_after``, ``multiline``,
         ``keepalive_forever``, ``trickle_stream``, ``hold_after_done``) and ``tool_call`` /
         ``reject_tools`` / ``ignore_constraints`` (answer free text whatever ``tool_choice``
-        and ``response_format`` ask, as ``transformers serve`` does) are read by the route handlers.
+        and ``response_format`` ask, as ``transformers serve`` does) / ``call_anyway`` (make the
+        ``tool_call`` even with no tools offered or right after a tool result) are read by the route handlers.
         """
         if fault.get("slow"):
             time.sleep(float(fault["slow"]))

@@ -144,3 +144,24 @@ def test_a_session_longer_than_the_context_window_keeps_going(llm: Any) -> None:
         prompts.append(reply.usage.prompt_tokens)
     assert all(used + 8 <= 512 for used in prompts)  # each request fitted: old turns were left out
     assert len(session.messages) == 1 + 2 * 5  # the history keeps them
+
+
+def test_the_turn_after_a_tool_loop_stopped_at_its_round_limit_is_answered(llm: Any, fake: Any) -> None:
+    """The in-repo server makes a call past ``max_tool_rounds``; the session records it with a "not run"
+    result, and the next turn (every call answered, in order) is sent to llama.cpp's server."""
+    from abstractllm.session import Session
+
+    def get_weather(city: str) -> dict[str, Any]:
+        """Get the weather in a city."""
+        return {"temperature": 22, "sky": "sunny"}
+
+    scripted = create_llm("huggingface", inference_api_url=fake.url, protocol="openai", max_retries=0)
+    call = {"tool_call": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+    fake.script(call, {**call, "call_anyway": True})
+    session = Session(provider=scripted)
+    session.generate_with_tools("What is the weather in Paris?", tools=[get_weather], max_tool_rounds=1)
+    scripted.unload()
+    assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant", "tool"]
+    assert session.messages[-1].tool_call_id == session.messages[-2].tool_calls[0].id
+    reply = session.generate("What is the capital of France?", provider=llm, temperature=0, max_tokens=MAX_TOKENS)
+    assert str(reply).strip() and reply.finish_reason in ("stop", "length")

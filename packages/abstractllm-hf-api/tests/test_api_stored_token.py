@@ -109,3 +109,29 @@ def test_huggingface_hub_is_not_imported(tmp_path: Path, monkeypatch: pytest.Mon
     if "huggingface_hub" in sys.modules:
         pytest.skip("another test of this session imported huggingface_hub")
     assert "huggingface_hub" not in sys.modules
+
+
+@pytest.mark.parametrize("where", ["file", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN", "HUGGINGFACE_API_KEY", "api_key"])
+def test_a_token_with_a_stray_space_is_refused_naming_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    spaced = "hf_StOrEd ByHfAuthLogin0123456789"  # a space inside: no cleaning can repair it
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    options: dict[str, Any] = {}
+    if where == "file":
+        path = write_token(tmp_path, spaced)
+        expected = f"the token file {path} (written by `hf auth login`)"
+    elif where == "api_key":
+        options["api_key"] = spaced
+        expected = "api_key=..."
+    else:
+        monkeypatch.setenv(where, spaced)
+        expected = where
+    with pytest.raises(AuthenticationError) as caught:
+        api_token(**options)
+    message = str(caught.value)
+    assert f"the token from {expected} contains whitespace" in message and f"check {expected}" in message
+    assert "StOrEd" not in message and "ByHfAuthLogin" not in message  # never the token
+    write_token(tmp_path)  # fixed: the next model uses the file
+    monkeypatch.delenv(where, raising=False)
+    assert api_token() == STORED

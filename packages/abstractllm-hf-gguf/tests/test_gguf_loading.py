@@ -84,6 +84,33 @@ def test_n_threads_and_model_kwargs_reach_llama(gguf_f32: Path) -> None:
         create_llm("huggingface", model_path=str(gguf_f32), model_kwargs={"n_ctx": 64})
 
 
+@pytest.mark.parametrize(
+    ("model_kwargs", "says"),
+    [
+        ({"n_batch": "512"}, "model_kwargs['n_batch']='512' is a str; llama_cpp.Llama takes int"),
+        ({"n_batch": True}, "model_kwargs['n_batch']=True is a bool"),
+        ({"rope_freq_base": "1e4"}, "takes float"),
+        ({"use_mmap": "no"}, "takes bool"),
+        ({"tensor_split": [1.0, "a"]}, "takes Optional[List[float]]"),
+        ({"kv_overrides": {"key": [1]}}, "takes Optional[Dict[str, Union[bool, int, float, str]]]"),
+        ({"lora_path": 5}, "takes Optional[str]"),
+    ],
+    ids=["string-n_batch", "bool-n_batch", "string-float", "string-bool", "list-item", "dict-value", "number-path"],
+)
+def test_model_kwargs_of_the_wrong_type_fail_at_load_and_the_file_still_loads(
+    gguf_f32: Path, model_kwargs: dict[str, object], says: str
+) -> None:
+    """Llama() checks no types: a wrong one used to load, then fail every generation as GenerationError."""
+    users = len(MODELS)
+    with pytest.raises(InvalidArgumentError, match="model_kwargs") as caught:
+        create_llm("huggingface", model_path=str(gguf_f32), model_kwargs=model_kwargs)
+    assert says in str(caught.value)
+    assert len(MODELS) == users  # nothing was loaded or kept
+    right = {"n_batch": 64, "rope_freq_base": 0.0, "use_mmap": True, "tensor_split": None, "kv_overrides": None}
+    with create_llm("huggingface", model_path=str(gguf_f32), model_kwargs={**right, "numa": False}) as llm:
+        assert str(llm.generate("The sky is", raw=True, temperature=0)) == " blue."
+
+
 def _chatml_reply(llm: AbstractLLMInterface, text: str) -> str:
     """What llama.cpp's own chatml formatter makes the model say (it always renders a system block)."""
     from llama_cpp.llama_chat_format import format_chatml

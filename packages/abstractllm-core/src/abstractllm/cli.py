@@ -1,7 +1,9 @@
 """The ``abstractllm`` command: generate, chat, plugins, models.
 
 A user error prints one line (``abstractllm: error: ...``) on stderr and exits with
-status 2; no traceback. ``--debug`` shows tracebacks and debug logs.
+status 2; no traceback. ``--debug`` shows tracebacks and debug logs. When the reader of
+standard output goes away (``abstractllm generate ... | head -c 1``) the command stops
+quietly with status 141 (128 + SIGPIPE), as Unix tools do. ``python -m abstractllm`` runs it too.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from abstractllm.errors import AbstractLLMError
+from abstractllm.errors import AbstractLLMError, InvalidArgumentError
 
 __all__ = ["main"]
 
 
-def _value(text: str) -> Any:
-    """``-o NAME VALUE``: a Python/JSON literal when it parses (0.5, 12, true, [..]), else the string."""
+def _value(name: str, text: str) -> Any:
+    """``-o NAME VALUE``: a Python/JSON literal when it parses (0.5, 12, true, [..]), else the string;
+    ``InvalidArgumentError`` for a literal nested too deeply to read."""
     lowered = {"true": True, "false": False, "null": None, "none": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
@@ -31,6 +34,13 @@ def _value(text: str) -> Any:
             return parse(text)
         except (ValueError, SyntaxError):
             continue
+        except (RecursionError, MemoryError) as exc:  # e.g. '[[[...' nested 100,000 deep
+            raise InvalidArgumentError(
+                f"-o {name}: the value is nested too deeply to read ({type(exc).__name__}); pass a flatter value",
+                parameter=name,
+                value=f"{text[:20]}... ({len(text)} characters)",
+                allowed="a JSON or Python literal of ordinary depth, or plain text",
+            ) from exc
     return text
 
 
@@ -41,7 +51,7 @@ def _model_config(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             config[name] = value
     for name, value in args.option or []:
-        config[name] = _value(value)
+        config[name] = _value(name, value)
     return config
 
 
@@ -299,6 +309,25 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
+    except BrokenPipeError:
+        return _reader_gone(out)
+
+
+def _reader_gone(out: TextIO) -> int:
+    """Standard output's reader went away: point it at the null device, so that the interpreter's
+    last flush of what is still buffered cannot fail again, and return 128 + SIGPIPE (1 without SIGPIPE)."""
+    import contextlib
+    import os
+    import signal
+
+    with contextlib.suppress(OSError, ValueError):  # ValueError: an ``out`` without a file descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, out.fileno())
+        finally:
+            os.close(devnull)
+    sigpipe = getattr(signal, "SIGPIPE", None)
+    return 128 + int(sigpipe) if sigpipe is not None else 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm._private.messages import Message, check_text, normalize_messages
 from abstractllm._private.session_files import read_session_file, write_json_atomically
 from abstractllm._private.session_manager import SessionManager
-from abstractllm._private.tool_hooks import run_tool_calls, run_tool_calls_async
+from abstractllm._private.tool_hooks import not_run_for_round_limit, run_tool_calls, run_tool_calls_async
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
 from abstractllm.response import GenerateResponse, StreamChunk
@@ -352,8 +352,9 @@ class Session:
         """Model → tool calls → the caller's functions run → results fed back → … → final answer.
 
         At most ``max_tool_rounds`` (≥ 1) rounds of tool calls; the last request then asks
-        for an answer without tools. A forced ``tool_choice`` ("required" or a tool's name)
-        applies to the first request only; later ones are "auto". Every step enters the
+        for an answer without tools (calls it makes anyway get results saying they were not run).
+        A forced ``tool_choice`` ("required" or a tool's name) applies to the first request
+        only; later ones are "auto". Every step enters the
         history when the final answer arrives; a loop that fails or is interrupted on the
         way leaves the history as it was.
         """
@@ -420,7 +421,7 @@ class Session:
                 "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds),
             }
             reply = yield _Ask(model, self._request_messages(model, turns, kwargs.get("max_tokens")), params)
-        self._commit([*turns, _reply_message(reply)])
+        self._commit([*turns, _reply_message(reply), *not_run_for_round_limit(reply.tool_calls, max_tool_rounds)])
         return reply
 
 

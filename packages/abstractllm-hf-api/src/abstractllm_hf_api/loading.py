@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -10,6 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from abstractllm.backend import BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.errors import AuthenticationError, InvalidArgumentError
+from abstractllm.providers.huggingface import HF_TOKEN_ENV
 from abstractllm_hf_api.backend import ApiBackend
 from abstractllm_hf_api.openai_protocol import OpenAIChat, OpenAICompletions
 from abstractllm_hf_api.protocol import Protocol
@@ -113,6 +115,7 @@ def _token(config: ConfigManager, url: str, *, required: bool) -> Token | None:
     ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set and no ``api_key=`` was given."""
     explicit = config.is_explicit("api_key")
     value = config.get_param("api_key") if explicit else None
+    source = "api_key=..." if explicit else None
     if not explicit:
         if implicit_token_disabled():
             if required:
@@ -120,8 +123,10 @@ def _token(config: ConfigManager, url: str, *, required: bool) -> Token | None:
                     "the Inference API needs a token, and HF_HUB_DISABLE_IMPLICIT_TOKEN forbids using one that was not"
                     " passed (from the environment or `hf auth login`): pass api_key=..., or unset that variable"
                 )
-        else:
-            value = config.get_param("api_key") or stored_token()
+        elif value := config.get_param("api_key"):
+            source = next((name for name in HF_TOKEN_ENV if os.environ.get(name) == value), None)
+        elif stored := stored_token():
+            value, source = stored
     return token_for(
         url,
         value,
@@ -129,6 +134,7 @@ def _token(config: ConfigManager, url: str, *, required: bool) -> Token | None:
         from_environment=not explicit and value is not None,
         required=required,
         allow_insecure=bool(config.get_param("allow_insecure_token")),
+        source=source,
     )
 
 

@@ -81,13 +81,15 @@ def token_for(
     from_environment: bool,
     required: bool,
     allow_insecure: bool = False,
+    source: str | None = None,
 ) -> Token | None:
     """The token to send to ``url``, or None; raises before any request when the rules forbid it.
 
     ``required`` (the hosted API) turns a missing token into ``AuthenticationError``
     saying how to set one; a token an HTTP header cannot carry (whitespace, control or
     non-ASCII characters, e.g. a stray newline) is an ``AuthenticationError`` too, raised
-    without showing the token.
+    without showing the token and naming ``source``, where it came from (``"api_key="``,
+    an environment variable, the file of ``hf auth login``), when known.
     """
     usable: str | None = None
     if (value and explicit) or (value and from_environment and is_hf_host(url)):
@@ -104,9 +106,10 @@ def token_for(
             raise AuthenticationError(f"the Inference API needs a token: {reason}")
         return None
     if not all("!" <= char <= "~" for char in usable):
+        where = source or "api_key=..., HUGGINGFACE_API_KEY, HF_TOKEN, HUGGING_FACE_HUB_TOKEN or the `hf auth login` file"
         raise AuthenticationError(
-            "the token contains whitespace, control or non-ASCII characters, which an HTTP header cannot carry"
-            " (a stray space or newline?); check api_key=..., HUGGINGFACE_API_KEY or HF_TOKEN"
+            f"the token {f'from {source} ' if source else ''}contains whitespace, control or non-ASCII characters,"
+            f" which an HTTP header cannot carry (a stray space or newline?); check {where}"
         )
     if urlsplit(url).scheme == "http" and not is_loopback(url) and not allow_insecure:
         raise InvalidArgumentError(

@@ -36,21 +36,23 @@ def token_file() -> str:
     return os.path.join(os.path.expanduser(home), "token")
 
 
-def stored_token() -> str | None:
-    """``HUGGING_FACE_HUB_TOKEN``, else the token in :func:`token_file`, cleaned; None when
-    neither holds one. An unreadable file is logged (its path, never its content) and skipped."""
+def stored_token() -> tuple[str, str] | None:
+    """``HUGGING_FACE_HUB_TOKEN``, else the token in :func:`token_file`, cleaned, with where it came
+    from (for messages: the variable's name, or the file's path); None when neither holds one.
+    An unreadable file is logged (its path, never its content) and skipped."""
     from_environment = _clean(os.environ.get("HUGGING_FACE_HUB_TOKEN"))
     if from_environment is not None:
-        return from_environment
+        return from_environment, "HUGGING_FACE_HUB_TOKEN"
     path = token_file()
     try:
         with open(path, encoding="utf-8") as file:
-            return _clean(file.read())
+            token = _clean(file.read())
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         logger.warning("cannot read the stored HuggingFace token at %s (%s); ignoring it", path, type(exc).__name__)
         return None
+    return (token, f"the token file {path} (written by `hf auth login`)") if token is not None else None
 
 
 def _clean(token: str | None) -> str | None:

@@ -7,7 +7,10 @@ crashes the process. A :class:`ModelGuard` enforces both rules:
   for blocking callers, :meth:`ModelGuard.acquire_async` for asyncio ones, which wait on
   the event loop and never occupy a worker thread). An unfinished stream keeps the model
   between its chunks; a call that could only be served after that stream resumes in the
-  very same thread (or asyncio task) is refused instead of deadlocking.
+  very same thread (or asyncio task) is refused instead of deadlocking. So is an async call
+  made on the event loop of a stream that stays unread (``break`` out of ``async for`` with
+  the stream kept, then ``wait_for`` or ``create_task`` on a new call): a paused stream of the
+  same thread that does not advance for ``CONFLICT_GRACE`` seconds while the call waits.
 * :meth:`ModelGuard.reading` covers short calls (tokenizing, compiling a grammar)
   that may run beside a generation but never beside the free.
 * A hold is *inside* llama.cpp only while its code runs (:meth:`ModelGuard.enter` /
@@ -30,13 +33,18 @@ from abstractllm.errors import UnsupportedOperationError
 
 __all__ = ["CONFLICT_GRACE", "GenerationCancelled", "Hold", "ModelGuard", "Owner"]
 
-#: Seconds an async caller waits for its own dropped stream to be closed before being refused.
+#: Seconds an async caller waits for its own dropped stream to be closed, or for a paused stream of its
+#: event loop to advance, before being refused.
 CONFLICT_GRACE = 1.0
 
 _UNLOADED = "this GGUF model was unloaded while the call waited or ran; create it again with create_llm(...)"
 _CONFLICT = (
     "this thread (or asyncio task) still holds an unfinished stream of this GGUF model;"
     " consume it or close it (stream.close() / await stream.aclose()) before generating again"
+)
+_UNREAD = (
+    "a stream of this GGUF model on this event loop holds the model and was not read for {grace:g} s"
+    " (left with break and kept?); consume it or close it (await stream.aclose()) before generating again"
 )
 
 
@@ -78,6 +86,7 @@ class Hold:
         self.owner = owner
         self.inside = False
         self.released = False
+        self.entries = 0  # times its code went into llama.cpp: a stream's progress
 
 
 class _Generation:
@@ -176,17 +185,26 @@ class ModelGuard:
         """
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + CONFLICT_GRACE
+        watched: tuple[Hold, int] | None = None  # a paused holder of this thread, and its progress when seen
+        unread_since = 0.0
         while True:
             with self._condition:
-                hold = self._take(owner, refuse_conflict=time.monotonic() > deadline)
+                now = time.monotonic()
+                hold = self._take(owner, refuse_conflict=now > deadline)
                 if hold is not None:
                     return hold
-                assert self._hold is not None
-                conflict = owner.conflicts_with(self._hold.owner)
+                holder = self._hold
+                assert holder is not None
+                conflict = owner.conflicts_with(holder.owner)
+                paused_here = holder.owner.thread == owner.thread and not holder.inside
+                if paused_here and watched != (holder, holder.entries):
+                    watched, unread_since = (holder, holder.entries), now
+                elif paused_here and now - unread_since > CONFLICT_GRACE:
+                    raise UnsupportedOperationError(_UNREAD.format(grace=CONFLICT_GRACE))
                 woken: asyncio.Future[None] = loop.create_future()
                 self._async_waiters.append((loop, woken))
             try:
-                await asyncio.wait_for(asyncio.shield(woken), timeout=0.05 if conflict else None)
+                await asyncio.wait_for(asyncio.shield(woken), timeout=0.05 if conflict or paused_here else None)
             except TimeoutError:
                 pass
             finally:
@@ -210,6 +228,7 @@ class ModelGuard:
             if self._closed:
                 raise UnsupportedOperationError(_UNLOADED)
             hold.inside = True
+            hold.entries += 1
 
     def leave(self, hold: Hold) -> None:
         """``hold``'s code is out of llama.cpp (a stream handing over a chunk)."""

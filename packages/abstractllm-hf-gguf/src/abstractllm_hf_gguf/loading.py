@@ -12,8 +12,12 @@ import atexit
 import inspect
 import json
 import logging
-from collections.abc import Hashable
+import numbers
+import types
+import typing
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 from abstractllm.backend import BackendInfo, SharedModelCache
 from abstractllm.config import ConfigManager
@@ -96,7 +100,8 @@ def _load(path: Path, spec: LoadSpec) -> LoadedModel:
 
 
 def _check_model_kwargs(model_kwargs: dict[str, object]) -> None:
-    """``llama_cpp.Llama`` swallows unknown keywords; reject them here instead."""
+    """``llama_cpp.Llama`` swallows unknown keywords and checks no types (``n_batch="512"`` loads, then
+    fails at the first generation); reject both here, against its signature's type hints."""
     from llama_cpp import Llama
 
     parameters = inspect.signature(Llama.__init__).parameters
@@ -109,3 +114,40 @@ def _check_model_kwargs(model_kwargs: dict[str, object]) -> None:
                 value=name,
                 allowed=", ".join(known),
             )
+    try:
+        hints = typing.get_type_hints(Llama.__init__)
+    except Exception:  # a hint this llama_cpp version cannot resolve: types are left to llama.cpp
+        logger.debug("cannot read the type hints of llama_cpp.Llama; model_kwargs types are not checked", exc_info=True)
+        return
+    for name, value in model_kwargs.items():
+        hint = hints.get(name, Any)
+        if not _matches(value, hint):
+            wanted = str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+            raise InvalidArgumentError(
+                f"model_kwargs[{name!r}]={value!r} is a {type(value).__name__}; llama_cpp.Llama takes {wanted}",
+                parameter="model_kwargs",
+                value=value,
+                allowed=wanted,
+            )
+
+
+def _matches(value: object, hint: Any) -> bool:
+    """Whether ``value`` fits the type hint ``hint`` (bool is not a number here; unknown hints fit anything)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_matches(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, (list, tuple)) and all(_matches(item, args[0] if args else Any) for item in value)
+    if origin is dict:
+        key, item = args if args else (Any, Any)
+        return isinstance(value, Mapping) and all(_matches(k, key) and _matches(v, item) for k, v in value.items())
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):
+        return not isinstance(value, bool) and isinstance(value, numbers.Integral if hint is int else numbers.Real)
+    if isinstance(hint, type) and origin is None:
+        try:
+            return isinstance(value, hint)
+        except TypeError:  # a Protocol that cannot be checked at run time
+            return True
+    return True

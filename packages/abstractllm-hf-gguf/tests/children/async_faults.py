@@ -47,6 +47,36 @@ async def leave_loop_keep_reference(llm: AbstractLLMInterface, expected: str, ou
     check(await whole(llm), expected)
 
 
+async def leave_loop_keep_reference_call_in_a_task(llm: AbstractLLMInterface, expected: str, outcomes: Counter[str]) -> None:
+    """The next call runs in a task of its own (``wait_for``, ``create_task``) that the stream's task
+    awaits: the stream can never resume, so the call is refused, as the sync API refuses it."""
+    stream = await llm.generate_async(PROMPT, temperature=0, stream=True, max_tokens=32)
+    async for _ in stream:
+        break
+    for call in (lambda: asyncio.wait_for(whole(llm), 10), lambda: asyncio.create_task(whole(llm))):
+        try:
+            check(await call(), expected)
+            outcomes["kept, call in a task: served"] += 1
+        except UnsupportedOperationError:
+            outcomes["kept, call in a task: refused"] += 1
+    await stream.aclose()
+    check(await asyncio.wait_for(whole(llm), 10), expected)
+
+
+async def slow_reader_keeps_the_model(llm: AbstractLLMInterface, expected: str, outcomes: Counter[str]) -> None:
+    """A stream read slowly (but within the grace) keeps the model: a call of another task waits, then is served."""
+    stream = await llm.generate_async(PROMPT, temperature=0, stream=True, max_tokens=32)
+    waiting = asyncio.create_task(whole(llm))
+    parts = []
+    async for chunk in stream:
+        parts.append(str(chunk))
+        if len(parts) <= 3:
+            await asyncio.sleep(0.4)
+    check("".join(parts), expected)
+    check(await waiting, expected)
+    outcomes["slow reader: served"] += 1
+
+
 async def leave_loop_drop_reference(llm: AbstractLLMInterface, expected: str, outcomes: Counter[str]) -> None:
     async for _ in await llm.generate_async(PROMPT, temperature=0, stream=True, max_tokens=32):
         break
@@ -126,6 +156,8 @@ _left_open = None
 SCENARIOS = [
     unload_during_async_calls,
     leave_loop_keep_reference,
+    leave_loop_keep_reference_call_in_a_task,
+    slow_reader_keeps_the_model,
     leave_loop_drop_reference,
     aclose_early,
     cancel_generate,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -50,12 +52,15 @@ class LoadedModel:
         self.batcher = Batcher(engine, max_batch_size=max_batch_size)
 
     def close(self) -> None:
-        """Stop the worker and drop every reference to the weights and cached key/values."""
+        """Stop the worker and drop every reference to the weights and cached key/values. Garbage is
+        collected only when the weights outlive their last reference (a reference cycle holds them)."""
         self.batcher.close()
         self.prefix_cache.clear()
+        weights: list[weakref.ref[Any]] = [weakref.ref(self.model), weakref.ref(self.tokenizer)]
         self.model = None  # type: ignore[assignment]
         self.tokenizer = None  # type: ignore[assignment]
-        gc.collect()
+        if any(ref() is not None for ref in weights):
+            gc.collect()
         import torch
 
         if torch.cuda.is_available():
@@ -63,7 +68,7 @@ class LoadedModel:
 
 
 #: Every loaded model of this process, shared between ``create_llm`` calls.
-MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close)
+MODELS: SharedModelCache[LoadedModel] = SharedModelCache(free=LoadedModel.close, collect=False)
 
 
 def _context_window(config: Any, tokenizer: Any) -> int | None:
@@ -97,6 +102,8 @@ class PipelineBackend(Backend):
         self._loaded: LoadedModel | None = MODELS.acquire(
             spec, lambda: LoadedModel(spec, token, max_batch_size, prefix_cache_bytes)
         )
+        self._streams: dict[int, Job] = {}  # open streams of this object by id: ``close`` stops them
+        self._streams_lock = threading.Lock()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -158,21 +165,43 @@ class PipelineBackend(Backend):
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         sink = QueueSink()
         job = self._job(request, sink, streaming=True)
-        self._submit(job, 0.0)
+        self._open(job, 0.0)
         return self._drain(job, sink)
 
-    @staticmethod
-    def _drain(job: Job, sink: QueueSink) -> Iterator[StreamDelta]:
+    def _open(self, job: Job, window: float) -> None:
+        """Submit a streamed ``job`` and keep it among this object's open streams until it ends."""
+        with self._streams_lock:
+            self._streams[id(job)] = job
+        try:
+            self._submit(job, window)
+        except BaseException:
+            self._ended(job)
+            raise
+
+    def _ended(self, job: Job) -> None:
+        job.cancelled.set()
+        with self._streams_lock:
+            self._streams.pop(id(job), None)
+
+    def _item(self, item: StreamDelta | BaseException) -> StreamDelta:
+        """A delta for the consumer; once this object is unloaded, ``UnsupportedOperationError`` instead."""
+        if self._loaded is None:
+            raise UnsupportedOperationError(
+                "this model was unloaded while the stream was open; create it again with create_llm(...)"
+            )
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _drain(self, job: Job, sink: QueueSink) -> Iterator[StreamDelta]:
         try:
             while True:
-                item = sink.items.get()
-                if isinstance(item, BaseException):
-                    raise item
+                item = self._item(sink.items.get())
                 yield item
                 if item.finish_reason is not None:
                     return
         finally:
-            job.cancelled.set()
+            self._ended(job)
 
     def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         return self._stream_async(request)
@@ -180,17 +209,15 @@ class PipelineBackend(Backend):
     async def _stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         sink = AsyncQueueSink()
         job = self._job(request, sink, streaming=True)
-        self._submit(job, self._window)
+        self._open(job, self._window)
         try:
             while True:
-                item = await sink.items.get()
-                if isinstance(item, BaseException):
-                    raise item
+                item = self._item(await sink.items.get())
                 yield item
                 if item.finish_reason is not None:
                     return
         finally:
-            job.cancelled.set()
+            self._ended(job)
 
     # -- description ----------------------------------------------------------------------
 
@@ -220,7 +247,14 @@ class PipelineBackend(Backend):
         }
 
     def close(self) -> None:
+        """Drop this user of the shared model at once: this object's open streams stop at their next
+        token, and their next read raises ``UnsupportedOperationError``; the weights are freed when
+        the last user closes (after blocking calls still running on them return)."""
         if self._loaded is None:
             return
         self._loaded = None
+        with self._streams_lock:
+            streams, self._streams = list(self._streams.values()), {}
+        for job in streams:
+            job.cancelled.set()
         MODELS.release(self._spec)

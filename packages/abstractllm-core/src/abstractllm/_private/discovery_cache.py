@@ -11,6 +11,13 @@ or corrupt file, or another format means a full scan, whose result is then writt
 scan is not written while a metadata folder is younger than ``RACY_SECONDS``: a change made in
 the same clock tick after the scan would not change the fingerprint.
 
+The cache never widens what gets imported. A file is read only when it is a regular file (not a
+symbolic link) owned by the current user and writable by no one else (on POSIX), as CPython trusts
+its own caches; its shape is checked field by field; and every entry point it names must be declared,
+with that name and value, in the ``entry_points.txt`` of the distribution of that name and version
+that a scan finds first on ``sys.path``. Anything else means a full scan, whose result replaces
+the file (a file of another user in a shared folder cannot be replaced, and stays ignored).
+
 Contract: :func:`entry_points` returns what a full scan returns, in the same order. The cache
 lives in ``ABSTRACTLLM_CACHE_DIR`` (default ``$XDG_CACHE_HOME/abstractllm`` or
 ``~/.cache/abstractllm``); it is written atomically, and a cache that cannot be read or
@@ -25,6 +32,7 @@ import importlib.machinery
 import json
 import logging
 import os
+import re
 import stat
 import sys
 import time
@@ -37,9 +45,10 @@ __all__ = ["CACHE_DIR_VARIABLE", "FoundEntryPoint", "cache_dir", "entry_points"]
 logger = logging.getLogger(__name__)
 
 CACHE_DIR_VARIABLE = "ABSTRACTLLM_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2  # 2: the shape and the declaring distributions are checked on read
 KEPT_FILES = 16  # one file per interpreter and sys.path; older ones are removed beyond this
 RACY_SECONDS = 2.0  # a timestamp this close to the scan may not show a change made just after it
+FIELDS = frozenset({"name", "value", "distribution", "version"})
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ def entry_points(group: str) -> list[FoundEntryPoint]:
         return _scan(group)
     fingerprint = _fingerprint(sys.path)
     path = os.path.join(folder, f"entry-points-{group}-{_key(fingerprint):08x}.json")
-    cached = _read(path, fingerprint)
+    cached = _read(path, group, fingerprint)
     if cached is not None:
         logger.debug("%d entry points of %r from the cache %s", len(cached), group, path)
         return cached
@@ -176,20 +185,129 @@ def _scan(group: str) -> list[FoundEntryPoint]:
     return found
 
 
-def _read(path: str, fingerprint: list[Any]) -> list[FoundEntryPoint] | None:
-    """The cached entry points, or None when the file is missing, unreadable, corrupt, of another format or stale."""
+def _read(path: str, group: str, fingerprint: list[Any]) -> list[FoundEntryPoint] | None:
+    """The cached entry points, or None when the file is missing, untrusted, unreadable, corrupt, of
+    another format or stale, or names an entry point no installed distribution declares."""
     try:
-        with open(path, "rb") as file:
-            data = json.loads(file.read())
-        if data["format"] != FORMAT or data["fingerprint"] != fingerprint:
+        content = _own_file(path)
+        if content is None:
+            return None
+        data = json.loads(content)
+        if not isinstance(data, dict) or type(data.get("format")) is not int or data["format"] != FORMAT:
+            logger.debug("entry-point cache %s is of another format", path)
+            return None
+        if data.get("fingerprint") != fingerprint:
             logger.debug("entry-point cache %s is stale", path)
             return None
-        return [FoundEntryPoint(**entry) for entry in data["entry_points"]]
+        found = _shaped(data.get("entry_points"))
+        if found is None:
+            logger.debug("entry-point cache %s is corrupt: entry_points is not a list of string fields %s", path, sorted(FIELDS))
+            return None
+        undeclared = _undeclared(found, group, fingerprint)
+        if undeclared is not None:
+            logger.debug("entry-point cache %s names %s, which no installed distribution declares", path, undeclared)
+            return None
+        return found
     except FileNotFoundError:
         return None
     except Exception as exc:  # unreadable or corrupt: the scan replaces it
         logger.debug("entry-point cache %s is unusable (%s: %s)", path, type(exc).__name__, exc)
         return None
+
+
+def _own_file(path: str) -> bytes | None:
+    """The bytes of ``path`` when it is a regular file owned by this user and writable by no one else
+    (on POSIX; elsewhere owner and mode bits are not checked); None, logged at DEBUG, otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # ELOOP: a symbolic link, which O_NOFOLLOW refuses
+        logger.debug("entry-point cache %s is not read (%s)", path, exc)
+        return None
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())  # the file opened, not whatever the name points to now
+        if not stat.S_ISREG(status.st_mode):
+            logger.debug("entry-point cache %s is not a regular file; not trusted", path)
+            return None
+        if not hasattr(os, "geteuid"):  # not POSIX: no owner to compare, and the mode bits do not say who may write
+            return file.read()
+        if status.st_uid != os.geteuid():
+            logger.debug("entry-point cache %s is owned by uid %d, not this user; not trusted", path, status.st_uid)
+            return None
+        if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            logger.debug("entry-point cache %s is writable by others (mode %o); not trusted", path, status.st_mode & 0o777)
+            return None
+        return file.read()
+
+
+def _shaped(entries: object) -> list[FoundEntryPoint] | None:
+    """``entries`` as entry points when it is a list of objects of exactly FIELDS, each a string."""
+    if not isinstance(entries, list):
+        return None
+    found = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.keys() != FIELDS or not all(type(value) is str for value in entry.values()):
+            return None
+        found.append(FoundEntryPoint(**entry))
+    return found
+
+
+def _undeclared(found: list[FoundEntryPoint], group: str, fingerprint: list[Any]) -> str | None:
+    """The first of ``found`` that its distribution does not declare, described; None when all are declared.
+
+    A distribution is the first metadata folder of its (normalized) name on ``sys.path``, as a scan
+    keeps it; its ``METADATA`` (``PKG-INFO``) must give that name and version, and its
+    ``entry_points.txt`` the entry point in ``group``."""
+    folders: dict[str, str] = {}
+    for entry, state in fingerprint[2]:
+        if isinstance(state, list):  # a folder's metadata folders; a zip file's distributions are not checked
+            for name, _, _ in state:
+                folders.setdefault(_normalized(name.rpartition(".")[0].partition("-")[0]), os.path.join(entry, name))
+    declared: dict[str, tuple[str, str, set[tuple[str, str]]]] = {}
+    for point in found:
+        folder = folders.get(_normalized(point.distribution))
+        if folder is None:
+            return f"{point.name} = {point.value} of {point.distribution} (no such distribution on sys.path)"
+        if folder not in declared:
+            declared[folder] = _declarations(folder, group)
+        name, version, points = declared[folder]
+        if (name, version) != (point.distribution, point.version) or (point.name, point.value) not in points:
+            return f"{point.name} = {point.value} of {point.distribution} {point.version} (not declared by {folder})"
+    return None
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as metadata folders are matched to it (PEP 503, with underscores)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _declarations(folder: str, group: str) -> tuple[str, str, set[tuple[str, str]]]:
+    """The Name and Version headers of a metadata folder, and the ``(name, value)`` pairs of ``group``
+    in its ``entry_points.txt``, read as ``importlib.metadata`` reads them."""
+    headers: dict[str, str] = {}
+    metadata = "METADATA" if folder.lower().endswith("dist-info") else "PKG-INFO"
+    with open(os.path.join(folder, metadata), encoding="utf-8") as file:
+        for line in file:
+            if not line.strip():
+                break  # the headers end at the first blank line
+            key, colon, value = line.partition(":")
+            if colon and key in ("Name", "Version"):
+                headers.setdefault(key, value.strip())
+    pairs: set[tuple[str, str]] = set()
+    with contextlib.suppress(FileNotFoundError), open(os.path.join(folder, "entry_points.txt"), encoding="utf-8") as file:
+        section = None
+        for raw in file.read().splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                section = line.strip("[]")
+            elif section == group:
+                name, value = line.split("=", 1)
+                pairs.add((name.strip(), value.strip()))
+    return headers.get("Name", ""), headers.get("Version", ""), pairs
 
 
 def _write(path: str, fingerprint: list[Any], found: list[FoundEntryPoint]) -> None:
@@ -199,7 +317,7 @@ def _write(path: str, fingerprint: list[Any], found: list[FoundEntryPoint]) -> N
     data = {"format": FORMAT, "fingerprint": fingerprint, "entry_points": [asdict(entry) for entry in found]}
     try:
         folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".entry-points-", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:

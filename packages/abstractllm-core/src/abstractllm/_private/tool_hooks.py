@@ -16,7 +16,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from abstractllm._private.messages import Message
@@ -31,6 +31,7 @@ __all__ = [
     "ToolOutcome",
     "execute_tool_call",
     "execute_tool_call_async",
+    "not_run_for_round_limit",
     "run_tool_calls",
     "run_tool_calls_async",
 ]
@@ -49,11 +50,12 @@ class ToolCallContext:
 
 
 def _as_content(value: Any) -> str:
+    """A tool's result as message text: a string as is, else JSON, else its ``repr`` (which may raise)."""
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return repr(value)
 
 
@@ -69,6 +71,7 @@ class ToolOutcome:
     output: Any = None
     error: str | None = None
     refused: bool = False
+    text: str | None = field(default=None, repr=False, compare=False)  # ``output`` as text, when already made
 
     def message(self) -> Message:
         """The ``tool`` message that gives this outcome to the model."""
@@ -77,7 +80,7 @@ class ToolOutcome:
         elif self.error is not None:
             content, failed = f"error: {self.error}", True
         else:
-            content, failed = _as_content(self.output), False
+            content, failed = self.text if self.text is not None else _as_content(self.output), False
         return Message(
             role=MessageRole.TOOL.value,
             content=content,
@@ -106,9 +109,32 @@ def _prepare(
 def _finish(context: ToolCallContext, plugins: Plugins, result: Any, error: BaseException | None) -> ToolOutcome:
     plugins.hook.abstractllm_after_tool_call(context=context, result=result, error=error)
     if error is not None:
-        logger.warning("tool %s raised %s: %s", context.call.name, type(error).__name__, error, exc_info=error)
-        return ToolOutcome(context.call, error=f"{type(error).__name__}: {error}")
-    return ToolOutcome(context.call, output=result)
+        logger.warning("tool %s raised %s", context.call.name, type(error).__name__, exc_info=error)
+        return ToolOutcome(context.call, error=f"{type(error).__name__}: {_describe(error)}")
+    try:
+        text = _as_content(result)
+    except Exception as exc:  # a result whose repr raises: the tool's error, like a tool that raises
+        logger.warning("the result of tool %s cannot be turned into text", context.call.name, exc_info=exc)
+        reason = f"{type(exc).__name__}: {_describe(exc)}"
+        return ToolOutcome(
+            context.call,
+            error=f"{context.call.name} returned a {type(result).__name__} that cannot be turned into text ({reason})",
+        )
+    return ToolOutcome(context.call, output=result, text=text)
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # an exception whose str raises too
+        return "(no description)"
+
+
+def not_run_for_round_limit(calls: Sequence[ToolCall], max_tool_rounds: int) -> list[Message]:
+    """One ``tool`` message per call that a tool loop leaves unrun at its round limit, saying so
+    (strict OpenAI-compatible servers reject a history with an unanswered tool call)."""
+    reason = f"not run: the tool loop reached its limit of {max_tool_rounds} round(s) (max_tool_rounds)"
+    return [ToolOutcome(call, error=reason).message() for call in calls]
 
 
 def execute_tool_call(
