@@ -91,9 +91,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run(hatch, "run", "dist:wheels", out, cwd=REPO, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     version = abstractllm.__version__
-    assert sorted(path.name for path in out.iterdir()) == [
-        f"abstractllm_{name}-{version}-py3-none-any.whl" for name in ("core", "hf_api", "hf_gguf", "hf_pipeline")
-    ]
+    wheels = [f"abstractllm_{name}-{version}-py3-none-any.whl" for name in ("core", "hf_api", "hf_gguf", "hf_pipeline")]
+    assert sorted(path.name for path in out.iterdir()) == wheels
+    assert [line for line in result.stdout.splitlines() if line.startswith("wrote ")] == [f"wrote {out / w}" for w in wheels]
     return out
 
 
