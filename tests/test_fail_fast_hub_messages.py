@@ -97,3 +97,21 @@ def test_both_local_modes_say_the_same_thing(hub: dict[str, str], tmp_path: Path
     after_pipeline = pipeline.split(f"{PIPELINE_ID['model']!r} ", 1)[1]
     after_gguf = gguf.split(f"{GGUF_ID['model']}/{GGUF_ID['filename']} ", 1)[1]
     assert after_pipeline == after_gguf
+
+
+def test_offline_a_cached_gguf_repo_without_that_revision_or_file_says_offline_mode_is_on(
+    tmp_path: Path, tiny_models: Any
+) -> None:
+    from tinymodel import install_in_hub_cache
+
+    install_in_hub_cache(tiny_models.gguf_f32.parent, tmp_path, "tiny/Tiny-Llama-GGUF")
+    for config in (
+        {"model": "tiny/Tiny-Llama-GGUF", "filename": "*f32.gguf", "revision": "v9"},
+        {"model": "tiny/Tiny-Llama-GGUF", "filename": "*Q4_K_M.gguf", "model_type": "gguf"},
+    ):
+        out = _load(config, tmp_path, HF_HUB_OFFLINE="1")
+        if "revision" in config:
+            assert out["error"] == "ModelNotFoundError", out
+            assert "offline mode is on" in out["message"] and "was not found on the hub" not in out["message"]
+        else:  # no such file in the cached snapshot: the listing says which files there are
+            assert out["error"] == "InvalidArgumentError" and "tiny-llama-q8_0.gguf" in out["message"], out

@@ -65,11 +65,18 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
             ).absolute()
     except (hub_errors.GatedRepoError, hub_errors.DisabledRepoError) as exc:
         raise AuthenticationError(f"{spec.repo_id} is gated or disabled; pass a token with access (api_key=...)") from exc
-    except (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled) as exc:
-        if unreachable is not None:
+    except (
+        hub_errors.RepositoryNotFoundError,
+        hub_errors.RevisionNotFoundError,
+        hub_errors.EntryNotFoundError,  # LocalEntryNotFoundError too: the file is not in the cache
+        hub_errors.OfflineModeIsEnabled,
+    ) as exc:
+        if unreachable is not None:  # the hub could not be reached and the cache lacks what is asked
             raise _unreachable(spec, unreachable) from exc
-        raise ModelNotFoundError(hub_cache_miss(spec.label, spec.cache_dir, None)) from exc
-    except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError, hub_errors.EntryNotFoundError) as exc:
+        if offline:  # HF_HUB_OFFLINE=1: only the cache was asked
+            raise ModelNotFoundError(hub_cache_miss(spec.label, spec.cache_dir, None)) from exc
+        if isinstance(exc, hub_errors.LocalEntryNotFoundError):  # the download lost the hub
+            raise _unreachable(spec, exc.__cause__ or exc) from exc
         raise ModelNotFoundError(
             f"{spec.label} was not found on the hub at {constants.ENDPOINT} ({type(exc).__name__});"
             " check the repo id, revision and filename (a private repo needs api_key=)"
