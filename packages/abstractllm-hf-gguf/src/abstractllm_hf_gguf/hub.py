@@ -139,7 +139,7 @@ def _cached_gguf_files(spec: LoadSpec, unreachable: Exception | None) -> list[st
     return sorted(name for name in files if name.lower().endswith(".gguf"))
 
 
-def _unreachable(spec: LoadSpec, error: Exception) -> ProviderConnectionError:
+def _unreachable(spec: LoadSpec, error: BaseException) -> ProviderConnectionError:
     return ProviderConnectionError(hub_cache_miss(spec.label, spec.cache_dir, error))
 
 
