@@ -39,8 +39,10 @@ def _row(name: str, option: Any, modes: list[str]) -> str:
 
 def tables() -> str:
     """The markdown between the markers."""
+    from abstractllm._private.install_hint import BUILD_WHEELS, find_links_line
     from abstractllm._private.plugins import get_plugins
     from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
+    from abstractllm.providers.huggingface import HF_MODES
 
     backends = {mode: backend.info for (provider, mode), backend in get_plugins().backends.items() if provider == "huggingface"}
     missing = [mode for mode in MODES if mode not in backends]
@@ -56,13 +58,13 @@ def tables() -> str:
     lines = [
         "### Modes",
         "",
-        "| mode | install | `model_type` spellings |",
+        f"| mode | install (in a checkout of the project, after `{BUILD_WHEELS}`) | `model_type` spellings |",
         "|---|---|---|",
     ]
     for mode in MODES:
         info = backends[mode]
         spellings = ", ".join(f"`{name}`" for name in (mode, *(alias for alias in info.aliases if alias != mode)))
-        lines.append(f"| `{mode}` | `{info.install}` | {spellings} |")
+        lines.append(f"| `{mode}` | `{find_links_line(HF_MODES[mode][0])}` | {spellings} |")
     lines += [
         "",
         '### Options of `create_llm("huggingface", ...)`',

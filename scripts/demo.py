@@ -1,6 +1,6 @@
 """The main job: a real generation through the local transformers pipeline backend.
 
-Without ``--model`` it builds (once, about 15 s) the project's tiny Llama, trained on a
+Without ``--model`` it builds (once: ``tinymodel.BUILD_TIME``) the project's tiny Llama, trained on a
 small text, and runs it: a completion, a streamed completion and a two-turn Session.
 With internet access, ``--model`` takes any hub id (e.g. ``--model Qwen/Qwen2.5-0.5B-Instruct``).
 """
@@ -39,9 +39,9 @@ def demo() -> None:
 
     model = args.model
     if model is None:
-        from tinymodel import ensure_tiny_models
+        from tinymodel import BUILD_TIME, ensure_tiny_models
 
-        print("the project's tiny Llama: built on first use (about 15 s), then reused", flush=True)
+        print(f"the project's tiny Llama: built on first use ({BUILD_TIME}, one core), then reused", flush=True)
         model = str(ensure_tiny_models(REPO / ".cache" / "tiny-models").pipeline_dir)
         print(f"model: the project's tiny Llama at {model}")
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import abstractllm
-from abstractllm._private.install_hint import install_line
+from abstractllm._private.install_hint import checkout_line, install_line
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = REPO / "packages"
@@ -91,9 +91,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run(hatch, "run", "dist:wheels", out, cwd=REPO, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     version = abstractllm.__version__
-    assert sorted(path.name for path in out.iterdir()) == [
-        f"abstractllm_{name}-{version}-py3-none-any.whl" for name in ("core", "hf_api", "hf_gguf", "hf_pipeline")
-    ]
+    wheels = [f"abstractllm_{name}-{version}-py3-none-any.whl" for name in ("core", "hf_api", "hf_gguf", "hf_pipeline")]
+    assert sorted(path.name for path in out.iterdir()) == wheels
+    assert [line for line in result.stdout.splitlines() if line.startswith("wrote ")] == [f"wrote {out / w}" for w in wheels]
     return out
 
 
@@ -124,12 +124,9 @@ def test_api_only_install_brings_no_torch(venv: Venv, dist: Path) -> None:
     modes = {(b["mode"], b["distribution"], b["version"]) for b in plugins["backends"]}
     version = abstractllm.__version__
     assert modes == {("api", "abstractllm-hf-api", version), ("endpoint", "abstractllm-hf-api", version)}
-    # Installed with --find-links (pip records no path): the error names both the index line and the checkout's.
+    # Installed with --find-links (pip records no path), run away from the wheels: the checkout's line.
     hint = missing_backend_hint(venv, model_path="/nowhere/model.gguf")
-    assert hint == (
-        "pip install abstractllm-hf-gguf (from a checkout of the project: hatch run dist:wheels,"
-        " then pip install --find-links dist abstractllm-hf-gguf)"
-    )
+    assert hint == checkout_line("abstractllm-hf-gguf")
     cli = run(venv.path / "bin" / "abstractllm", "generate", "--model-path", "/nowhere/model.gguf", "hi")
     assert cli.returncode == 2
     assert cli.stderr.count("\n") == 1 and hint in cli.stderr

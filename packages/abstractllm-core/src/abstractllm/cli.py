@@ -294,7 +294,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command; returns the exit status."""
+    """Run the command; returns the exit status. Run as the program (neither ``argv`` nor ``out``
+    given), a command that loaded torch ends the process itself (:func:`_exit_without_teardown`)."""
+    status = _main(argv, out)
+    if argv is None and out is None:
+        _exit_without_teardown(status)
+    return status
+
+
+def _exit_without_teardown(status: int) -> None:
+    """End the process with ``status`` now when torch is loaded, skipping the interpreter's
+    teardown of torch and transformers (1-2 s of freeing objects after the work is done: the
+    end of ``generate``, ``/quit``). The exit handlers still run first (loaded models close,
+    workers stop, logging flushes), then stdout and stderr are flushed. Without torch, or with
+    another non-daemon thread still running, the normal exit follows instead."""
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if "torch" not in sys.modules or others:
+        return
+    import atexit
+    import contextlib
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            stream.flush()
+    os._exit(status)
+
+
+def _main(argv: Sequence[str] | None, out: TextIO | None) -> int:
     args = _parser().parse_args(argv)
     out = out or sys.stdout
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr)

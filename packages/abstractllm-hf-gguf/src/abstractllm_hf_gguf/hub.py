@@ -14,6 +14,7 @@ import logging
 import re
 from pathlib import Path
 
+from abstractllm._private.hub_messages import hub_cache_miss
 from abstractllm.backend import progress_only_on_a_terminal
 from abstractllm.errors import AuthenticationError, InvalidArgumentError, ModelNotFoundError, ProviderConnectionError
 from abstractllm_hf_gguf.options import LoadSpec
@@ -45,13 +46,14 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
     from huggingface_hub import errors as hub_errors
 
     offline = bool(constants.HF_HUB_OFFLINE)
+    unreachable: Exception | None = None  # why the hub was not used although offline mode is off
     try:
         try:
             files = _repo_gguf_files(spec, token, offline=offline)
         except Exception as exc:
             if not _is_transport_failure(exc):
                 raise
-            offline = True
+            offline, unreachable = True, exc
             files = _cached_gguf_files(spec, unreachable=exc)
         chosen = _choose(spec, files)
         # the snapshot path (a link into the blobs) keeps the file's name
@@ -66,13 +68,18 @@ def resolve_model_file(spec: LoadSpec, token: str | None) -> Path:
     except (
         hub_errors.RepositoryNotFoundError,
         hub_errors.RevisionNotFoundError,
-        hub_errors.EntryNotFoundError,
-        hub_errors.LocalEntryNotFoundError,
+        hub_errors.EntryNotFoundError,  # LocalEntryNotFoundError too: the file is not in the cache
         hub_errors.OfflineModeIsEnabled,
     ) as exc:
+        if unreachable is not None:  # the hub could not be reached and the cache lacks what is asked
+            raise _unreachable(spec, unreachable) from exc
+        if offline:  # HF_HUB_OFFLINE=1: only the cache was asked
+            raise ModelNotFoundError(hub_cache_miss(spec.label, spec.cache_dir, None)) from exc
+        if isinstance(exc, hub_errors.LocalEntryNotFoundError):  # the download lost the hub
+            raise _unreachable(spec, exc.__cause__ or exc) from exc
         raise ModelNotFoundError(
-            f"{spec.label} was not found on the hub or in the local cache {_cache_folder(spec)}"
-            f" (offline: {offline}): {type(exc).__name__}"
+            f"{spec.label} was not found on the hub at {constants.ENDPOINT} ({type(exc).__name__});"
+            " check the repo id, revision and filename (a private repo needs api_key=)"
         ) from exc
     except hub_errors.HfHubHTTPError as exc:
         raise ProviderConnectionError(f"the hub failed while fetching {spec.label}: {type(exc).__name__}") from exc
@@ -132,20 +139,8 @@ def _cached_gguf_files(spec: LoadSpec, unreachable: Exception | None) -> list[st
     return sorted(name for name in files if name.lower().endswith(".gguf"))
 
 
-def _cache_folder(spec: LoadSpec) -> str:
-    from huggingface_hub import constants
-
-    return str(Path(spec.cache_dir or constants.HF_HUB_CACHE).expanduser())
-
-
-def _unreachable(spec: LoadSpec, error: Exception) -> ProviderConnectionError:
-    from huggingface_hub import constants
-
-    return ProviderConnectionError(
-        f"cannot reach the Hugging Face hub at {constants.ENDPOINT} ({type(error).__name__}) to fetch {spec.label},"
-        f" and {spec.repo_id} is not in the local cache {_cache_folder(spec)}. Check the network or HF_ENDPOINT;"
-        " or download the file once, then set HF_HUB_OFFLINE=1 to load it from the cache without the network"
-    )
+def _unreachable(spec: LoadSpec, error: BaseException) -> ProviderConnectionError:
+    return ProviderConnectionError(hub_cache_miss(spec.label, spec.cache_dir, error))
 
 
 def _choose(spec: LoadSpec, files: list[str]) -> str:

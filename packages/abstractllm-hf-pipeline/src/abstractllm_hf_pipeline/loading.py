@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.hub_messages import hub_cache_miss
 from abstractllm.backend import progress_only_on_a_terminal
 from abstractllm.errors import (
     AuthenticationError,
@@ -79,7 +80,6 @@ def resolve_folder(spec: LoadSpec, token: str | None) -> Path:
     )
 
     where = f"{spec.source!r}" + (f" at revision {spec.revision!r}" if spec.revision else "")
-    cache = spec.cache_dir or constants.HF_HUB_CACHE
     try:
         with progress_only_on_a_terminal():
             return Path(
@@ -94,12 +94,8 @@ def resolve_folder(spec: LoadSpec, token: str | None) -> Path:
     except RevisionNotFoundError as exc:
         raise ModelNotFoundError(f"the model {spec.source!r} has no revision {spec.revision!r}") from exc
     except LocalEntryNotFoundError as exc:
-        if constants.HF_HUB_OFFLINE:
-            raise ModelNotFoundError(
-                f"{where} is not in the HuggingFace cache ({cache}) and offline mode is on (HF_HUB_OFFLINE=1);"
-                " download it once online, or point HF_HOME at a cache that has it"
-            ) from exc
-        raise ModelNotFoundError(f"{where} is not in the HuggingFace cache ({cache}) and the Hub could not be reached") from exc
+        unreachable = None if constants.HF_HUB_OFFLINE else exc.__cause__ or exc
+        raise ModelNotFoundError(hub_cache_miss(where, spec.cache_dir, unreachable)) from exc
 
 
 def _check_folder(folder: Path) -> None:
@@ -197,7 +193,9 @@ def _quantization_config(spec: LoadSpec) -> Any:
     try:
         import bitsandbytes  # noqa: F401  (only checks that it is installed)
     except ImportError as exc:
-        install = f"pip install '{QUANTIZATION_EXTRA}'"
+        from abstractllm._private.install_hint import install_line
+
+        install = install_line(QUANTIZATION_EXTRA)
         raise BackendNotInstalledError(
             f"quantization={spec.quantization!r} needs bitsandbytes, which is not installed; run: {install}",
             install=install,

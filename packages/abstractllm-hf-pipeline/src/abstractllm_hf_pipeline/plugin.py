@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.hookspecs import hookimpl
@@ -17,9 +19,16 @@ MODE = "pipeline"
 def load(info: BackendInfo, config: ConfigManager) -> Backend:
     spec = load_spec(config)
     output = output_options(config)
+    token = config.get_param("api_key")
+    if "torch" not in sys.modules:
+        # A missing folder or an uncached hub id fails here, in a fraction of a second, rather
+        # than after the backend's import of torch and transformers (5-9 s); once torch is
+        # imported that saves nothing, and the load resolves the folder itself.
+        from abstractllm_hf_pipeline.loading import resolve_folder
+
+        resolve_folder(spec, token if isinstance(token, str) else None)
     from abstractllm_hf_pipeline.backend import PipelineBackend
 
-    token = config.get_param("api_key")
     return PipelineBackend(
         info,
         spec,

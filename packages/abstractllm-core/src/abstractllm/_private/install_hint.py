@@ -1,15 +1,19 @@
 """The ``pip install`` line that works for how abstractllm-core itself was installed.
 
-The distributions are installed three ways, and the line that adds one more differs:
+The distributions are not on any package index yet, so a bare ``pip install <distribution>``
+fails; the line given is one that works:
 
-* from a checkout's folder (``hatch``, ``pip install -e packages/…``, or without ``-e``):
-  ``pip install [-e] <checkout>/packages/<distribution>``;
-* a wheel file given to pip by path (``pip install dist/abstractllm_core-….whl``): ``pip
-  install --find-links <that folder> <distribution>``;
-* anything else (an index, or ``--find-links``, which pip does not record): ``pip install
-  <distribution>``, followed by the way to do it from a checkout.
+* core installed from a checkout's folder (``hatch``, ``pip install -e packages/…``, or without
+  ``-e``): ``pip install [-e] <checkout>/packages/<distribution>``;
+* core installed from a wheel file given to pip by path (``pip install dist/abstractllm_core-….whl``):
+  ``pip install --find-links <that folder> <distribution>``;
+* anything else (``--find-links``, which pip does not record): ``pip install --find-links
+  <folder> <distribution>`` when the current directory's ``dist/`` holds the wheels, else the
+  checkout's line, :func:`checkout_line`: ``hatch run dist:wheels && pip install --find-links dist
+  <distribution>``, with a shell comment saying where to run it.
 
-pip records the first two in the distribution's ``direct_url.json`` (PEP 610).
+pip records the first two in the distribution's ``direct_url.json`` (PEP 610). Every hint,
+error and generated page that names an install line takes it from here.
 """
 
 from __future__ import annotations
@@ -21,27 +25,51 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-__all__ = ["install_line"]
+__all__ = ["BUILD_WHEELS", "checkout_line", "find_links_line", "install_line"]
 
 CORE = "abstractllm-core"
-#: What to run from a checkout of the project when the packages came from neither an index nor a path.
-FROM_CHECKOUT = "from a checkout of the project: hatch run dist:wheels, then pip install --find-links dist {requirements}"
+#: The command that builds the four wheels into ``dist/`` in a checkout of the project.
+BUILD_WHEELS = "hatch run dist:wheels"
+#: Said after the checkout's line (a shell comment, so the line can be pasted as it is).
+CHECKOUT_NOTE = "in a checkout of the project; its distributions are not on PyPI yet"
 
 
 def install_line(*requirements: str) -> str:
     """The command that installs ``requirements`` (sibling distributions, possibly with extras,
     such as ``abstractllm-hf-gguf`` or ``abstractllm-hf-pipeline[quantization]``) beside this
-    abstractllm-core."""
-    names = " ".join(_quoted(requirement) for requirement in requirements)
+    abstractllm-core; a line that can be pasted into a POSIX shell as it is."""
     source = _core_source()
     if source is None:
-        return f"pip install {names} ({FROM_CHECKOUT.format(requirements=names)})"
+        dist = Path.cwd() / "dist"
+        if all(_wheel_in(dist, requirement) for requirement in requirements):
+            return find_links_line(*requirements, folder=str(dist))
+        return checkout_line(*requirements)
     kind, where = source
     if kind == "wheel":
-        return f"pip install --find-links {where} {names}"
+        return find_links_line(*requirements, folder=str(where))
     flag = "-e " if kind == "editable" else ""
     folders = " ".join(flag + _quoted(_in_folder(where, requirement)) for requirement in requirements)
     return f"pip install {folders}"
+
+
+def find_links_line(*requirements: str, folder: str = "dist") -> str:
+    """``pip install --find-links <folder> <requirements>``: the wheels in ``folder`` (and the
+    package index for their third-party dependencies)."""
+    names = " ".join(_quoted(requirement) for requirement in requirements)
+    return f"pip install --find-links {_quoted(folder)} {names}"
+
+
+def checkout_line(*requirements: str) -> str:
+    """Build the wheels, then install ``requirements`` from them: the line for a checkout's root."""
+    return f"{BUILD_WHEELS} && {find_links_line(*requirements)}  # {CHECKOUT_NOTE}"
+
+
+def _wheel_in(folder: Path, requirement: str) -> bool:
+    """Whether ``folder`` holds a wheel of ``requirement``'s distribution at core's version."""
+    from abstractllm import __version__
+
+    name = requirement.partition("[")[0].replace("-", "_")
+    return (folder / f"{name}-{__version__}-py3-none-any.whl").is_file()
 
 
 def _in_folder(folder: Path, requirement: str) -> str:
