@@ -56,10 +56,12 @@ class LoadedModel:
         collected only when the weights outlive their last reference (a reference cycle holds them)."""
         self.batcher.close()
         self.prefix_cache.clear()
-        weights: list[weakref.ref[Any]] = [weakref.ref(self.model), weakref.ref(self.tokenizer)]
+        weights = weakref.ref(self.model)
         self.model = None  # type: ignore[assignment]
         self.tokenizer = None  # type: ignore[assignment]
-        if any(ref() is not None for ref in weights):
+        # The tokenizer is not looked at: the grammar cache holds it until this object goes, which
+        # frees it by reference counting when no cycle holds it.
+        if weights() is not None:
             gc.collect()
         import torch
 
