@@ -1,0 +1,79 @@
+"""A schema made safe to decode: numbers that cannot run away, no-op keywords dropped.
+
+Constrained decoding must end. Strings and arrays end when the model closes them (or at
+``max_tokens``); numbers are bounded here: a number or integer subschema without a lower or
+upper bound gets one, ``±(10**15 - 1)`` (so at most 15 digits before the point), unless the
+other bound is already past it (then the new bound is ten times further). A bounded number
+is compiled without an exponent, so no reply holds ``4.4E4444444444444444`` (which Python
+reads as infinity). The bounds are narrower than JSON Schema's (a valid value above 10**15
+cannot be produced), never wider: every reply still satisfies the caller's schema.
+
+``uniqueItems: false`` (a keyword that allows everything) is dropped, so it is not refused.
+The caller's schema is never changed; :func:`bounded_schema` returns a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["NUMBER_BOUND", "bounded_schema"]
+
+NUMBER_BOUND = 10**15 - 1  # exactly representable as a double, as the compiler reads bounds
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONES = (
+    *("additionalProperties", "additionalItems", "not", "if", "then", "else", "contains"),
+    *("propertyNames", "unevaluatedProperties", "unevaluatedItems"),
+)
+
+
+def bounded_schema(schema: Any) -> Any:
+    """``schema`` with every numeric subschema bounded and no-op keywords dropped (a new object)."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "uniqueItems" and value is False:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: bounded_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [bounded_schema(sub) for sub in value]
+        elif key == "items":
+            out[key] = [bounded_schema(sub) for sub in value] if isinstance(value, list) else bounded_schema(value)
+        elif key in _SCHEMA_ONES:
+            out[key] = bounded_schema(value)
+        else:
+            out[key] = value
+    if _is_numeric(out.get("type")):
+        _add_bounds(out)
+    return out
+
+
+def _is_numeric(declared: Any) -> bool:
+    names = declared if isinstance(declared, list) else [declared]
+    return any(name in ("integer", "number") for name in names)
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _add_bounds(schema: dict[str, Any]) -> None:
+    """Give ``schema`` a lower and an upper bound where it lacks one (draft 4's boolean exclusive forms included)."""
+    lower = _number(schema.get("minimum"))
+    if lower is None:
+        lower = _number(schema.get("exclusiveMinimum"))
+    upper = _number(schema.get("maximum"))
+    if upper is None:
+        upper = _number(schema.get("exclusiveMaximum"))
+    if lower is None:
+        schema["minimum"] = -max(NUMBER_BOUND, _further(upper))
+    if upper is None:
+        schema["maximum"] = max(NUMBER_BOUND, _further(lower))
+
+
+def _further(bound: float | None) -> int:
+    """A bound ten times past ``bound`` (0 when there is none), so a range never ends up empty."""
+    return 0 if bound is None else int(abs(bound) * 10) + 1
