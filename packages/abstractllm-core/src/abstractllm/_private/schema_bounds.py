@@ -8,6 +8,11 @@ is compiled without an exponent, so no reply holds ``4.4E4444444444444444`` (whi
 reads as infinity). The bounds are narrower than JSON Schema's (a valid value above 10**15
 cannot be produced), never wider: every reply still satisfies the caller's schema.
 
+Dates and times are written as patterns the strictest checkers accept (``jsonschema``'s ``date``
+rejects year 0000 and 29 February of a common year, which a plain ``[0-9]{4}-..`` admits): a
+``string`` with ``format`` ``date``, ``date-time`` or ``time`` and no ``pattern`` gets
+:data:`FORMAT_PATTERNS`' pattern instead of its ``format`` (seconds 00-59, at most 9 fraction digits).
+
 ``uniqueItems: false`` (a keyword that allows everything) is dropped, so it is not refused.
 The caller's schema is never changed; :func:`bounded_schema` returns a new one.
 """
@@ -16,9 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NUMBER_BOUND", "bounded_schema"]
+__all__ = ["FORMAT_PATTERNS", "NUMBER_BOUND", "bounded_schema"]
 
 NUMBER_BOUND = 10**15 - 1  # exactly representable as a double, as the compiler reads bounds
+
+_YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_MONTH_DAY = "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[zZ]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+#: The pattern that replaces each of these formats while decoding.
+FORMAT_PATTERNS = {"date": f"^{_DATE}$", "date-time": f"^{_DATE}[tT]{_TIME}$", "time": f"^{_TIME}$"}
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -48,6 +61,8 @@ def bounded_schema(schema: Any) -> Any:
             out[key] = value
     if _is_numeric(out.get("type")):
         _add_bounds(out)
+    if out.get("format") in FORMAT_PATTERNS and "pattern" not in out:
+        out["pattern"] = FORMAT_PATTERNS[out.pop("format")]
     return out
 
 

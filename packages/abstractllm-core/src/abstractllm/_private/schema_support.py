@@ -139,10 +139,13 @@ def refusal(reason: str, *, mode: str, parameter: str) -> AbstractLLMError:
     ``pattern`` that is no regex, a schema no value satisfies) is ``InvalidArgumentError``. The
     message names the keyword when the reason does, the mode, and the fix.
     """
-    keyword = _keyword_of(reason)
-    what = f"the JSON Schema keyword {keyword!r}" if keyword else "this JSON schema"
+    keywords = _keywords_of(reason)
+    keyword = keywords[0] if keywords else None
+    what = "this JSON schema"
+    if keywords:
+        what = f"the JSON Schema keyword{'s' if len(keywords) > 1 else ''} " + ", ".join(repr(name) for name in keywords)
     first = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
-    details = {"keyword": keyword, "reason": reason}
+    details = {"keyword": keyword, "keywords": keywords, "reason": reason}
     if any(marker in reason.lower() for marker in _UNSUPPORTED):
         return UnsupportedFeatureError(
             f"{parameter}: {what} cannot be enforced while decoding in {mode} mode ({first}); "
@@ -161,15 +164,15 @@ def refusal(reason: str, *, mode: str, parameter: str) -> AbstractLLMError:
     )
 
 
-def _keyword_of(reason: str) -> str | None:
+def _keywords_of(reason: str) -> list[str]:
+    """The keywords the compiler's ``reason`` is about (its list of unimplemented ones, or the one it names)."""
     found = _UNIMPLEMENTED.search(reason)
     if found:
-        names = [name.strip().strip('"') for name in found.group(1).split(",")]
-        return names[0] if names else None
+        return [name.strip().strip('"') for name in found.group(1).split(",") if name.strip()]
     lowered = reason.lower()
     for keyword in ("oneof", "allof", "patternproperties", "minproperties", "maxproperties", "format", "$ref"):
         if keyword in lowered or (keyword == "$ref" and "pointer" in lowered):
-            return next(entry.keyword for entry in KEYWORDS if entry.keyword.lower() == keyword)
+            return [next(entry.keyword for entry in KEYWORDS if entry.keyword.lower() == keyword)]
     if "regex" in lowered or "look-around" in lowered:
-        return "pattern"
-    return None
+        return ["pattern"]
+    return []

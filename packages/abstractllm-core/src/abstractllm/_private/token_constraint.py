@@ -48,9 +48,10 @@ def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "") 
 class JsonConstraint:
     """A compiled constraint for one tokenizer; :meth:`start` it once per decoding run (thread-safe to share)."""
 
-    def __init__(self, matcher: LLMatcher, vocab_size: int) -> None:
+    def __init__(self, matcher: LLMatcher, tokenizer: LLTokenizer) -> None:
         self._matcher = matcher
-        self.vocab_size = vocab_size
+        self._tokenizer = tokenizer
+        self.vocab_size: int = tokenizer.vocab_size
 
     @classmethod
     def compile(
@@ -77,11 +78,16 @@ class JsonConstraint:
         matcher = LLMatcher(tokenizer, grammar, log_level=0)
         if matcher.is_error():
             raise refusal(matcher.get_error(), mode=mode, parameter=parameter)
-        return cls(matcher, tokenizer.vocab_size)
+        return cls(matcher, tokenizer)
 
     def start(self) -> ConstraintRun:
         """A fresh run at the start of the value."""
         return ConstraintRun(self._matcher.deep_copy(), self.vocab_size)
+
+    def accepts(self, text: str) -> bool:
+        """Whether decoding could produce exactly ``text`` (as the model's tokenizer splits it) and stop there."""
+        matcher = self._matcher.deep_copy()
+        return bool(matcher.consume_tokens(self._tokenizer.tokenize_str(text)) and matcher.is_accepting())
 
 
 class ConstraintRun:
