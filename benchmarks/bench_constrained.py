@@ -6,7 +6,13 @@ once free, with ``max_tokens`` set to the constrained reply's length so both dec
 many tokens. The figure is the median seconds per generated token (prompt included, the
 grammar compiled beforehand, as a cached grammar is in use); target ratio <= 1.5.
 
-    python benchmarks/bench_constrained.py [--repeats N] [--modes gguf pipeline]
+Then the coverage section (``coverage_jsonschemabench.py``): the tiny model answers every schema of
+the committed JSONSchemaBench sample in each mode, and the table per set and mode counts valid,
+refused, truncated, caught (by the last-line check), false-success, error and crash outcomes.
+Targets: no false success, error or crash in any mode, and the same schemas refused in both modes
+(one semantics). ``--no-coverage`` skips it.
+
+    python benchmarks/bench_constrained.py [--repeats N] [--modes gguf pipeline] [--no-coverage]
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import finish, report, row
+from common import RESULTS, finish, report, row
+from coverage_jsonschemabench import coverage, table
 
 from abstractllm import create_llm
 from tinymodel.realmodel import ensure_real_model
@@ -84,15 +91,49 @@ def measure(mode: str, repeats: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return entry, details
 
 
+def coverage_rows(modes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The coverage section's rows (targets: no false success, error or crash; one refused set) and per-schema results."""
+    results = {mode: coverage(mode, RESULTS / f"coverage-{mode}.jsonl") for mode in modes}
+    print(table(results))
+    rows = []
+    for mode, entries in results.items():
+        counts = {name: sum(entry["outcome"] == name for entry in entries) for name in ("valid", "refused", "truncated")}
+        bad = [entry for entry in entries if entry["outcome"] in ("false success", "error", "crash")]
+        note = ", ".join(f"{name} {count}" for name, count in counts.items())
+        note += f", caught after {sum(entry['outcome'] == 'caught' for entry in entries)} of {len(entries)} schemas"
+        rows.append(
+            row(f"{mode}: JSONSchemaBench false success, error or crash", len(bad), "schemas", target="0", ok=not bad, note=note)
+        )
+    if len(results) > 1:
+        refused = [frozenset(entry["name"] for entry in entries if entry["outcome"] == "refused") for entries in results.values()]
+        differ = sorted(frozenset.union(*refused) - frozenset.intersection(*refused))
+        rows.append(
+            row(
+                "JSONSchemaBench schemas refused in one local mode only",
+                len(differ),
+                "schemas",
+                target="0",
+                ok=not differ,
+                note=", ".join(differ),
+            )
+        )
+    return rows, {"coverage": results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=["gguf", "pipeline"], choices=["gguf", "pipeline"])
+    parser.add_argument("--no-coverage", action="store_true")
     args = parser.parse_args()
     rows, details = [], {}
     for mode in args.modes:
         entry, details[mode] = measure(mode, args.repeats)
         rows.append(entry)
+    if not args.no_coverage:
+        extra, found = coverage_rows(args.modes)
+        rows += extra
+        details.update(found)
     report("constrained", rows, details)
 
 

@@ -13,7 +13,9 @@ rejects year 0000 and 29 February of a common year, which a plain ``[0-9]{4}-..`
 ``string`` with ``format`` ``date``, ``date-time`` or ``time`` and no ``pattern`` gets
 :data:`FORMAT_PATTERNS`' pattern instead of its ``format`` (seconds 00-59, at most 9 fraction digits).
 
-``uniqueItems: false`` (a keyword that allows everything) is dropped, so it is not refused.
+A ``format`` JSON Schema does not define (``semver``, ``url``, ...) is an annotation: no validator
+checks it, so it is dropped rather than refused. ``uniqueItems: false`` (a keyword that allows
+everything) is dropped too.
 The caller's schema is never changed; :func:`bounded_schema` returns a new one.
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FORMAT_PATTERNS", "NUMBER_BOUND", "bounded_schema"]
+__all__ = ["FORMAT_PATTERNS", "NUMBER_BOUND", "SPEC_FORMATS", "bounded_schema"]
 
 NUMBER_BOUND = 10**15 - 1  # exactly representable as a double, as the compiler reads bounds
 
@@ -30,6 +32,14 @@ _MONTH_DAY = "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?(?:[zZ]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+#: The formats JSON Schema (2020-12) defines; any other ``format`` is an annotation.
+SPEC_FORMATS = frozenset(
+    {
+        *("date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6"),
+        *("uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer"),
+        *("relative-json-pointer", "regex"),
+    }
+)
 #: The pattern that replaces each of these formats while decoding.
 FORMAT_PATTERNS = {"date": f"^{_DATE}$", "date-time": f"^{_DATE}[tT]{_TIME}$", "time": f"^{_TIME}$"}
 
@@ -47,7 +57,7 @@ def bounded_schema(schema: Any) -> Any:
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "uniqueItems" and value is False:
+        if (key == "uniqueItems" and value is False) or (key == "format" and value not in SPEC_FORMATS):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: bounded_schema(sub) for name, sub in value.items()}

@@ -80,7 +80,7 @@ KEYWORDS: tuple[KeywordSupport, ...] = (
     KeywordSupport("maxLength", "enforced", {"type": "string", "maxLength": 32767}, "any size, without crashing"),
     KeywordSupport("pattern", "enforced*", {"type": "string", "pattern": "^[a-z]+$"}, "refused with look-around"),
     KeywordSupport(
-        "format", "enforced*", {"type": "string", "format": "date"}, "formats " + ", ".join(ENFORCED_FORMATS) + "; others refused"
+        "format", "enforced*", {"type": "string", "format": "date"}, "formats " + ", ".join(ENFORCED_FORMATS) + "; JSON Schema's other formats refused, formats it does not define ignored"
     ),
     KeywordSupport("minimum", "enforced", {"type": "integer", "minimum": 3}),
     KeywordSupport("maximum", "enforced", {"type": "integer", "maximum": 9}),
