@@ -48,6 +48,9 @@ class KeywordSupport:
 
 
 _ENDPOINT = "checked after"
+_FORMAT_NOTE = (
+    "formats " + ", ".join(ENFORCED_FORMATS) + "; JSON Schema's other formats refused; formats it does not define ignored"
+)
 
 KEYWORDS: tuple[KeywordSupport, ...] = (
     KeywordSupport("type", "enforced", {"type": "integer"}),
@@ -79,9 +82,7 @@ KEYWORDS: tuple[KeywordSupport, ...] = (
     KeywordSupport("minLength", "enforced", {"type": "string", "minLength": 2}),
     KeywordSupport("maxLength", "enforced", {"type": "string", "maxLength": 32767}, "any size, without crashing"),
     KeywordSupport("pattern", "enforced*", {"type": "string", "pattern": "^[a-z]+$"}, "refused with look-around"),
-    KeywordSupport(
-        "format", "enforced*", {"type": "string", "format": "date"}, "formats " + ", ".join(ENFORCED_FORMATS) + "; JSON Schema's other formats refused, formats it does not define ignored"
-    ),
+    KeywordSupport("format", "enforced*", {"type": "string", "format": "date"}, _FORMAT_NOTE),
     KeywordSupport("minimum", "enforced", {"type": "integer", "minimum": 3}),
     KeywordSupport("maximum", "enforced", {"type": "integer", "maximum": 9}),
     KeywordSupport("exclusiveMinimum", "enforced", {"type": "number", "exclusiveMinimum": 0}),
