@@ -13,6 +13,12 @@ rejects year 0000 and 29 February of a common year, which a plain ``[0-9]{4}-..`
 ``string`` with ``format`` ``date``, ``date-time`` or ``time`` and no ``pattern`` gets
 :data:`FORMAT_PATTERNS`' pattern instead of its ``format`` (seconds 00-59, at most 9 fraction digits).
 
+An object schema that lists ``properties``, requires only those, and says nothing about other
+properties (no ``additionalProperties``, ``patternProperties``, ``minProperties``, combinator or
+``$ref``) is closed while decoding: ``additionalProperties: false``, as llama.cpp's and xgrammar's
+converters do, so a model cannot add key after key until ``max_tokens``. A schema that may be
+intersected with another (an ``allOf``/``anyOf``/``oneOf`` branch, a ``$defs`` entry) is left open.
+
 A ``format`` JSON Schema does not define (``semver``, ``url``, ...) is an annotation: no validator
 checks it, so it is dropped rather than refused. ``uniqueItems: false`` (a keyword that allows
 everything) is dropped too.
@@ -45,14 +51,21 @@ FORMAT_PATTERNS = {"date": f"^{_DATE}$", "date-time": f"^{_DATE}[tT]{_TIME}$", "
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_OPENING = ("additionalProperties", "patternProperties", "unevaluatedProperties", "minProperties", "maxProperties")
+_COMBINING = ("allOf", "anyOf", "oneOf", "$ref", "$dynamicRef", "not", "if", "then", "else", "dependentSchemas", "dependencies")
 _SCHEMA_ONES = (
     *("additionalProperties", "additionalItems", "not", "if", "then", "else", "contains"),
     *("propertyNames", "unevaluatedProperties", "unevaluatedItems"),
 )
 
 
-def bounded_schema(schema: Any) -> Any:
-    """``schema`` with every numeric subschema bounded and no-op keywords dropped (a new object)."""
+def bounded_schema(schema: Any, *, closable: bool = True) -> Any:
+    """``schema`` made safe to decode, as the module says (a new object; ``schema`` is not changed).
+
+    ``closable`` is False for a schema that may be intersected with another (a branch of
+    ``allOf``/``anyOf``/``oneOf``, a ``$defs`` entry, a ``dependentSchemas`` value) and for
+    everything inside one: none of it is closed.
+    """
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -60,20 +73,34 @@ def bounded_schema(schema: Any) -> Any:
         if (key == "uniqueItems" and value is False) or (key == "format" and value not in SPEC_FORMATS):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: bounded_schema(sub) for name, sub in value.items()}
+            out[key] = {name: bounded_schema(sub, closable=closable and key == "properties") for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [bounded_schema(sub) for sub in value]
+            out[key] = [bounded_schema(sub, closable=closable and key == "prefixItems") for sub in value]
         elif key == "items":
-            out[key] = [bounded_schema(sub) for sub in value] if isinstance(value, list) else bounded_schema(value)
+            items = [bounded_schema(sub, closable=closable) for sub in value] if isinstance(value, list) else None
+            out[key] = items if items is not None else bounded_schema(value, closable=closable)
         elif key in _SCHEMA_ONES:
-            out[key] = bounded_schema(value)
+            out[key] = bounded_schema(value, closable=closable and key in ("additionalProperties", "additionalItems"))
         else:
             out[key] = value
     if _is_numeric(out.get("type")):
         _add_bounds(out)
     if out.get("format") in FORMAT_PATTERNS and "pattern" not in out:
         out["pattern"] = FORMAT_PATTERNS[out.pop("format")]
+    if closable and _closable(out):
+        out["additionalProperties"] = False
     return out
+
+
+def _closable(schema: dict[str, Any]) -> bool:
+    """An object schema that lists its properties, says nothing of others, and is combined with nothing."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        return False
+    if any(key in schema for key in (*_OPENING, *_COMBINING)):
+        return False
+    required = schema.get("required", [])
+    return isinstance(required, list) and all(name in properties for name in required)
 
 
 def _is_numeric(declared: Any) -> bool:
