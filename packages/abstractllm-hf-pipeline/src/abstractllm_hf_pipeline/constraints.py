@@ -143,8 +143,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
             if started and not run.advance(int(input_ids[row, -1])):
                 self._runs[row] = None
                 continue
-            allowed = torch.from_numpy(run.allowed())
-            forbidden = torch.ones(width, dtype=torch.bool)
-            forbidden[: min(width, allowed.shape[0])] = ~allowed[:width]
-            scores[row].masked_fill_(forbidden.to(scores.device), float("-inf"))
+            forbidden = torch.from_numpy(~run.allowed()[:width]).to(scores.device)
+            scores[row, : forbidden.shape[0]].masked_fill_(forbidden, float("-inf"))
+            scores[row, forbidden.shape[0] :] = float("-inf")  # logits past the tokenizer's vocabulary
         return scores
