@@ -58,6 +58,15 @@ BOUNDS: tuple[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]], ...]
     ("control characters", {"type": "string"}, ('"a\\nb"',), ('"a\nb"', '"a\tb"')),
     ("minProperties", {"type": "object", "minProperties": 1}, ('{"a":1}',), ("{}",)),
     ("huge maxLength", {"type": "string", "maxLength": 32767}, ('"' + "a" * 200 + '"',), ("1",)),
+    ("boolean subschemas", {"type": "object", "properties": {"a": True, "b": False}}, ('{"a":[1]}', "{}"), ('{"b":1}',)),
+    (
+        "recursive $ref",
+        {"$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}}, "$ref": "#/$defs/node"},
+        ('{"next":{"next":{}}}',),
+        ('{"next":1}',),
+    ),
+    ("const with escapes", {"const": {"a": 'x"\n'}}, ('{"a":"x\\"\\n"}',), ('{"a":"x"}',)),
+    ("allOf", {"allOf": [{"type": "integer"}, {"minimum": 5}]}, ("5", "12"), ("4", '"5"')),
 )
 
 #: The shape of the schema that crashed GGUF (SIGSEGV): a huge maxLength beside patternProperties and oneOf.
