@@ -19,6 +19,12 @@ properties (no ``additionalProperties``, ``patternProperties``, ``minProperties`
 converters do, so a model cannot add key after key until ``max_tokens``. A schema that may be
 intersected with another (an ``allOf``/``anyOf``/``oneOf`` branch, a ``$defs`` entry) is left open.
 
+Where a closable schema allows any value (``true``, ``{}``, an ``object`` that says nothing of its
+properties such as ``json_object``'s ``{"type": "object"}``, an ``array`` without ``items``), it
+gets a reference to a definition of any JSON value whose numbers are bounded the same way
+(added to the root's ``$defs``; not done for a schema with an ``$id``, whose references resolve
+elsewhere).
+
 A ``format`` JSON Schema does not define (``semver``, ``url``, ...) is an annotation: no validator
 checks it, so it is dropped rather than refused. ``uniqueItems: false`` (a keyword that allows
 everything) is dropped too.
@@ -27,6 +33,7 @@ The caller's schema is never changed; :func:`bounded_schema` returns a new one.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 __all__ = ["FORMAT_PATTERNS", "NUMBER_BOUND", "SPEC_FORMATS", "bounded_schema"]
@@ -49,6 +56,9 @@ SPEC_FORMATS = frozenset(
 #: The pattern that replaces each of these formats while decoding.
 FORMAT_PATTERNS = {"date": f"^{_DATE}$", "date-time": f"^{_DATE}[tT]{_TIME}$", "time": f"^{_TIME}$"}
 
+_VALUE = "abstractllm-json-value"
+_VALUE_REF = {"$ref": f"#/$defs/{_VALUE}"}
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly"})
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _OPENING = ("additionalProperties", "patternProperties", "unevaluatedProperties", "minProperties", "maxProperties")
@@ -59,13 +69,24 @@ _SCHEMA_ONES = (
 )
 
 
-def bounded_schema(schema: Any, *, closable: bool = True) -> Any:
-    """``schema`` made safe to decode, as the module says (a new object; ``schema`` is not changed).
+def bounded_schema(schema: Any) -> Any:
+    """``schema`` made safe to decode, as the module says (a new object; ``schema`` is not changed)."""
+    if not isinstance(schema, dict):
+        return schema
+    free = None if "$id" in schema or "id" in schema or _VALUE in schema.get("$defs", {}) else _VALUE_REF
+    out = _bound(schema, closable=True, free=free)
+    if free is not None and _VALUE_REF["$ref"] in json.dumps(out):
+        out["$defs"] = {**out.get("$defs", {}), _VALUE: _bounded_value()}
+    return out
 
-    ``closable`` is False for a schema that may be intersected with another (a branch of
-    ``allOf``/``anyOf``/``oneOf``, a ``$defs`` entry, a ``dependentSchemas`` value) and for
-    everything inside one: none of it is closed.
-    """
+
+def _bound(schema: Any, *, closable: bool, free: dict[str, str] | None) -> Any:
+    """One subschema. ``closable`` is False for a schema that may be intersected with another (a branch
+    of ``allOf``/``anyOf``/``oneOf``, a ``$defs`` entry, a ``dependentSchemas`` value) and for everything
+    inside one: none of it is closed or narrowed. ``free``, where given, is the reference to
+    :func:`_bounded_value` that stands for "any JSON value" in a closable place."""
+    if schema is True or (isinstance(schema, dict) and not set(schema) - _ANNOTATIONS):
+        return dict(free) if closable and free is not None else schema
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -73,14 +94,15 @@ def bounded_schema(schema: Any, *, closable: bool = True) -> Any:
         if (key == "uniqueItems" and value is False) or (key == "format" and value not in SPEC_FORMATS):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: bounded_schema(sub, closable=closable and key == "properties") for name, sub in value.items()}
+            inner = closable and key == "properties"
+            out[key] = {name: _bound(sub, closable=inner, free=free) for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [bounded_schema(sub, closable=closable and key == "prefixItems") for sub in value]
-        elif key == "items":
-            items = [bounded_schema(sub, closable=closable) for sub in value] if isinstance(value, list) else None
-            out[key] = items if items is not None else bounded_schema(value, closable=closable)
-        elif key in _SCHEMA_ONES:
-            out[key] = bounded_schema(value, closable=closable and key in ("additionalProperties", "additionalItems"))
+            out[key] = [_bound(sub, closable=closable and key == "prefixItems", free=free) for sub in value]
+        elif key == "items" and isinstance(value, list):
+            out[key] = [_bound(sub, closable=closable, free=free) for sub in value]
+        elif key == "items" or key in _SCHEMA_ONES:
+            inner = closable and key in ("items", "additionalProperties", "additionalItems")
+            out[key] = _bound(value, closable=inner, free=free)
         else:
             out[key] = value
     if _is_numeric(out.get("type")):
@@ -89,7 +111,27 @@ def bounded_schema(schema: Any, *, closable: bool = True) -> Any:
         out["pattern"] = FORMAT_PATTERNS[out.pop("format")]
     if closable and _closable(out):
         out["additionalProperties"] = False
+    elif closable and free is not None and not any(key in out for key in (*_OPENING, *_COMBINING, "properties")):
+        if out.get("type") == "object":
+            out["additionalProperties"] = dict(free)
+        elif out.get("type") == "array" and "items" not in out and "prefixItems" not in out:
+            out["items"] = dict(free)
     return out
+
+
+def _bounded_value() -> dict[str, Any]:
+    """Any JSON value, with its numbers bounded (no exponent) like every other number."""
+    number = {"type": "number", "minimum": -NUMBER_BOUND, "maximum": NUMBER_BOUND}
+    return {
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            number,
+            {"type": "string"},
+            {"type": "array", "items": dict(_VALUE_REF)},
+            {"type": "object", "additionalProperties": dict(_VALUE_REF)},
+        ]
+    }
 
 
 def _closable(schema: dict[str, Any]) -> bool:

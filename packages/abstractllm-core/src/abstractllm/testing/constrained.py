@@ -67,6 +67,12 @@ BOUNDS: tuple[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]], ...]
     ),
     ("const with escapes", {"const": {"a": 'x"\n'}}, ('{"a":"x\\"\\n"}',), ('{"a":"x"}',)),
     ("allOf", {"allOf": [{"type": "integer"}, {"minimum": 5}]}, ("5", "12"), ("4", '"5"')),
+    (
+        "free values are bounded too",
+        {"type": "object"},
+        ('{"a":[1.5,{"b":null}],"c":"x"}', '{"n":' + "9" * _DIGITS + "}"),
+        ('{"a":1e5}', '{"n":' + "9" * (_DIGITS + 1) + "}", "[1]"),
+    ),
 )
 
 #: The shape of the schema that crashed GGUF (SIGSEGV): a huge maxLength beside patternProperties and oneOf.
