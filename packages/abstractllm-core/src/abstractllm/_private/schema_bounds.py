@@ -69,11 +69,14 @@ _SCHEMA_ONES = (
 )
 
 
-def bounded_schema(schema: Any) -> Any:
-    """``schema`` made safe to decode, as the module says (a new object; ``schema`` is not changed)."""
+def bounded_schema(schema: Any, *, free_values: bool = True) -> Any:
+    """``schema`` made safe to decode, as the module says (a new object; ``schema`` is not changed).
+
+    ``free_values=False`` leaves values the schema allows anything for to JSON's own grammar.
+    """
     if not isinstance(schema, dict):
         return schema
-    free = None if "$id" in schema or "id" in schema or _VALUE in schema.get("$defs", {}) else _VALUE_REF
+    free = None if not free_values or "$id" in schema or "id" in schema or _VALUE in schema.get("$defs", {}) else _VALUE_REF
     out = _bound(schema, closable=True, free=free)
     if free is not None and _VALUE_REF["$ref"] in json.dumps(out):
         out["$defs"] = {**out.get("$defs", {}), _VALUE: _bounded_value()}

@@ -116,7 +116,7 @@ KEYWORDS: tuple[KeywordSupport, ...] = (
 )
 
 _BY_NAME = {entry.keyword: entry for entry in KEYWORDS}
-_UNSUPPORTED = ("unimplemented", "not supported", "unsupported", "unknown format", "too large", "limit")
+_UNSUPPORTED = ("unimplemented", "not supported", "unsupported", "unknown format", "too large", "limit", "exceeded")
 _UNIMPLEMENTED = re.compile(r"Unimplemented keys: \[([^\]]*)\]")
 
 

@@ -34,11 +34,12 @@ __all__ = ["ConstraintRun", "JsonConstraint", "json_grammar"]
 _COMPACT = {"whitespace_pattern": " ?"}
 
 
-def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "") -> str:
-    """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``."""
+def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "", free_values: bool = True) -> str:
+    """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`)."""
     from llguidance import LLMatcher
 
-    prepared = {**bounded_schema(schema), "x-guidance": _COMPACT}
+    prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
     if not prefix and not suffix:
         return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
     parts = [json.dumps(text) for text in (prefix,) if text] + ["body"] + [json.dumps(text) for text in (suffix,) if text]
@@ -71,14 +72,17 @@ class JsonConstraint:
         """
         from llguidance import LLMatcher
 
-        try:
-            grammar = json_grammar(schema, prefix=prefix, suffix=suffix)
-        except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
-            raise refusal(str(exc), mode=mode, parameter=parameter) from exc
-        matcher = LLMatcher(tokenizer, grammar, log_level=0)
-        if matcher.is_error():
-            raise refusal(matcher.get_error(), mode=mode, parameter=parameter)
-        return cls(matcher, tokenizer)
+        error = ""
+        for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
+            try:
+                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values)
+            except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
+                raise refusal(str(exc), mode=mode, parameter=parameter) from exc
+            matcher = LLMatcher(tokenizer, grammar, log_level=0)
+            if not matcher.is_error():
+                return cls(matcher, tokenizer)
+            error = error or matcher.get_error()
+        raise refusal(error, mode=mode, parameter=parameter)
 
     def start(self) -> ConstraintRun:
         """A fresh run at the start of the value."""
