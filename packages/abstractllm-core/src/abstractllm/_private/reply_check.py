@@ -45,6 +45,8 @@ def _problem(text: str, schema: dict[str, Any]) -> str | None:
         return f"it is not valid JSON: {json_error_text(exc)}"
     except ValueError as exc:
         return str(exc)
+    except RecursionError:
+        return "it is nested too deep to read"
     problems = schema_errors(value, schema)
     return "it breaks the schema: " + "; ".join(problems[:5]) if problems else None
 
