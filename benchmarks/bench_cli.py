@@ -3,7 +3,7 @@ written with transformers alone, each a fresh process from start to exit (its te
 
 1. ``abstractllm generate --model <tiny> --raw "The capital of France is"`` against a script that
    loads the tokenizer and model with transformers, generates 8 tokens greedily and prints them
-   (target: CPU time <= 0.9x: the command imports xgrammar only for constrained replies, frees the
+   (target: CPU time <= 0.9x: the command imports llguidance only for constrained replies, frees the
    model without a full garbage collection and ends without the interpreter's teardown of torch,
    which the script pays; before those, 1.12x).
 2. ``abstractllm chat`` with one turn and ``/quit`` against the same script (target <= 0.95x: the

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "llama_cpp", "numpy", "httpx", "huggingface_hub", "accelerate", "xgrammar")
+HEAVY = ("torch", "transformers", "llama_cpp", "numpy", "httpx", "huggingface_hub", "accelerate", "llguidance")
 
 
 def imported_after(code: str) -> set[str]:
@@ -56,10 +56,10 @@ def test_each_mode_imports_only_its_own_dependencies(tiny_models: object) -> Non
 
     gguf = _mode_modules("create_llm('huggingface', model_path=str(models.gguf_f32)).generate('Hi', max_tokens=1)", tiny_models)
     assert "llama_cpp" in gguf
-    assert not gguf & {"torch", "transformers", "httpx", "accelerate", "xgrammar"}
+    assert not gguf & {"torch", "transformers", "httpx", "accelerate"}
 
     api = _mode_modules("create_llm('huggingface', inference_api_url='http://127.0.0.1:9/v1', protocol='openai')", tiny_models)
-    assert not api & {"torch", "transformers", "llama_cpp", "numpy", "huggingface_hub", "accelerate", "xgrammar"}
+    assert not api & {"torch", "transformers", "llama_cpp", "numpy", "huggingface_hub", "accelerate", "llguidance"}
 
 
 def test_create_llm_in_api_mode_skips_slow_standard_modules() -> None:

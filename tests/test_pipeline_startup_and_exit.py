@@ -1,5 +1,5 @@
 """What ``abstractllm generate`` and ``chat`` spend beside the generation itself, with a pipeline model
-(issue 26): xgrammar is imported only for a constrained reply; unloading frees the model without a
+(issue 26): llguidance is imported only for a constrained reply; unloading frees the model without a
 full garbage collection when nothing holds it in a cycle; the command ends the process without the
 interpreter's teardown of torch, and still runs the exit handlers and keeps its exit status.
 
@@ -37,16 +37,16 @@ def _python(code: str, *args: str, stdin: str = "") -> subprocess.CompletedProce
     )
 
 
-def test_a_free_reply_does_not_import_xgrammar_and_a_constrained_one_does(tiny_models: Any) -> None:
+def test_a_free_reply_does_not_import_llguidance_and_a_constrained_one_does(tiny_models: Any) -> None:
     result = _python(
         """
         import json, sys
         from abstractllm import create_llm
         llm = create_llm("huggingface", model=sys.argv[1], device="cpu")
         free = str(llm.generate("The capital of France is", raw=True, temperature=0, max_tokens=8))
-        before = "xgrammar" in sys.modules
+        before = "llguidance" in sys.modules
         reply = llm.generate("Reply in JSON", response_format={"type": "json_object"}, temperature=0, max_tokens=24)
-        print(json.dumps([free, before, "xgrammar" in sys.modules, str(reply)]))
+        print(json.dumps([free, before, "llguidance" in sys.modules, str(reply)]))
         llm.unload()
         """,
         str(tiny_models.pipeline_dir),

@@ -28,6 +28,7 @@ PUBLIC_MODULES = {
     "abstractllm.hookspecs",
     "abstractllm.testing",
     "abstractllm.testing.conformance",
+    "abstractllm.testing.constrained",
     "abstractllm.providers",
     "abstractllm.providers.huggingface",
     # alias modules of the original library

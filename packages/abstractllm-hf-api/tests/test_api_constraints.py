@@ -96,3 +96,17 @@ def test_auto_tool_choice_may_answer_in_text(fake: Any) -> None:
     llm = endpoint(fake)
     fake.script({"ignore_constraints": True})
     assert str(llm.generate("hi", tools=[get_weather], tool_choice="auto", max_tokens=8))
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])  # streams: packages/abstractllm-core/tests/test_core_reply_check.py
+def test_a_finished_reply_is_never_a_success_the_schema_rejects(fake: Any, how: str) -> None:
+    """Core's last-line check (abstractllm._private.reply_check): JSON the schema accepts but a
+    number JSON cannot hold (1E400 reads as infinity) is an error."""
+    llm = endpoint(fake)
+    schema = {"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]}
+    fake.script(_reply('{"n": 1E400}', "stop"))
+    with pytest.raises(OutputParsingError, match="beyond a double's range") as caught:
+        call(llm, how, response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": schema}})
+    assert caught.value.details["text"] == '{"n": 1E400}' and caught.value.mode == "endpoint"
+    fake.script(_reply('{"n": 1E4}', "stop"))
+    assert call(llm, how, response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": schema}})

@@ -1,15 +1,20 @@
-"""Structured output and tools through llama.cpp grammars and the GGUF chat template."""
+"""Structured output and tools through constrained decoding (llguidance, as in the pipeline mode) and the GGUF chat template."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import pytest
 
 from abstractllm._private.llm import AbstractLLMInterface
+from abstractllm._private.structured import ResponseFormat
+from abstractllm._private.token_constraint import JsonConstraint
 from abstractllm.errors import OutputParsingError
+from abstractllm.testing.constrained import ConstrainedDecodingCases
 from abstractllm.tools import ToolDefinition
+from abstractllm_hf_gguf.grammars import response_grammar
 from tinymodel import EXPECTED_TOOL_CHATS, WEATHER_TOOL
 
 CITY = {
@@ -28,6 +33,18 @@ SAMPLED = [
     {"temperature": 1.5, "seed": 2},
     {"temperature": 1.0, "top_k": 5, "seed": 3},
 ]
+
+
+class TestConstrainedDecoding(ConstrainedDecodingCases):
+    """The bounds and refusals the pipeline mode meets too (abstractllm.testing.constrained, one table for both modes)."""
+
+    mode = "gguf"
+
+    def llm_arguments(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+        return {"model_path": str(request.getfixturevalue("gguf_f32"))}
+
+    def constraint(self, llm: AbstractLLMInterface, schema: dict[str, Any]) -> JsonConstraint:
+        return response_grammar(llm._backend.model, ResponseFormat("json_schema", schema))  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("settings", SAMPLED)

@@ -274,7 +274,7 @@ def test_plugin_import_is_light_and_aliases_work(chat_dir: Path) -> None:
         from abstractllm._private.plugins import get_plugins
         plugins = get_plugins()
         print("MODES", sorted(plugins.modes("huggingface")))
-        print("HEAVY", [m for m in ("torch", "transformers", "xgrammar") if m in sys.modules])
+        print("HEAVY", [m for m in ("torch", "transformers", "llguidance") if m in sys.modules])
         """,
         {},
     )

@@ -1,4 +1,4 @@
-"""Structured output and tool calls by constrained decoding (xgrammar), tools through the chat template."""
+"""Structured output and tool calls by constrained decoding (llguidance, as in GGUF), tools through the chat template."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm._private.llm import AbstractLLMInterface
+from abstractllm._private.token_constraint import JsonConstraint
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
+from abstractllm.testing.constrained import ConstrainedDecodingCases
 from abstractllm.tools import ToolDefinition
 from tinymodel import EXPECTED_TOOL_CHATS, WEATHER_TOOL
 
@@ -43,6 +45,19 @@ TIME_TOOL = ToolDefinition(
     {"type": "object", "properties": {"city": {"enum": ["Paris", "Tokyo"]}}, "required": ["city"], "additionalProperties": False},
 )
 SAMPLINGS = [{"temperature": 0}, {"temperature": 1.0, "seed": 3}, {"temperature": 1.5}]
+
+
+class TestConstrainedDecoding(ConstrainedDecodingCases):
+    """The bounds and refusals GGUF meets too (abstractllm.testing.constrained, one table for both modes)."""
+
+    mode = "pipeline"
+
+    def llm_arguments(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+        return {"model": str(request.getfixturevalue("chat_dir"))}
+
+    def constraint(self, llm: AbstractLLMInterface, schema: dict[str, Any]) -> JsonConstraint:
+        vocabulary = llm._backend._loaded.grammars._llguidance_vocabulary("response_format")  # type: ignore[attr-defined]
+        return JsonConstraint.compile(vocabulary, schema, mode="pipeline", parameter="response_format")
 
 
 def _text(llm: AbstractLLMInterface, stream: bool, prompt: str, **kwargs: Any) -> tuple[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from abstractllm.backend import StopSequenceFilter
 from abstractllm.request import GenerationParams
 from abstractllm.tools import ToolCall
+from abstractllm_hf_gguf.grammars import sampling_constraint
 from abstractllm_hf_gguf.guard import GenerationCancelled
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.tool_calls import ToolCallExtractor
@@ -97,7 +98,8 @@ class Run:
         if budget > 0:
             model.llama.set_seed(self._seed)
             model.prefix_cache.prepare(plan.prompt_tokens)
-            tokens = model.llama.generate(plan.prompt_tokens, grammar=plan.grammar, **plan.sampling)
+            constraint = sampling_constraint(plan.grammar, len(plan.prompt_tokens))  # a schema's mask, or a raw GBNF grammar
+            tokens = model.llama.generate(plan.prompt_tokens, **constraint, **plan.sampling)
             try:
                 for token in tokens:
                     if self._cancel is not None and self._cancel.is_set():

@@ -1,11 +1,17 @@
-"""llama.cpp grammars that constrain a reply: JSON schemas, forced tool calls, raw GBNF.
+"""What constrains a reply in the GGUF mode: JSON schemas and forced tool calls (llguidance), raw GBNF (llama.cpp).
 
-Schemas become GBNF through llama-cpp-python's ``json_schema_to_gbnf`` (its port of
-llama.cpp's converter). Its numbers are bounded as in llama.cpp (at most 16 digits
-before the point, 16 after it and 16 in the exponent), so constrained output always
-ends; its string characters are narrowed to JSON's (no raw control characters, which
-``json.loads`` rejects). Every grammar is compiled once per model and key, and checked
-by building llama.cpp's grammar sampler, so a grammar llama.cpp cannot parse is an
+Schemas and forced tool calls are compiled by core's
+:class:`abstractllm._private.token_constraint.JsonConstraint`, the same compiler the pipeline
+mode uses, so both modes enforce the same subset (a keyword neither can enforce raises
+``UnsupportedFeatureError`` before generation; docs/structured-output.md). It runs inside
+llama.cpp's sampling as a logits processor (:func:`sampling_constraint`) that masks, before every
+token, what the schema forbids: numbers are bounded (no exponent, at most 15 digits before the
+point when the schema gives no bound), strings hold no raw control characters, and once the value
+is complete only end-of-generation tokens remain. The vocabulary is read for llguidance once per
+loaded model (about a second for a 50k vocabulary), on the first constrained request.
+
+A caller's own GBNF (the ``grammar`` option) stays llama.cpp's: compiled once per model and checked
+by building llama.cpp's grammar sampler, so one llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
 A forced tool call is core's :func:`abstractllm.backend.forced_call_schema`,
@@ -15,55 +21,100 @@ wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
 from __future__ import annotations
 
 import json
-import re
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
 from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
 from abstractllm.tools import ToolDefinition
 from abstractllm_hf_gguf.model import LoadedModel
 
-__all__ = ["JSON_CHAR_RULE", "TOOL_CALL_CLOSE", "TOOL_CALL_OPEN", "gbnf_grammar", "response_grammar", "tool_call_grammar"]
+__all__ = [
+    "TOOL_CALL_CLOSE",
+    "TOOL_CALL_OPEN",
+    "gbnf_grammar",
+    "response_grammar",
+    "sampling_constraint",
+    "tool_call_grammar",
+]
 
+MODE = "gguf"
 _MAX_CACHED = 128
-_ROOT_RULE = re.compile(r"^root\s*::=", re.MULTILINE)
-_CHAR_RULE = re.compile(r"^char ::= .*$", re.MULTILINE)
-#: A JSON string character: anything but a quote, a backslash or a control character, or an escape.
-JSON_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+_VOCABULARIES: weakref.WeakKeyDictionary[LoadedModel, Any] = weakref.WeakKeyDictionary()
 
 
-def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Any:
-    """A grammar admitting exactly the JSON values ``response_format`` describes."""
+def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> JsonConstraint:
+    """The constraint admitting exactly the JSON values ``response_format`` describes (bounded as above)."""
     schema = response_format.json_schema()
     return _cached(
-        model, "schema:" + _canonical(schema), lambda: _checked(model, _schema_gbnf(schema, "response_format"), "response_format")
+        model,
+        "schema:" + _canonical(schema),
+        lambda: JsonConstraint.compile(_vocabulary(model), schema, mode=MODE, parameter="response_format"),
     )
 
 
-def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str, *, tagged: bool) -> Any:
-    """A grammar for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
+def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str, *, tagged: bool) -> JsonConstraint:
+    """The constraint for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
 
     The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
     tool's schema, wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
     """
     schema = forced_call_schema(tools, choice)
-    key = f"tool:{int(tagged)}:" + _canonical(schema)
-
-    def build() -> str:
-        body = _schema_gbnf(schema, "tools")
-        if not tagged:
-            return body
-        renamed = _ROOT_RULE.sub("tool-call-json ::=", body, count=1)
-        return f"root ::= {json.dumps(TOOL_CALL_OPEN)} tool-call-json {json.dumps(TOOL_CALL_CLOSE)}\n{renamed}"
-
-    return _cached(model, key, lambda: _checked(model, build(), "tools"))
+    prefix, suffix = (TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if tagged else ("", "")
+    return _cached(
+        model,
+        f"tool:{int(tagged)}:" + _canonical(schema),
+        lambda: JsonConstraint.compile(_vocabulary(model), schema, mode=MODE, parameter="tools", prefix=prefix, suffix=suffix),
+    )
 
 
 def gbnf_grammar(model: LoadedModel, grammar: str) -> Any:
-    """A caller's own GBNF grammar (its start rule is ``root``)."""
+    """A caller's own GBNF grammar (its start rule is ``root``), as llama.cpp runs it."""
     return _cached(model, "gbnf:" + grammar, lambda: _checked(model, grammar, "grammar"))
+
+
+def sampling_constraint(grammar: Any, prompt_length: int) -> dict[str, Any]:
+    """``Llama.generate`` keyword arguments applying ``grammar`` (one of this module's, or None) to one run."""
+    if grammar is None:
+        return {}
+    if isinstance(grammar, JsonConstraint):
+        return {"logits_processor": [_MaskLogits(grammar.start(), prompt_length)]}
+    return {"grammar": grammar}
+
+
+class _MaskLogits:
+    """llama-cpp-python logits processor: follows the sampled tokens and masks what the constraint forbids."""
+
+    def __init__(self, run: ConstraintRun, prompt_length: int) -> None:
+        self._run = run
+        self._seen = prompt_length
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        for token in input_ids[self._seen :]:  # the tokens sampled since the last call (one, in practice)
+            self._run.advance(int(token))
+        self._seen = len(input_ids)
+        allowed = self._run.allowed()
+        shared = min(len(scores), len(allowed))
+        scores[:shared][~allowed[:shared]] = float("-inf")
+        scores[shared:] = float("-inf")
+        return scores
+
+
+def _vocabulary(model: LoadedModel) -> Any:
+    """The model's vocabulary for llguidance (built once per loaded model; end-of-generation tokens end a value)."""
+    vocabulary = _VOCABULARIES.get(model)
+    if vocabulary is None:
+        import llama_cpp
+        from llguidance.llamacpp import lltokenizer_from_vocab
+
+        vocab = model.llama._model.vocab
+        size = llama_cpp.llama_vocab_n_tokens(vocab)
+        ends = [token for token in range(size) if model.is_end(token)] or None
+        vocabulary = _VOCABULARIES[model] = lltokenizer_from_vocab(vocab, n_vocab=model.llama.n_vocab(), eos_token=ends)
+    return vocabulary
 
 
 def _canonical(schema: Any) -> str:
@@ -77,21 +128,6 @@ def _cached(model: LoadedModel, key: str, build: Any) -> Any:
             model.grammars.pop(next(iter(model.grammars)))
         grammar = model.grammars[key] = build()
     return grammar
-
-
-def _schema_gbnf(schema: dict[str, Any], parameter: str) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    try:
-        gbnf = str(json_schema_to_gbnf(json.dumps(schema)))
-    except Exception as exc:  # the converter raises assorted errors for unsupported schemas
-        raise InvalidArgumentError(
-            f"{parameter}: llama.cpp cannot turn this JSON schema into a grammar: {type(exc).__name__}: {exc}",
-            parameter=parameter,
-            value=schema,
-            allowed="a JSON schema llama.cpp's json_schema_to_grammar supports",
-        ) from exc
-    return _CHAR_RULE.sub(lambda _: JSON_CHAR_RULE, gbnf)
 
 
 def _checked(model: LoadedModel, gbnf: str, parameter: str) -> Any:

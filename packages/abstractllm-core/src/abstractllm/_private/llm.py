@@ -13,6 +13,7 @@ from abstractllm._private.call_validation import CallValidator
 from abstractllm._private.error_mapping import map_exception
 from abstractllm._private.messages import Message
 from abstractllm._private.observe import Observer, StreamClock
+from abstractllm._private.reply_check import StreamedReplyCheck, require_valid_reply
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager, param_name
 from abstractllm.errors import (
@@ -409,6 +410,7 @@ class AbstractLLMInterface:
             raise self._map(GenerationError("the backend returned no sequence"))
         responses = []
         for choice in completion.choices:
+            require_valid_reply(choice.text, request.response_format, choice.finish_reason)  # never a false success
             calls = check_tool_calls(choice.tool_calls, request.tools) if choice.tool_calls else []
             responses.append(
                 GenerateResponse(
@@ -428,8 +430,11 @@ class AbstractLLMInterface:
         first.choices = responses
         return first
 
-    def _chunk(self, delta: StreamDelta, request: GenerationRequest, clock: StreamClock) -> StreamChunk:
+    def _chunk(
+        self, delta: StreamDelta, request: GenerationRequest, clock: StreamClock, check: StreamedReplyCheck
+    ) -> StreamChunk:
         clock.saw(delta)
+        check.feed(delta.text, delta.finish_reason)  # the last chunk of a reply the schema rejects is an error
         calls = check_tool_calls(delta.tool_calls, request.tools) if delta.tool_calls else None
         timing = clock.timing() if delta.finish_reason is not None else None
         return StreamChunk(
@@ -438,10 +443,11 @@ class AbstractLLMInterface:
 
     def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
         clock = StreamClock(self._observer.active)
+        check = StreamedReplyCheck(request.response_format)
         deltas = self._plugins.call("abstractllm_generate_stream", backend.stream, backend, request)
         try:
             for delta in deltas:
-                yield self._chunk(delta, request, clock)
+                yield self._chunk(delta, request, clock, check)
         except GeneratorExit:
             self._observer.stream("stream", request, clock, abandoned=True)
             raise
@@ -457,10 +463,11 @@ class AbstractLLMInterface:
 
     async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
         clock = StreamClock(self._observer.active)
+        check = StreamedReplyCheck(request.response_format)
         deltas = self._plugins.call("abstractllm_generate_stream_async", backend.stream_async, backend, request)
         try:
             async for delta in deltas:
-                yield self._chunk(delta, request, clock)
+                yield self._chunk(delta, request, clock, check)
         except GeneratorExit:
             self._observer.stream("stream_async", request, clock, abandoned=True)
             raise

@@ -1,0 +1,122 @@
+"""Constrained decoding for the local modes: one JSON-schema compiler (llguidance) and its token masks.
+
+Both local backends (transformers and llama.cpp) constrain a structured reply or a forced tool
+call through this module, so a schema gets the same enforced subset in both
+(:mod:`abstractllm._private.schema_support` lists it). A backend builds an ``LLTokenizer`` of
+its vocabulary once per loaded model (``llguidance.hf.from_tokenizer`` or
+``llguidance.llamacpp.lltokenizer_from_vocab``), compiles each constraint once with
+:meth:`JsonConstraint.compile` (a schema the compiler cannot enforce raises
+``UnsupportedFeatureError`` naming the keyword and the mode, before any token is decoded), and
+per decoding run calls :meth:`JsonConstraint.start`: the :class:`ConstraintRun` follows the
+sampled tokens and says which tokens may come next (only end-of-sequence tokens once the value
+is complete).
+
+The schema is compiled as :func:`abstractllm._private.schema_bounds.bounded_schema` returns it,
+in compact form (no whitespace between tokens), so every number, and the reply, ends.
+llguidance and numpy are imported when first used: the local backends install both; core
+itself does not depend on them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from abstractllm._private.schema_bounds import bounded_schema
+from abstractllm._private.schema_support import refusal
+
+if TYPE_CHECKING:
+    import numpy as np
+    from llguidance import LLMatcher, LLTokenizer
+
+__all__ = ["ConstraintRun", "JsonConstraint", "json_grammar"]
+
+_COMPACT = {"whitespace_pattern": " ?"}
+
+
+def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "", free_values: bool = True) -> str:
+    """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`)."""
+    from llguidance import LLMatcher
+
+    prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
+    if not prefix and not suffix:
+        return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
+    parts = [json.dumps(text) for text in (prefix,) if text] + ["body"] + [json.dumps(text) for text in (suffix,) if text]
+    return LLMatcher.grammar_from_lark(f"start: {' '.join(parts)}\nbody: %json {json.dumps(prepared)}\n")
+
+
+class JsonConstraint:
+    """A compiled constraint for one tokenizer; :meth:`start` it once per decoding run (thread-safe to share)."""
+
+    def __init__(self, matcher: LLMatcher, tokenizer: LLTokenizer) -> None:
+        self._matcher = matcher
+        self._tokenizer = tokenizer
+        self.vocab_size: int = tokenizer.vocab_size
+
+    @classmethod
+    def compile(
+        cls,
+        tokenizer: LLTokenizer,
+        schema: dict[str, Any],
+        *,
+        mode: str,
+        parameter: str,
+        prefix: str = "",
+        suffix: str = "",
+    ) -> JsonConstraint:
+        """Compile ``schema`` (wrapped in ``prefix``/``suffix``) for ``tokenizer``.
+
+        Raises ``UnsupportedFeatureError`` (``feature=parameter``) naming the keyword and
+        ``mode`` when the schema cannot be enforced while decoding.
+        """
+        from llguidance import LLMatcher
+
+        error = ""
+        for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
+            try:
+                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values)
+            except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
+                raise refusal(str(exc), mode=mode, parameter=parameter) from exc
+            matcher = LLMatcher(tokenizer, grammar, log_level=0)
+            if not matcher.is_error():
+                return cls(matcher, tokenizer)
+            error = error or matcher.get_error()
+        raise refusal(error, mode=mode, parameter=parameter)
+
+    def start(self) -> ConstraintRun:
+        """A fresh run at the start of the value."""
+        return ConstraintRun(self._matcher.deep_copy(), self.vocab_size)
+
+    def accepts(self, text: str) -> bool:
+        """Whether decoding could produce exactly ``text`` (as the model's tokenizer splits it) and stop there."""
+        matcher = self._matcher.deep_copy()
+        return bool(matcher.consume_tokens(self._tokenizer.tokenize_str(text)) and matcher.is_accepting())
+
+
+class ConstraintRun:
+    """One decoding run: :meth:`advance` with each sampled token, :meth:`allowed` before sampling the next."""
+
+    def __init__(self, matcher: LLMatcher, vocab_size: int) -> None:
+        import numpy
+
+        self._matcher = matcher
+        self._vocab_size = vocab_size
+        self._words = numpy.full((vocab_size + 31) // 32, -1, dtype=numpy.int32)
+
+    def advance(self, token: int) -> bool:
+        """Follow ``token``; False when the constraint does not allow it (the run is then over)."""
+        return bool(self._matcher.consume_token(token))
+
+    @property
+    def finished(self) -> bool:
+        """The value is complete (or the run failed): only end-of-sequence may follow."""
+        return bool(self._matcher.is_stopped())
+
+    def allowed(self) -> np.ndarray:
+        """A boolean array over the vocabulary: True where the token may come next."""
+        import numpy
+
+        self._matcher.unsafe_compute_mask_ptr(self._words.ctypes.data, self._words.nbytes)
+        bits = numpy.unpackbits(self._words.view(numpy.uint8), bitorder="little")
+        return bits[: self._vocab_size].astype(bool)
