@@ -13,7 +13,10 @@ Everything under ``abstractllm._private`` may change without notice. The buildin
 below are imported on first use, so a plugin pays only for what it uses:
 
 - sharing loaded models between objects: :class:`SharedModelCache`;
-- stop sequences: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
+- the reply: :class:`ReplyAssembler`, fed the model's text, cuts stop sequences, takes tool-call
+  blocks out of the text, reads them and decides the finish reason, the same way in every mode
+  (the rules are in its module, :mod:`abstractllm._private.reply`); :class:`Unmet` is what it
+  finds a reply ignored; stop sequences alone: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
 - prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
   :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
   :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 _BUILDING_BLOCKS = {
     "SharedModelCache": "model_cache",
+    "ReplyAssembler": "reply",
+    "Unmet": "reply",
     "StopSequenceFilter": "stops",
     "truncate_at_stop": "stops",
     "plain_prompt_text": "plain_prompt",

@@ -112,7 +112,7 @@ class OpenAIChat(_OpenAIRoute):
         body = self._body(request, stream=stream, n=n)
         body["messages"] = request.chat_dicts()
         features: list[str] = []
-        if request.tools and request.tool_choice != "none":
+        if request.offers_tools:
             body["tools"] = [tool.to_openai() for tool in request.tools]
             choice = request.tool_choice
             if choice == "required" and len(request.tools) == 1:  # the same demand, in the form servers enforce

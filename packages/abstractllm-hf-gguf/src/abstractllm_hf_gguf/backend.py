@@ -17,7 +17,7 @@ from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
 from abstractllm_hf_gguf.grammars import gbnf_grammar, response_grammar, tool_call_grammar
 from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
-from abstractllm_hf_gguf.prompts import Prompt, render_prompt, tools_offered
+from abstractllm_hf_gguf.prompts import Prompt, render_prompt
 from abstractllm_hf_gguf.stepwise import StepwiseStream
 
 __all__ = ["GGUFBackend"]
@@ -216,24 +216,21 @@ class GGUFBackend(Backend):
             )
         params = request.params
         grammar = None
-        tool_mode = None
-        if tools_offered(request):  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
-            tool_mode = "tagged"
-            if request.tool_choice != "auto":
-                grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
+        if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
+            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):
             grammar = gbnf_grammar(self._model, params.extra["grammar"])
         stop_ids = frozenset(token for token in (self._model.single_token(text) for text in prompt.stop) if token is not None)
         return Plan(
+            request=request,
             prompt_tokens=prompt.tokens,
             max_tokens=params.max_tokens,
             sampling=sampling_arguments(params),
             grammar=grammar,
             stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))) if prompt.stop else params.stop,
             stop_token_ids=stop_ids,
-            tool_mode=tool_mode,
         )
 
     def _seed(self, request: GenerationRequest) -> int:

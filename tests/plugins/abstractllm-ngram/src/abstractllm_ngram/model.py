@@ -8,7 +8,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from abstractllm.backend import Backend, BackendInfo, StopSequenceFilter
+from abstractllm.backend import Backend, BackendInfo, ReplyAssembler
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 
@@ -65,19 +65,18 @@ class NgramBackend(Backend):
                 return
 
     def _run(self, request: GenerationRequest, index: int) -> Iterator[StreamDelta]:
-        stops = StopSequenceFilter(request.params.stop)
+        reply = ReplyAssembler(request)  # stop sequences, tool-call blocks and the finish reason, as core rules
         prompt_tokens = len(self._prompt_words(request))
         produced = 0
         finish: str | None = None
         for piece, finish in self._words(request, index):
             produced += 1
-            text = stops.feed(piece)
+            text = reply.feed(piece)
             if text:
                 yield StreamDelta(text)
-            if stops.stopped:
-                finish = "stop"
+            if reply.stopped:
                 break
-        yield StreamDelta(stops.flush(), finish_reason=finish or "stop", usage=Usage(prompt_tokens, produced))
+        yield reply.finish(finish, Usage(prompt_tokens, produced))
 
     def generate(self, request: GenerationRequest) -> Completion:
         choices = []
