@@ -73,8 +73,8 @@ class Plan:
 class Run:
     """Iterate for text pieces; afterwards ``finish_reason``, ``completion_tokens`` and ``tool_calls`` are set.
 
-    ``completion_tokens`` counts the tokens the model produced for the reply; an
-    end-of-generation token is not counted (llama.cpp's convention).
+    ``completion_tokens`` counts the tokens the model produced for the reply, up to and including
+    the one that ended it (an end-of-generation or stop token too), as every mode counts them.
     """
 
     def __init__(self, model: LoadedModel, plan: Plan, seed: int, cancel: threading.Event | None = None) -> None:
@@ -100,10 +100,10 @@ class Run:
                 for token in tokens:
                     if self._cancel is not None and self._cancel.is_set():
                         raise GenerationCancelled()
+                    self.completion_tokens += 1
                     if model.is_end(token) or token in plan.stop_token_ids:
                         stopped = True
                         break
-                    self.completion_tokens += 1
                     text = reply.feed(decoder.decode(model.piece(token)))
                     if text:
                         yield text
