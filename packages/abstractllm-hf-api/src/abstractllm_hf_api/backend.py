@@ -7,10 +7,9 @@ import itertools
 import logging
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from dataclasses import replace
 from typing import Any
 
-from abstractllm.backend import FALLBACK_MARKUP, Backend, BackendInfo, ReplyAssembler
+from abstractllm.backend import FALLBACK_MARKUP, Backend, BackendInfo, ReplyAssembler, sequence_request
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -299,16 +298,8 @@ class ApiBackend(Backend):
 
     @staticmethod
     def _extra_requests(request: GenerationRequest, missing: int) -> list[GenerationRequest]:
-        params = request.params
-        return [
-            replace(
-                request,
-                params=replace(
-                    params, num_return_sequences=1, seed=None if params.seed is None else (params.seed + index + 1) % 2**32
-                ),
-            )
-            for index in range(max(0, missing))
-        ]
+        """Requests for the sequences after the first, one each (core's fan-out: seed + i)."""
+        return [sequence_request(request, index + 1) for index in range(max(0, missing))]
 
     def _finish(self, completion: Completion, extras: list[Completion], request: GenerationRequest) -> Completion:
         choices: list[Choice] = list(completion.choices)
