@@ -70,6 +70,20 @@ class ReplyAssembler:
     before the first text (a reply that repeats its prompt) and is part of ``text``.
     """
 
+    __slots__ = (
+        "_choice",
+        "_inside",
+        "_markup",
+        "_pending",
+        "_prefix",
+        "_raw",
+        "_read_calls",
+        "_request",
+        "_stops",
+        "_text",
+        "unmet",
+    )
+
     def __init__(
         self,
         request: GenerationRequest,
@@ -86,10 +100,15 @@ class ReplyAssembler:
         self._prefix = prefix
         self._pending = ""  # text after stop handling not yet sorted into shown text and blocks
         self._inside = False  # whether _pending starts inside a tool-call block
-        self.raw = ""  #: the reply after stop handling, blocks included
-        self.text = ""  #: the visible text so far
+        self._raw: list[str] = []  # the reply after stop handling, blocks included (kept when tools are offered)
+        self._text: list[str] = []  # the visible text so far
         self.unmet: Unmet | None = None  #: set by ``finish`` when the reply ignored a constraint
         self._choice: Choice | None = None
+
+    @property
+    def text(self) -> str:
+        """The visible text so far."""
+        return "".join(self._text)
 
     @property
     def stopped(self) -> bool:
@@ -100,7 +119,12 @@ class ReplyAssembler:
         """Take the next piece of the model's text; return the text now safe to show."""
         if self._choice is not None:
             raise RuntimeError("the reply is finished; a ReplyAssembler takes one reply")
-        return self._show(self._sort(self._stops.feed(piece), final=False))
+        text = self._stops.feed(piece)
+        if self._markup is None and not self._prefix:  # nothing to sort: the common case, kept short
+            if text:
+                self._text.append(text)
+            return text
+        return self._show(self._sort(text, final=False))
 
     def finish(self, reason: str | None, usage: Usage | None = None, tool_calls: Sequence[ToolCall] = ()) -> StreamDelta:
         """End the reply: ``reason`` is why generation ended (``"stop"``, ``"length"``, a server's
@@ -114,17 +138,19 @@ class ReplyAssembler:
             reason = "stop"  # whatever the runtime did after it, the reply ended at the stop sequence
         calls = list(tool_calls)
         truncated = False
-        if self._markup is not None and self._markup.open in self.raw:
-            scan = self._read_calls(self.raw) if self._read_calls is not None else read_tool_calls(self.raw, self._markup)
+        raw = "".join(self._raw)
+        if self._markup is not None and self._markup.open in raw:
+            scan = self._read_calls(raw) if self._read_calls is not None else read_tool_calls(raw, self._markup)
             calls.extend(scan.calls)
             if scan.truncated:
                 if reason == "length":
                     truncated = True
                 else:
-                    calls.append(self._unclosed_block())
+                    calls.append(self._unclosed_block(raw))
         finish_reason = self._finish_reason(reason, calls, truncated, given=bool(tool_calls))
-        self._choice = Choice(self.text, finish_reason, calls)
-        self.unmet = unmet_constraint(self._request, self.text, finish_reason, calls)
+        text = self.text
+        self._choice = Choice(text, finish_reason, calls)
+        self.unmet = unmet_constraint(self._request, text, finish_reason, calls)
         return StreamDelta(tail, finish_reason=finish_reason, usage=usage, tool_calls=calls or None)
 
     def choice(self) -> Choice:
@@ -145,15 +171,16 @@ class ReplyAssembler:
     def _show(self, text: str) -> str:
         if self._prefix:
             text, self._prefix = self._prefix + text, ""
-        self.text += text
+        if text:
+            self._text.append(text)
         return text
 
     def _sort(self, text: str, *, final: bool) -> str:
         """Add ``text`` to the reply; return the part of it (and of what was held) that is shown."""
-        self.raw += text
         markup = self._markup
         if markup is None:
             return text
+        self._raw.append(text)
         pending = self._pending + text
         shown: list[str] = []
         while pending:
@@ -177,10 +204,10 @@ class ReplyAssembler:
         self._pending = "" if final else pending
         return "".join(shown)
 
-    def _unclosed_block(self) -> ToolCall:
-        """The call for a last block the model left open and unfinished (its reply ended there)."""
+    def _unclosed_block(self, raw: str) -> ToolCall:
+        """The call for a last block the model left open and unfinished (its reply, ``raw``, ended there)."""
         assert self._markup is not None
-        body = self.raw[self.raw.rfind(self._markup.open) + len(self._markup.open) :].strip()
+        body = raw[raw.rfind(self._markup.open) + len(self._markup.open) :].strip()
         return ToolCall(name=named_tool(body), arguments={}, error=f"the tool call ends before its JSON does: {body[:200]!r}")
 
 
@@ -189,6 +216,9 @@ def unmet_constraint(request: GenerationRequest, text: str, finish_reason: str |
     wanted tool, or a ``response_format`` whose reply is not valid JSON for the schema. A
     structured reply cut by ``max_tokens`` that starts as JSON is not reported (``.parsed``
     says to raise ``max_tokens``)."""
+    response_format = request.response_format
+    if response_format is None and not request.tools:
+        return None  # nothing constrained: the common case, kept short
     if request.forces_tool_call:
         wanted = request.tool_choice
         names = [call.name for call in calls]
@@ -198,7 +228,6 @@ def unmet_constraint(request: GenerationRequest, text: str, finish_reason: str |
             details = {"tool_choice": wanted, "finish_reason": finish_reason, "tool_calls": names}
             return Unmet("tool_choice", f"the reply has {got}{cut}", details)
         return None
-    response_format = request.response_format
     if response_format is None or calls:
         return None
     if finish_reason == "length" and text.lstrip()[:1] in ("{", "["):
