@@ -17,7 +17,8 @@ below are imported on first use, so a plugin pays only for what it uses:
   blocks out of the text, reads them and decides the finish reason, the same way in every mode
   (the rules are in its module, :mod:`abstractllm._private.reply`); :class:`Unmet` is what it
   finds a reply ignored; stop sequences alone: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
-- several sequences: :func:`sequence_request` (the request of sequence ``i``: seed ``seed + i``) and
+- several sequences: :func:`sequence_request` (the request of sequence ``i``: seed
+  :func:`sequence_seed`, ``seed + i``) and
   :func:`join_streams` (what ``Backend.generate`` does by default);
 - prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
   :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
@@ -51,6 +52,7 @@ _BUILDING_BLOCKS = {
     "Unmet": "reply",
     "join_streams": "sequences",
     "sequence_request": "sequences",
+    "sequence_seed": "sequences",
     "StopSequenceFilter": "stops",
     "truncate_at_stop": "stops",
     "plain_prompt_text": "plain_prompt",

@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend import Backend, BackendInfo, sequence_seed
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -239,9 +239,9 @@ class GGUFBackend(Backend):
         return seed if seed is not None else self._random.getrandbits(31)
 
     def _seeds(self, request: GenerationRequest) -> list[int]:
-        """One seed per sequence: ``seed``, ``seed + 1``, ... (modulo 2**32)."""
+        """One seed per sequence: ``seed``, ``seed + 1``, ... (core's fan-out)."""
         first = self._seed(request)
-        return [(first + index) % 2**32 for index in range(request.params.num_return_sequences)]
+        return [sequence_seed(first, index) for index in range(request.params.num_return_sequences)]
 
     def _probe_capabilities(self) -> dict[str, Any]:
         """What this file and chat format really support, found by rendering probes."""

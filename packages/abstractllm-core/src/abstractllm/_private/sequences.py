@@ -15,17 +15,22 @@ from dataclasses import replace
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
 
-__all__ = ["SEED_MODULUS", "join_streams", "sequence_request"]
+__all__ = ["SEED_MODULUS", "join_streams", "sequence_request", "sequence_seed"]
 
 #: Seeds are 32-bit where runtimes take them: ``seed + i`` wraps around at this value.
 SEED_MODULUS = 2**32
 
 
+def sequence_seed(seed: int, index: int) -> int:
+    """The seed of sequence ``index`` when the first one's is ``seed``: ``seed + index`` (modulo 2**32)."""
+    return (seed + index) % SEED_MODULUS
+
+
 def sequence_request(request: GenerationRequest, index: int) -> GenerationRequest:
-    """``request`` for its ``index``-th sequence alone: ``n=1`` and seed ``seed + index`` (if seeded).
+    """``request`` for its ``index``-th sequence alone: ``n=1`` and seed :func:`sequence_seed` (none stays none).
     The prompt is unchanged, so the encoding core made for ``request`` is kept."""
     params = request.params
-    seed = None if params.seed is None else (params.seed + index) % SEED_MODULUS
+    seed = None if params.seed is None else sequence_seed(params.seed, index)
     single = replace(request, params=replace(params, num_return_sequences=1, seed=seed))
     object.__setattr__(single, "_encoded", request.encoded)  # same prompt (see GenerationRequest.encoded)
     return single
