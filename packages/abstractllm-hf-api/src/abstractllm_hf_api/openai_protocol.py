@@ -215,6 +215,4 @@ class _OpenAIStream(StreamState):
     def end(self) -> StreamEnd:
         if not self.done and self._finish is None:
             raise ProviderAPIError(f"the stream from {self._url} ended before its last chunk (truncated)")
-        calls = self._tools.calls()
-        finish = self._finish or ("tool_calls" if calls else "stop")
-        return StreamEnd(finish, self._usage, calls)
+        return StreamEnd(self._finish, self._usage, self._tools.calls())  # no reason given: core's rule decides
