@@ -114,12 +114,19 @@ def test_a_tool_loop_whose_forced_call_is_ignored_raises_and_keeps_the_history(l
     assert [message.role for message in session.messages] == ["user", "assistant"]
 
 
-def test_a_call_written_as_text_is_not_parsed_by_the_server(llm: Any) -> None:
+def test_a_call_the_server_leaves_as_text_is_read_on_this_side(llm: Any) -> None:
     """The server gives the template the tools, but reads calls back only for models whose
-    tokenizer declares a response schema; the tiny model's ``<tool_call>`` markup stays text."""
+    tokenizer declares a response schema; the tiny model's ``<tool_call>`` blocks come back as
+    text, and the client reads them by the rule of every mode (the same reply as streamed)."""
     reply = llm.generate("What is the weather in Paris?", tools=[get_weather], tool_choice="auto", max_tokens=60)
-    assert (reply.finish_reason, reply.tool_calls) == ("stop", [])
-    assert str(reply).startswith("<tool_call>")
+    assert reply.finish_reason == "tool_calls"
+    assert [call.name for call in reply.tool_calls] == ["get_weather"]
+    assert "<tool_call>" not in str(reply)
+    chunks = list(llm.generate("What is the weather in Paris?", tools=[get_weather], stream=True, max_tokens=60))
+    assert "".join(chunks) == str(reply) and chunks[-1].finish_reason == "tool_calls"
+    assert [(call.name, call.arguments) for call in chunks[-1].tool_calls] == [
+        (call.name, call.arguments) for call in reply.tool_calls
+    ]
 
 
 @pytest.mark.parametrize("response_format", [JSON_SCHEMA, {"type": "json_object"}], ids=["json_schema", "json_object"])

@@ -109,9 +109,10 @@ def test_generation_near_the_window_stops_with_length(gguf_f32: Path) -> None:
         response = llm.generate(prompt, raw=True, temperature=0, max_tokens=200)
         used = response.usage.prompt_tokens
         assert 200 < used < 256
-        assert used + response.usage.completion_tokens <= 256
-        if response.usage.completion_tokens == 256 - used:
-            assert response.finish_reason == "length"
+        # generation ran up to the window, never past it: the window cut it ("length"), or, as with this
+        # prompt, the model's end token took the last place ("stop"); max_tokens (200) never came near
+        assert used + response.usage.completion_tokens == 256
+        assert response.finish_reason in ("length", "stop")
 
 
 def test_a_bad_grammar_is_an_invalid_argument(llm: AbstractLLMInterface) -> None:

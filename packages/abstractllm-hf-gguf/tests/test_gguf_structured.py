@@ -214,14 +214,3 @@ def test_bad_tool_calls_are_reported_not_dropped(llm: AbstractLLMInterface, body
             text, calls = str(response), response.tool_calls
         assert text == "Sure. "
         assert len(calls) == 1 and calls[0].name == name and problem in (calls[0].error or "")
-
-
-def test_tool_call_blocks_split_across_pieces_are_found() -> None:
-    from abstractllm_hf_gguf.tool_calls import ToolCallExtractor
-
-    reply = 'Let me check. <tool_call>{"name": "a", "arguments": {"x": 1}}</tool_call> Done <tool'
-    for size in (1, 2, 3, 7):
-        extractor = ToolCallExtractor()
-        shown = "".join(extractor.feed(reply[i : i + size]) for i in range(0, len(reply), size)) + extractor.finish()
-        assert shown == "Let me check.  Done <tool"
-        assert [(call.name, call.arguments) for call in extractor.calls] == [("a", {"x": 1})]

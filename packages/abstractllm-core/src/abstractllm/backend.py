@@ -13,7 +13,13 @@ Everything under ``abstractllm._private`` may change without notice. The buildin
 below are imported on first use, so a plugin pays only for what it uses:
 
 - sharing loaded models between objects: :class:`SharedModelCache`;
-- stop sequences: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
+- the reply: :class:`ReplyAssembler`, fed the model's text, cuts stop sequences, takes tool-call
+  blocks out of the text, reads them and decides the finish reason, the same way in every mode
+  (the rules are in its module, :mod:`abstractllm._private.reply`); :class:`Unmet` is what it
+  finds a reply ignored; stop sequences alone: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
+- several sequences: :func:`sequence_request` (the request of sequence ``i``: seed
+  :func:`sequence_seed`, ``seed + i``) and
+  :func:`join_streams` (what ``Backend.generate`` does by default);
 - prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
   :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
   :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
@@ -60,6 +66,11 @@ if TYPE_CHECKING:
 
 _BUILDING_BLOCKS = {
     "SharedModelCache": "model_cache",
+    "ReplyAssembler": "reply",
+    "Unmet": "reply",
+    "join_streams": "sequences",
+    "sequence_request": "sequences",
+    "sequence_seed": "sequences",
     "StopSequenceFilter": "stops",
     "truncate_at_stop": "stops",
     "plain_prompt_text": "plain_prompt",
@@ -117,9 +128,15 @@ class Backend(ABC):
     """A loaded model of one mode.
 
     Contract:
+    - ``stream`` is the one generation method a backend must write: it yields text deltas
+      for one sequence (``num_return_sequences`` is 1 there); the last delta carries
+      ``finish_reason`` and ``usage``. Feeding the model's text to a :class:`ReplyAssembler`
+      and ending with the delta its ``finish`` returns meets every rule below.
     - ``generate`` returns one ``Choice`` per ``params.num_return_sequences`` with exact usage.
-    - ``stream`` yields text deltas whose texts join to what ``generate`` returns under
-      greedy decoding; the last delta carries ``finish_reason`` and ``usage``.
+      By default core joins ``stream``, one stream per sequence with seed ``seed + i``
+      (greedy: one stream, returned ``n`` times). A backend overrides it where it does better
+      (batched rows, ``n=`` sent to a server); its replies must then equal the joined streams
+      under greedy decoding (the conformance kit checks it).
     - Stop sequences never appear in returned text; ``finish_reason`` is ``"stop"`` then.
     - The async variants never block the event loop; the defaults run the sync
       versions in a worker thread.
@@ -131,8 +148,13 @@ class Backend(ABC):
     info: BackendInfo
     model_name: str
 
-    @abstractmethod
-    def generate(self, request: GenerationRequest) -> Completion: ...
+    def generate(self, request: GenerationRequest) -> Completion:
+        """The reply to ``request`` with every sequence: by default its streams joined (see the contract)."""
+        from abstractllm._private.sequences import join_streams
+
+        completion = join_streams(self.stream, request)
+        completion.model = self.model_name
+        return completion
 
     @abstractmethod
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]: ...

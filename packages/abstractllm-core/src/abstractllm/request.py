@@ -58,6 +58,16 @@ class GenerationRequest:
     _encoded: Any = field(default=None, init=False, compare=False, repr=False)
 
     @property
+    def offers_tools(self) -> bool:
+        """Whether the model is offered tools: some are given and ``tool_choice`` is not ``"none"``."""
+        return bool(self.tools) and self.tool_choice != "none"
+
+    @property
+    def forces_tool_call(self) -> bool:
+        """Whether the reply must be a tool call: ``tool_choice`` is ``"required"`` or a tool's name."""
+        return bool(self.tools) and self.tool_choice not in ("auto", "none")
+
+    @property
     def encoded(self) -> Any:
         """This request's prompt as the backend's ``encode`` returned it when core checked the
         context window, or None. Core sets it once, before any plugin sees the request; a

@@ -7,14 +7,13 @@ import itertools
 import logging
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from dataclasses import replace
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo, StopSequenceFilter, truncate_at_stop
+from abstractllm.backend import FALLBACK_MARKUP, Backend, BackendInfo, ReplyAssembler, sequence_request
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
-from abstractllm_hf_api.constraints import check_constraints
+from abstractllm_hf_api.constraints import raise_unmet
 from abstractllm_hf_api.errors import error_for_transport, scrub
 from abstractllm_hf_api.openai_protocol import RESPONSE_FORMAT_DIALECTS, OpenAIChat
 from abstractllm_hf_api.protocol import Call, Protocol, StreamState
@@ -33,8 +32,10 @@ class ApiBackend(Backend):
     ones (a completion route next to a chat route). ``num_return_sequences`` is sent as
     ``n`` where the protocol has it; sequences a server does not return (llama.cpp's server
     ignores ``n``, TGI has none) are asked for in further requests (seed + i when seeded),
-    and the usage is the sum of what every request used. Stop sequences are cut on this
-    side too, so a server that leaves them in its text never shows them.
+    and the usage is the sum of what every request used. Every reply's text is fed to core's
+    reply assembler, as in the local modes: stop sequences are cut on this side too (a server
+    that leaves them in its text never shows them), and ``<tool_call>`` blocks a server left
+    in the text of a reply with tools offered are read as calls.
     """
 
     def __init__(
@@ -274,7 +275,7 @@ class ApiBackend(Backend):
                 "use provider='hf-inference' or an endpoint with /v1/completions or TGI's /generate",
                 feature="raw",
             )
-        if request.response_format is not None or (request.tools and request.tool_choice != "none"):
+        if request.response_format is not None or request.offers_tools:
             raise UnsupportedFeatureError("raw=True completes text only: drop tools and response_format", feature="raw")
         return self.raw_protocol
 
@@ -297,16 +298,8 @@ class ApiBackend(Backend):
 
     @staticmethod
     def _extra_requests(request: GenerationRequest, missing: int) -> list[GenerationRequest]:
-        params = request.params
-        return [
-            replace(
-                request,
-                params=replace(
-                    params, num_return_sequences=1, seed=None if params.seed is None else (params.seed + index + 1) % 2**32
-                ),
-            )
-            for index in range(max(0, missing))
-        ]
+        """Requests for the sequences after the first, one each (core's fan-out: seed + i)."""
+        return [sequence_request(request, index + 1) for index in range(max(0, missing))]
 
     def _finish(self, completion: Completion, extras: list[Completion], request: GenerationRequest) -> Completion:
         choices: list[Choice] = list(completion.choices)
@@ -315,49 +308,38 @@ class ApiBackend(Backend):
             choices.extend(extra.choices)
             prompt += extra.usage.prompt_tokens
             generated += extra.usage.completion_tokens
-        stops = request.params.stop
-        for choice in choices:
-            if stops:
-                choice.text, found = truncate_at_stop(choice.text, stops)
-                if found:
-                    choice.finish_reason = "stop"
-            if choice.finish_reason is None:
-                choice.finish_reason = "tool_calls" if choice.tool_calls else "stop"
-            check_constraints(request, choice.text, choice.finish_reason, choice.tool_calls, where=self._where)
-        wanted = request.params.num_return_sequences
-        return Completion(choices=choices[:wanted], usage=Usage(prompt, generated), model=completion.model)
+        replies = []
+        for choice in choices[: request.params.num_return_sequences]:
+            reply = ReplyAssembler(request, FALLBACK_MARKUP)
+            reply.feed(choice.text)
+            reply.finish(choice.finish_reason, tool_calls=choice.tool_calls)
+            raise_unmet(reply.unmet, request, where=self._where)
+            replies.append(reply.choice())
+        return Completion(choices=replies, usage=Usage(prompt, generated), model=completion.model)
 
 
 class _Assembler:
-    """Turns stream events into deltas: stop sequences held back and cut, then one final delta
-    (after checking that the reply honoured the request's constraints)."""
+    """Turns stream events into deltas: their text fed to core's reply assembler, then one final
+    delta (after checking that the reply honoured the request's constraints)."""
 
     def __init__(self, state: StreamState, request: GenerationRequest, where: str) -> None:
         self._state = state
-        self._stops = StopSequenceFilter(request.params.stop)
+        self._reply = ReplyAssembler(request, FALLBACK_MARKUP)
         self._request = request
         self._where = where
-        self._text: list[str] = []
 
     def feed(self, event: SSEEvent) -> StreamDelta | None:
-        text = self._stops.feed(self._state.feed(event))
-        if not text:
-            return None
-        self._text.append(text)
-        return StreamDelta(text=text)
+        text = self._reply.feed(self._state.feed(event))
+        return StreamDelta(text=text) if text else None
 
     def finish(self) -> list[StreamDelta]:
         """The last deltas; raises when the reply ignored a forced tool call or the response format."""
         end = self._state.end()
-        deltas = []
-        tail = self._stops.flush()
-        if tail:
-            deltas.append(StreamDelta(text=tail))
-            self._text.append(tail)
-        reason = "stop" if self._stops.stopped else end.finish_reason
-        check_constraints(self._request, "".join(self._text), reason, end.tool_calls, where=self._where)
-        deltas.append(StreamDelta(text="", finish_reason=reason, usage=end.usage, tool_calls=end.tool_calls or None))
-        return deltas
+        final = self._reply.finish(end.finish_reason, end.usage, end.tool_calls)
+        raise_unmet(self._reply.unmet, self._request, where=self._where)
+        if not final.text:
+            return [final]
+        return [StreamDelta(text=final.text), StreamDelta("", final.finish_reason, final.usage, final.tool_calls)]
 
 
 #: Lines read after a stream's end marker (see :func:`_drain`), and the seconds allowed for them.

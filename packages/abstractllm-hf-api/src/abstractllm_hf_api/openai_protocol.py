@@ -112,7 +112,7 @@ class OpenAIChat(_OpenAIRoute):
         body = self._body(request, stream=stream, n=n)
         body["messages"] = request.chat_dicts()
         features: list[str] = []
-        if request.tools and request.tool_choice != "none":
+        if request.offers_tools:
             body["tools"] = [tool.to_openai() for tool in request.tools]
             choice = request.tool_choice
             if choice == "required" and len(request.tools) == 1:  # the same demand, in the form servers enforce
@@ -215,6 +215,4 @@ class _OpenAIStream(StreamState):
     def end(self) -> StreamEnd:
         if not self.done and self._finish is None:
             raise ProviderAPIError(f"the stream from {self._url} ended before its last chunk (truncated)")
-        calls = self._tools.calls()
-        finish = self._finish or ("tool_calls" if calls else "stop")
-        return StreamEnd(finish, self._usage, calls)
+        return StreamEnd(self._finish, self._usage, self._tools.calls())  # no reason given: core's rule decides

@@ -65,7 +65,8 @@ class Call:
 
 @dataclass
 class StreamEnd:
-    """How a stream ended: finish reason, usage (None when the server sent none), tool calls."""
+    """How a stream ended: the server's finish reason (None when it sent none: core's reply
+    assembler then decides), usage (None when the server sent none), tool calls."""
 
     finish_reason: str | None
     usage: Usage | None
@@ -101,7 +102,8 @@ class Protocol(ABC):
 
     @abstractmethod
     def completion(self, body: Any, headers: Mapping[str, str], request: GenerationRequest) -> Completion:
-        """The reply body as a ``Completion`` (text not yet cut at stop sequences)."""
+        """The reply body as a ``Completion`` with the server's text (not yet cut at stop sequences)
+        and finish reasons (None where it sent none); core's reply assembler finishes each choice."""
 
     @abstractmethod
     def stream_state(self, request: GenerationRequest) -> StreamState:

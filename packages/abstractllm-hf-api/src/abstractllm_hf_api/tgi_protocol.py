@@ -88,7 +88,7 @@ class TGI(Protocol):
         if prompt is None and isinstance(details.get("prefill"), list) and details["prefill"]:
             prompt = len(details["prefill"])
         usage = Usage(prompt_tokens=prompt or 0, completion_tokens=generated if isinstance(generated, int) else 0)
-        choice = Choice(text=item["generated_text"], finish_reason=finish_reason(details.get("finish_reason")) or "stop")
+        choice = Choice(text=item["generated_text"], finish_reason=finish_reason(details.get("finish_reason")))
         return Completion(choices=[choice], usage=usage)
 
     def stream_state(self, request: GenerationRequest) -> StreamState:
@@ -129,7 +129,7 @@ class _TGIStream(StreamState):
                 if isinstance(prompt, int) and isinstance(generated, int)
                 else None
             )
-            self._end = StreamEnd(finish_reason(details.get("finish_reason")) or "stop", usage)
+            self._end = StreamEnd(finish_reason(details.get("finish_reason")), usage)
             self.done = True
         return text
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend import Backend, BackendInfo, sequence_seed
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -17,7 +17,7 @@ from abstractllm_hf_gguf.decoding import Plan, Run, sampling_arguments
 from abstractllm_hf_gguf.grammars import gbnf_grammar, response_grammar, tool_call_grammar
 from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
-from abstractllm_hf_gguf.prompts import Prompt, render_prompt, tools_offered
+from abstractllm_hf_gguf.prompts import Prompt, render_prompt
 from abstractllm_hf_gguf.stepwise import StepwiseStream
 
 __all__ = ["GGUFBackend"]
@@ -216,24 +216,21 @@ class GGUFBackend(Backend):
             )
         params = request.params
         grammar = None
-        tool_mode = None
-        if tools_offered(request):  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
-            tool_mode = "tagged"
-            if request.tool_choice != "auto":
-                grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
+        if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
+            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):
             grammar = gbnf_grammar(self._model, params.extra["grammar"])
         stop_ids = frozenset(token for token in (self._model.single_token(text) for text in prompt.stop) if token is not None)
         return Plan(
+            request=request,
             prompt_tokens=prompt.tokens,
             max_tokens=params.max_tokens,
             sampling=sampling_arguments(params),
             grammar=grammar,
             stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))) if prompt.stop else params.stop,
             stop_token_ids=stop_ids,
-            tool_mode=tool_mode,
         )
 
     def _seed(self, request: GenerationRequest) -> int:
@@ -242,9 +239,9 @@ class GGUFBackend(Backend):
         return seed if seed is not None else self._random.getrandbits(31)
 
     def _seeds(self, request: GenerationRequest) -> list[int]:
-        """One seed per sequence: ``seed``, ``seed + 1``, ... (modulo 2**32)."""
+        """One seed per sequence: ``seed``, ``seed + 1``, ... (core's fan-out)."""
         first = self._seed(request)
-        return [(first + index) % 2**32 for index in range(request.params.num_return_sequences)]
+        return [sequence_seed(first, index) for index in range(request.params.num_return_sequences)]
 
     def _probe_capabilities(self) -> dict[str, Any]:
         """What this file and chat format really support, found by rendering probes."""

@@ -2,9 +2,9 @@
 
 Streaming and non-streaming generation both iterate a :class:`Run`, so streamed text
 joined is the non-streamed text by construction. Tokens are turned into text with an
-incremental UTF-8 decoder (a character split over tokens is emitted whole), stop
-sequences are cut with core's ``StopSequenceFilter``, and tool-call blocks are taken
-out of the text by the request's :class:`~abstractllm_hf_gguf.tool_calls.ToolCallExtractor`.
+incremental UTF-8 decoder (a character split over tokens is emitted whole) and fed to
+core's reply assembler (``abstractllm.backend.ReplyAssembler``), which cuts stop sequences,
+takes ``<tool_call>`` blocks out of the text and decides the finish reason.
 The caller holds the model (``guard.generation``) while iterating; a set ``cancel``
 event stops the run before its next token with :class:`GenerationCancelled`.
 """
@@ -17,13 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.backend import StopSequenceFilter
-from abstractllm.request import GenerationParams
+from abstractllm.backend import FALLBACK_MARKUP, ReplyAssembler
+from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolCall
 from abstractllm_hf_gguf.grammars import sampling_constraint
 from abstractllm_hf_gguf.guard import GenerationCancelled
 from abstractllm_hf_gguf.model import LoadedModel
-from abstractllm_hf_gguf.tool_calls import ToolCallExtractor
 
 __all__ = ["Plan", "Run", "sampling_arguments"]
 
@@ -59,24 +58,24 @@ class Plan:
     """Everything a run needs, prepared (and validated) before the model lock is taken, and not changed after
     (not frozen: a frozen dataclass takes 1.1 µs to build instead of 0.4, on every call).
 
-    ``tool_mode`` is None (no tool parsing), ``"tagged"`` (``<tool_call>`` blocks) or
-    ``"bare"`` (the whole reply is one JSON call).
+    ``stop`` holds the request's stop sequences and the chat format's; offered tools are
+    called with ``<tool_call>`` blocks (core's tool rule), native or prompted.
     """
 
+    request: GenerationRequest
     prompt_tokens: list[int]
     max_tokens: int
     sampling: dict[str, Any]
     grammar: Any
     stop: tuple[str, ...]
     stop_token_ids: frozenset[int]
-    tool_mode: str | None
 
 
 class Run:
     """Iterate for text pieces; afterwards ``finish_reason``, ``completion_tokens`` and ``tool_calls`` are set.
 
-    ``completion_tokens`` counts the tokens the model produced for the reply; an
-    end-of-generation token is not counted (llama.cpp's convention).
+    ``completion_tokens`` counts the tokens the model produced for the reply, up to and including
+    the one that ended it (an end-of-generation or stop token too), as every mode counts them.
     """
 
     def __init__(self, model: LoadedModel, plan: Plan, seed: int, cancel: threading.Event | None = None) -> None:
@@ -92,8 +91,7 @@ class Run:
         plan, model = self._plan, self._model
         budget = min(plan.max_tokens, model.n_ctx - len(plan.prompt_tokens))
         decoder = _UTF8(errors="replace")
-        stops = StopSequenceFilter(plan.stop)
-        extractor = ToolCallExtractor(capture_all=plan.tool_mode == "bare") if plan.tool_mode else None
+        reply = ReplyAssembler(plan.request, FALLBACK_MARKUP, stops=plan.stop)
         stopped = False
         if budget > 0:
             model.llama.set_seed(self._seed)
@@ -104,26 +102,22 @@ class Run:
                 for token in tokens:
                     if self._cancel is not None and self._cancel.is_set():
                         raise GenerationCancelled()
+                    self.completion_tokens += 1
                     if model.is_end(token) or token in plan.stop_token_ids:
                         stopped = True
                         break
-                    self.completion_tokens += 1
-                    text = stops.feed(decoder.decode(model.piece(token)))
-                    if extractor is not None:
-                        text = extractor.feed(text)
+                    text = reply.feed(decoder.decode(model.piece(token)))
                     if text:
                         yield text
-                    if stops.stopped:
+                    if reply.stopped:
                         stopped = True
                         break
                     if self.completion_tokens >= budget:
                         break
             finally:
                 tokens.close()
-        tail = "" if stops.stopped else stops.feed(decoder.decode(b"", final=True)) + stops.flush()
-        if extractor is not None:
-            tail = extractor.feed(tail) + extractor.finish()
-            self.tool_calls = extractor.calls
-        if tail:
-            yield tail
-        self.finish_reason = "tool_calls" if self.tool_calls else ("stop" if stopped else "length")
+        tail = "" if reply.stopped else reply.feed(decoder.decode(b"", final=True))
+        final = reply.finish("stop" if stopped else "length")
+        self.finish_reason, self.tool_calls = final.finish_reason or "stop", final.tool_calls or []
+        if tail + final.text:
+            yield tail + final.text

@@ -15,7 +15,7 @@ from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel
 
-__all__ = ["Prompt", "render_prompt", "tools_offered"]
+__all__ = ["Prompt", "render_prompt"]
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,12 @@ class Prompt:
         return len(self.tokens)
 
 
-def tools_offered(request: GenerationRequest) -> bool:
-    return bool(request.tools) and request.tool_choice != "none"
-
-
 def render_prompt(model: LoadedModel, chat_format: ChatFormat | None, request: GenerationRequest) -> Prompt:
     """Tokens of ``request`` exactly as they are fed to the model."""
     if request.raw and request.prompt is not None:
         return Prompt(model.tokenize(request.prompt, add_bos=True), ())
     if chat_format is None:
         return Prompt(model.tokenize(plain_prompt_text(request), add_bos=True), ())
-    tools = [tool.to_openai() for tool in request.tools] if tools_offered(request) else None
+    tools = [tool.to_openai() for tool in request.tools] if request.offers_tools else None
     rendered = chat_format.render(request.chat_dicts(), tools)
     return Prompt(model.tokenize(rendered.text, add_bos=rendered.add_bos), rendered.stop)

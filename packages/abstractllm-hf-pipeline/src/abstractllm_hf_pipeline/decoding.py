@@ -2,8 +2,8 @@
 
 The same code builds streamed and non-streamed replies, so their texts are equal by
 construction: :class:`IncrementalDecoder` turns ids into text pieces (holding back
-incomplete UTF-8), and :class:`ReplyText` removes stop sequences (core's
-``StopSequenceFilter``) and hides tool-call markup from the visible text.
+incomplete UTF-8), which are fed to core's reply assembler
+(``abstractllm.backend.ReplyAssembler``: stop sequences, tool-call blocks, finish reason).
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from abstractllm.backend import StopSequenceFilter
-
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["IncrementalDecoder", "ReplyText"]
+__all__ = ["IncrementalDecoder"]
 
 #: Prompt tokens decoded as context before the first generated token, so that tokenizers
 #: that drop a leading space at the start of a decode (SentencePiece) keep it.
@@ -66,41 +64,3 @@ class IncrementalDecoder:
         piece = text[len(self._prefix_text) :] if len(text) > len(self._prefix_text) else ""
         self._prefix_text = ""
         return piece
-
-
-class ReplyText:
-    """Text after stop sequences and tool-call markup are handled.
-
-    ``feed(piece)`` returns the visible text now safe to emit. ``stopped`` turns True
-    once a stop sequence appeared (generation should end; the stop is never emitted).
-    Text from ``tool_marker`` on is kept out of the visible text but collected in
-    ``raw`` for tool-call parsing. ``finish()`` returns the visible text held back.
-    """
-
-    def __init__(self, stops: Sequence[str], tool_marker: str | None, prefix: str = "") -> None:
-        self._stops = StopSequenceFilter(stops)
-        self._markup = StopSequenceFilter([tool_marker]) if tool_marker else None
-        self.raw = ""
-        self.visible = ""
-        self._pending_prefix = prefix
-
-    @property
-    def stopped(self) -> bool:
-        return self._stops.stopped
-
-    def _show(self, text: str, final: bool) -> str:
-        if self._markup is not None:
-            text = self._markup.feed(text) + (self._markup.flush() if final else "")
-        text, self._pending_prefix = self._pending_prefix + text, ""
-        self.visible += text
-        return text
-
-    def feed(self, piece: str) -> str:
-        safe = self._stops.feed(piece)
-        self.raw += safe
-        return self._show(safe, final=False)
-
-    def finish(self) -> str:
-        rest = self._stops.flush()
-        self.raw += rest
-        return self._show(rest, final=True)

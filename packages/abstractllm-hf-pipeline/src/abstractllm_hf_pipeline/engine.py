@@ -36,18 +36,19 @@ import torch
 from transformers import DynamicCache, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
+from abstractllm.backend import ReplyAssembler
 from abstractllm.options import GREEDY_BELOW_TEMPERATURE
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
-from abstractllm.response import Choice, Completion, StreamDelta, Usage
+from abstractllm.response import Completion, StreamDelta, Usage
 from abstractllm_hf_pipeline.constraints import GrammarCache, GrammarLogitsProcessor
-from abstractllm_hf_pipeline.decoding import IncrementalDecoder, ReplyText
+from abstractllm_hf_pipeline.decoding import IncrementalDecoder
 from abstractllm_hf_pipeline.loading import LoadedWeights
 from abstractllm_hf_pipeline.options import OutputOptions
 from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cacheable, row_cache
 from abstractllm_hf_pipeline.progress import Batch, Resume, Row, StepWatch
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
-from abstractllm_hf_pipeline.tool_calls import parse_tool_calls, tool_markup
+from abstractllm_hf_pipeline.tool_calls import call_reader, tool_markup
 from abstractllm_hf_pipeline.yielding import Costs
 
 __all__ = ["Engine", "Job", "Sink"]
@@ -214,8 +215,9 @@ class Engine:
         job.sink.finish(self._complete(job, [row]))
 
     def _new_row(self, job: Job) -> Row:
+        request = job.request
         prefix = job.prompt.text if job.output.return_full_text else ""
-        marker = self.markup.open if job.request.tools and job.request.tool_choice != "none" else None
+        reader = call_reader(self.tokenizer, job.prompt.text, request.tools) if request.offers_tools else None
         return Row(
             job=job,
             decoder=IncrementalDecoder(
@@ -224,7 +226,7 @@ class Engine:
                 skip_special_tokens=job.output.skip_special_tokens,
                 clean_up_tokenization_spaces=job.output.clean_up_tokenization_spaces,
             ),
-            reply=ReplyText(job.request.params.stop, marker, prefix),
+            reply=ReplyAssembler(request, self.markup, read_calls=reader, prefix=prefix),
         )
 
     def _reused(self, jobs: Sequence[Job]) -> tuple[list[tuple[int, DynamicCache | None]], DynamicCache | None]:
@@ -387,18 +389,12 @@ class Engine:
         return prefilled, len(fresh) * (width - cached)
 
     def _complete(self, job: Job, rows: list[Row]) -> Completion:
-        choices = []
         for row in rows:
-            tail = row.reply.feed(row.decoder.finish()) + row.reply.finish()
+            tail = row.reply.feed(row.decoder.finish())
+            tail += row.reply.finish("stop" if row.reason == "cancelled" else row.reason).text
             if tail and job.streaming:
                 job.sink.delta(StreamDelta(text=tail))
-            calls = []
-            if job.request.tools and job.request.tool_choice != "none":
-                calls = parse_tool_calls(self.tokenizer, row.reply.raw, job.prompt.text, job.request.tools)
-            reason = "tool_calls" if calls else ("stop" if row.reason == "cancelled" else row.reason)
-            choices.append(Choice(text=row.reply.visible, finish_reason=reason, tool_calls=calls))
         copies = job.request.params.num_return_sequences // len(rows)
-        if copies > 1:  # greedy: every sequence is the same one
-            choices = [Choice(c.text, c.finish_reason, list(c.tool_calls)) for c in choices for _ in range(copies)]
+        choices = [row.reply.choice() for row in rows for _ in range(copies)]  # greedy: every sequence is the same one
         usage = Usage(prompt_tokens=len(job.prompt.ids), completion_tokens=sum(row.length for row in rows) * copies)
         return Completion(choices=choices, usage=usage)

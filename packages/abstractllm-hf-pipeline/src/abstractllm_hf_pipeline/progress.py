@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import DynamicCache, StoppingCriteria
 
-from abstractllm_hf_pipeline.decoding import IncrementalDecoder, ReplyText
+from abstractllm.backend import ReplyAssembler
+from abstractllm_hf_pipeline.decoding import IncrementalDecoder
 from abstractllm_hf_pipeline.yielding import MIN_STEPS_BEFORE_YIELD, worth_leaving
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class Row:
 
     job: Job
     decoder: IncrementalDecoder
-    reply: ReplyText
+    reply: ReplyAssembler
     length: int = 0
     reason: str | None = None
 

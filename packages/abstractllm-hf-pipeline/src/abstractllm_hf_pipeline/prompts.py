@@ -69,7 +69,7 @@ def _render(tokenizer: PreTrainedTokenizerBase, request: GenerationRequest) -> t
         return plain_prompt_text(request, tool_markup(tokenizer)), True
     messages = request.chat_dicts()
     tools: list[Any] | None = None
-    if request.tools and request.tool_choice != "none":
+    if request.offers_tools:
         if tool_rendering(tokenizer) == "native":
             tools = [tool.to_openai() for tool in request.tools]
         else:

@@ -7,24 +7,23 @@ parser (:func:`abstractllm.backend.read_tool_calls`)::
 
     <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>
 
-A call that cannot be read is a ``ToolCall`` whose ``error`` says why, never dropped;
-a reply whose last call was cut short by ``max_tokens`` has no calls (its finish
-reason stays ``"length"``).
+Core's reply assembler (``abstractllm.backend.ReplyAssembler``) takes the blocks out of
+the text and decides what a call that cannot be read, or is cut short, becomes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import FALLBACK_MARKUP, ToolMarkup, read_tool_calls, tool_call_from_data
-from abstractllm.tools import ToolCall, ToolDefinition
+from abstractllm.backend import FALLBACK_MARKUP, ToolCallScan, ToolMarkup, read_tool_calls, tool_call_from_data
+from abstractllm.tools import ToolDefinition
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["parse_tool_calls", "tool_markup"]
+__all__ = ["call_reader", "tool_markup"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +44,21 @@ def tool_markup(tokenizer: PreTrainedTokenizerBase) -> ToolMarkup:
     return FALLBACK_MARKUP
 
 
-def parse_tool_calls(
-    tokenizer: PreTrainedTokenizerBase, reply: str, prompt_text: str, tools: Sequence[ToolDefinition]
-) -> list[ToolCall]:
-    """Tool calls in ``reply`` (the generated text after stop handling)."""
-    template = _response_template(tokenizer)
-    if template is not None:
+def call_reader(
+    tokenizer: PreTrainedTokenizerBase, prompt_text: str, tools: Sequence[ToolDefinition]
+) -> Callable[[str], ToolCallScan] | None:
+    """How to read the calls of a reply (the generated text after stop handling) with the
+    tokenizer's ``parse_response``, or None for a tokenizer without a response template."""
+    if _response_template(tokenizer) is None:
+        return None
+
+    def read(reply: str) -> ToolCallScan:
         try:
             message = tokenizer.parse_response(reply, prefix=prompt_text, tools=[tool.to_openai() for tool in tools])
         except Exception as exc:  # a reply the template cannot read: fall back and say so in the log
             logger.warning("parse_response could not read the reply (%s); using the <tool_call> fallback", exc)
-        else:
-            calls = message.get("tool_calls") if isinstance(message, Mapping) else None
-            return [tool_call_from_data(call) for call in calls or []]
-    scan = read_tool_calls(reply, tool_markup(tokenizer))
-    return [] if scan.truncated else scan.calls
+            return read_tool_calls(reply, tool_markup(tokenizer))
+        calls = message.get("tool_calls") if isinstance(message, Mapping) else None
+        return ToolCallScan([tool_call_from_data(call) for call in calls or []])
+
+    return read

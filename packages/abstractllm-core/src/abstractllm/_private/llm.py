@@ -359,7 +359,7 @@ class AbstractLLMInterface:
 
     def _check_features(self, request: GenerationRequest) -> None:
         capabilities = self.get_capabilities()
-        if request.tools and request.tool_choice != "none" and not capabilities.get("supports_tool_use"):
+        if request.offers_tools and not capabilities.get("supports_tool_use"):
             raise UnsupportedFeatureError(
                 f"{self.provider}/{self.mode} cannot call tools with this model",
                 feature="tools",

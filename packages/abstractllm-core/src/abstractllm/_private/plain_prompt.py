@@ -28,7 +28,7 @@ def single_user_turn(request: GenerationRequest) -> str | None:
     messages = request.messages
     if len(messages) != 1 or messages[0].role != MessageRole.USER:
         return None
-    if request.tools and request.tool_choice != "none":
+    if request.offers_tools:
         return None
     return messages[0].content or ""
 
@@ -41,7 +41,7 @@ def plain_prompt_text(request: GenerationRequest, markup: ToolMarkup = FALLBACK_
     if single is not None:
         return single
     messages = [_with_calls_shown(message, markup) for message in request.messages]
-    if request.tools and request.tool_choice != "none":
+    if request.offers_tools:
         text = tool_prompt(request.tools, markup)
         if messages and messages[0].role == MessageRole.SYSTEM:
             existing = messages[0].content

@@ -43,6 +43,7 @@ __all__ = [
     "ToolMarkup",
     "forced_call_schema",
     "messages_with_tool_prompt",
+    "named_tool",
     "read_tool_calls",
     "template_renders_tools",
     "tool_call_from_data",
@@ -171,6 +172,12 @@ def tool_call_from_data(data: Any) -> ToolCall:
     )
 
 
+def named_tool(body: str) -> str:
+    """The tool a block that is not valid JSON names (its ``"name": "..."``), else :data:`UNPARSED_NAME`."""
+    found = _NAME.search(body)
+    return found.group(1) if found else UNPARSED_NAME
+
+
 @dataclass
 class ToolCallScan:
     """What :func:`read_tool_calls` found: the ``calls``, and whether the last block was cut short."""
@@ -199,10 +206,9 @@ def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCal
                 scan.truncated = True
                 return scan
             body = reply[start:close]
-            found = _NAME.search(body)
             scan.calls.append(
                 ToolCall(
-                    name=found.group(1) if found else UNPARSED_NAME,
+                    name=named_tool(body),
                     arguments={},
                     error=f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}",
                 )

@@ -73,6 +73,20 @@ class BackendConformance:
         assert chunks[-1].finish_reason == expected.finish_reason
         assert chunks[-1].usage == expected.usage
 
+    def test_generate_equals_the_joined_stream(self, llm: AbstractLLMInterface) -> None:
+        """``generate`` (core's join of the backend's stream, or the backend's own) returns, for
+        every sequence, the greedy stream's text and finish reason, and usage for all of them: the
+        prompt once, or once per sequence where each was a request of its own (an API's)."""
+        chunks = list(llm.generate(self.prompt, stream=True, **self.greedy()))
+        n = 2 if llm.get_capabilities().get(ModelCapability.MULTIPLE_SEQUENCES) else 1
+        response = llm.generate(self.prompt, num_return_sequences=n, **self.greedy())
+        assert [str(choice) for choice in response.choices] == ["".join(chunks)] * n
+        assert [choice.finish_reason for choice in response.choices] == [chunks[-1].finish_reason] * n
+        usage = chunks[-1].usage
+        if usage is not None:  # a server may send none in streams
+            assert response.usage.prompt_tokens in (usage.prompt_tokens, n * usage.prompt_tokens)
+            assert response.usage.completion_tokens == n * usage.completion_tokens
+
     async def test_async_equals_sync(self, llm: AbstractLLMInterface) -> None:
         expected = llm.generate(self.prompt, **self.greedy())
         response = await llm.generate_async(self.prompt, **self.greedy())

@@ -8,9 +8,9 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from abstractllm.backend import Backend, BackendInfo, StopSequenceFilter
+from abstractllm.backend import Backend, BackendInfo, ReplyAssembler
 from abstractllm.request import GenerationRequest
-from abstractllm.response import Choice, Completion, StreamDelta, Usage
+from abstractllm.response import StreamDelta, Usage
 
 CORPUS = (
     "the capital of france is paris . the capital of germany is berlin . "
@@ -52,45 +52,27 @@ class NgramBackend(Backend):
             return request.encoded
         return tokenize(" ".join(message.content or "" for message in request.messages) or request.prompt or "")
 
-    def _words(self, request: GenerationRequest, index: int) -> Iterator[tuple[str, str | None]]:
+    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
+        """One sequence (core joins streams into non-streamed replies, one per sequence, seed + i)."""
         params = request.params
-        rng = None if params.greedy else random.Random(None if params.seed is None else params.seed + index)
+        rng = None if params.greedy else random.Random(params.seed)
+        reply = ReplyAssembler(request)  # stop sequences, tool-call blocks and the finish reason, as core rules
         words = self._prompt_words(request)
         last = words[-1] if words else END
-        for produced in range(params.max_tokens):
-            last = self._model.next_word(last, rng, params.temperature)
-            finish = "stop" if last == END else ("length" if produced + 1 == params.max_tokens else None)
-            yield (" " + last), finish
-            if finish:
-                return
-
-    def _run(self, request: GenerationRequest, index: int) -> Iterator[StreamDelta]:
-        stops = StopSequenceFilter(request.params.stop)
-        prompt_tokens = len(self._prompt_words(request))
         produced = 0
-        finish: str | None = None
-        for piece, finish in self._words(request, index):
+        finish = "length"
+        while produced < params.max_tokens:
+            last = self._model.next_word(last, rng, params.temperature)
             produced += 1
-            text = stops.feed(piece)
+            text = reply.feed(" " + last)
             if text:
                 yield StreamDelta(text)
-            if stops.stopped:
+            if last == END:
                 finish = "stop"
                 break
-        yield StreamDelta(stops.flush(), finish_reason=finish or "stop", usage=Usage(prompt_tokens, produced))
-
-    def generate(self, request: GenerationRequest) -> Completion:
-        choices = []
-        usage = Usage()
-        for index in range(request.params.num_return_sequences):
-            deltas = list(self._run(request, index))
-            choices.append(Choice("".join(d.text for d in deltas), deltas[-1].finish_reason))
-            last_usage = deltas[-1].usage or Usage()
-            usage = Usage(last_usage.prompt_tokens, usage.completion_tokens + last_usage.completion_tokens)
-        return Completion(choices, usage, self.model_name)
-
-    def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
-        return self._run(request, 0)
+            if reply.stopped:
+                break
+        yield reply.finish(finish, Usage(len(words), produced))
 
     def capabilities(self) -> dict[str, object]:
         return {
