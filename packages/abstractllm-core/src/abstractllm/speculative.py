@@ -123,8 +123,8 @@ SPECULATIVE_OPTION = Option(
     "speculative",
     None,
     check_speculative,
-    "Local modes, greedy decoding: 'prompt_lookup' drafts tokens from the prompt and checks them in one forward pass"
-    " (same reply, faster when the reply copies its input); a dict sets 'draft_tokens' and 'ngram_size'.",
+    "Greedy decoding: 'prompt_lookup' drafts tokens from the prompt and checks them in one forward pass (same reply,"
+    " faster when the reply copies its input); a dict sets 'draft_tokens' and 'ngram_size'. gguf refuses it (inexact).",
 )
 
 
