@@ -129,6 +129,9 @@ def _pipeline(model_dir: str, tasks: list[str], rounds: int) -> tuple[list[dict[
                         spec_times.append(seconds)
                     same = same and _summary(reply) == _summary(plain_reply)
                 ratios.append(plain_times[-1] / spec_times[-1])
+                print(
+                    f"  {name} round {number + 1}: plain {plain_times[-1]:.2f} s, speculative {spec_times[-1]:.2f} s", flush=True
+                )
             after = llm.cache_info() or {}
             drafted = after["drafted_tokens"] - before["drafted_tokens"]
             accepted = after["accepted_tokens"] - before["accepted_tokens"]

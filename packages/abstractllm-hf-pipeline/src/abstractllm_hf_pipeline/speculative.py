@@ -28,6 +28,7 @@ token per forward pass (``generate`` itself for the latter).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, cast
@@ -121,20 +122,27 @@ class _Run:
         self._settings = settings
         self._policy = DraftPolicy(settings.draft_tokens)
         self.drafted = self.accepted = self.verifications = 0
+        self._keeps = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._sequence = self._mask = torch.empty(0)
 
     def decode(self, input_ids: torch.Tensor) -> torch.Tensor:
         device = input_ids.device
         ids: list[int] = input_ids[0].tolist()
         width = len(ids)
+        longest = width + self._budget + self._settings.draft_tokens + 1
+        # the sequence so far as the processors and stopping criteria see it (views of one buffer, no copies)
+        self._sequence = torch.zeros((1, longest), dtype=torch.long, device=device)
+        self._sequence[0, :width] = input_ids[0]
+        self._mask = torch.ones((1, longest), dtype=torch.long, device=device)
         index = NgramIndex(ids, self._settings.ngram_size)
         if self.cache.get_seq_length() >= width:  # at least the last prompt token is fed
             self._cut(width - 1)
-        logits = self._forward(ids[self.cache.get_seq_length() :], device)[-1:]
+        logits = self._forward(ids[self.cache.get_seq_length() :], device, keep=1)
         cuttable = cacheable(self.cache)
         position = 0  # which row of ``logits`` decides the next token
         draft: list[int] = []
         while True:
-            token, done = self._choose(ids, logits[position], device)
+            token, done = self._choose(len(ids), logits[position])
             ids.append(token)
             index.extend((token,))
             made = len(ids) - width
@@ -149,29 +157,34 @@ class _Run:
                 break
             room = self._budget - made - 1  # the pass after the draft yields one token more than it accepts
             draft = index.draft(min(self._policy.length(), room)) if cuttable and room > 0 else []
-            logits = self._forward([token, *draft], device)
+            logits = self._forward([token, *draft], device, keep=len(draft) + 1)
             position = 0
-        return torch.tensor([ids], dtype=torch.long, device=device)
+        return self._sequence[:, : len(ids)].clone()
 
-    def _choose(self, ids: list[int], logits: torch.Tensor, device: torch.device) -> tuple[int, bool]:
-        """Greedy ``generate``'s next token after ``ids`` from this position's ``logits``, and whether to stop."""
-        sequence = cast(torch.LongTensor, torch.tensor([ids], dtype=torch.long, device=device))
-        scores = self._processors(sequence, logits[None].to(dtype=torch.float32, copy=True))
+    def _choose(self, length: int, logits: torch.Tensor) -> tuple[int, bool]:
+        """Greedy ``generate``'s next token after the first ``length`` tokens of the sequence, from this position's
+        ``logits``, and whether to stop; the token is written into the sequence."""
+        sequence = cast(torch.LongTensor, self._sequence[:, :length])
+        scores = logits[None].to(dtype=torch.float32, copy=True)
+        if self._processors:
+            scores = self._processors(sequence, scores)
         token = int(torch.argmax(scores, dim=-1))
-        following = torch.cat([sequence, torch.tensor([[token]], dtype=torch.long, device=device)], dim=1)
-        stopped = bool(torch.as_tensor(self._stopping(following, scores)).all())
+        self._sequence[0, length] = token
+        stopped = bool(torch.as_tensor(self._stopping(self._sequence[:, : length + 1], scores)).all())
         return token, stopped or token in self._eos
 
-    def _forward(self, tokens: list[int], device: torch.device) -> torch.Tensor:
-        """Feed ``tokens`` after the cached ones; the logits of every position, one row each."""
+    def _forward(self, tokens: list[int], device: torch.device, *, keep: int) -> torch.Tensor:
+        """Feed ``tokens`` after the cached ones; the logits of the last ``keep`` positions, one row each."""
         total = self.cache.get_seq_length() + len(tokens)
+        extra = {"logits_to_keep": keep} if self._keeps else {}
         output = self._model(
             input_ids=torch.tensor([tokens], dtype=torch.long, device=device),
-            attention_mask=torch.ones((1, total), dtype=torch.long, device=device),
+            attention_mask=self._mask[:, :total],
             use_cache=True,
             **{self._cache_field: self.cache},
+            **extra,
         )
-        return output.logits[0]
+        return output.logits[0, -keep:]
 
     def _record(self, drafted: int, accepted: int) -> None:
         self._policy.record(drafted, accepted)
