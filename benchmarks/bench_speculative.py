@@ -229,13 +229,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--no-raw", action="store_true", help="skip the raw libraries' own speculative paths")
+    parser.add_argument("--raw-only", action="store_true", help="only the raw libraries' own speculative paths")
     options = parser.parse_args()
     tasks = [task.strip() for task in options.tasks.split(",") if task.strip()]
     model, why = real_model()
     if model is None:
         report("speculative", [row("real model unavailable: section skipped", "skipped", note=why)])
         return
-    rows, details = _pipeline(str(model.pipeline_dir), tasks, options.rounds)
+    rows, details = ([], {}) if options.raw_only else _pipeline(str(model.pipeline_dir), tasks, options.rounds)
     if not options.no_raw:
         rows += _raw_transformers(str(model.pipeline_dir), tasks, options.rounds)
         rows += _raw_gguf(str(model.gguf), tasks, options.rounds)
