@@ -82,17 +82,19 @@ def test_the_draft_length_grows_on_hits_and_pauses_on_misses() -> None:
     assert policy.length() == 8
     policy.record(8, 8)
     assert policy.length() == 10  # at most the setting
-    policy.record(10, 3)
-    assert policy.length() == 4  # one more than accepted
-    policy.record(4, 0)
-    assert [policy.length() for _ in range(2)] == [0, 1]  # one step without drafting, then one token
-    policy.record(1, 0)
-    assert [policy.length() for _ in range(3)] == [0, 0, 1]  # two misses in a row: two steps
-    for _ in range(12):
-        policy.record(1, 0)
+    policy.record(10, 6)
+    assert policy.length() == 7  # it paid: one more than accepted
+    policy.record(7, 0)
+    assert [policy.length() for _ in range(2)] == [0, 2]  # one step without drafting, then two tokens
+    policy.record(2, 1)  # one of two: the pass made 2 tokens, it did not pay
+    assert [policy.length() for _ in range(3)] == [0, 0, 2]  # two misses in a row: two steps
+    policy.record(8, 4)  # half: not more than half
+    assert [policy.length() for _ in range(5)] == [0, 0, 0, 0, 2]
+    for _ in range(30):
+        policy.record(2, 0)
     pauses = 0
     while policy.length() == 0:
         pauses += 1
     assert pauses == MAX_PAUSE
-    policy.record(1, 1)
-    assert policy.length() == 2
+    policy.record(2, 2)
+    assert policy.length() == 4

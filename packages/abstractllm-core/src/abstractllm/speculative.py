@@ -12,7 +12,7 @@
   sequence's last n-gram (prompt and reply so far).
 - :class:`DraftPolicy`: how many tokens to draft next, adapted to how the drafts fared: it
   grows while drafts are accepted whole, shrinks to what was accepted, and stops drafting
-  for a growing number of steps while drafts keep missing, so open text runs at plain
+  for a growing number of steps while drafts keep failing to pay, so open text runs at plain
   decoding's speed.
 - :class:`SpeculationStats`: drafted and accepted token counts, for ``cache_info()``.
 
@@ -53,7 +53,8 @@ DEFAULT_NGRAM_SIZE = 3
 MAX_DRAFT_TOKENS = 64
 #: The only drafting method.
 PROMPT_LOOKUP = "prompt_lookup"
-#: Steps without drafting after a draft missed entirely; doubled at each further miss, up to :data:`MAX_PAUSE`.
+#: Steps without drafting after a draft that did not pay (see :class:`DraftPolicy`); doubled at each further
+#: miss in a row, up to :data:`MAX_PAUSE`.
 FIRST_PAUSE = 1
 MAX_PAUSE = 64
 
@@ -188,11 +189,14 @@ class NgramIndex:
 
 
 class DraftPolicy:
-    """How many tokens to draft at each step of one request (at most ``most``).
+    """How many tokens to draft at each step of one request (at least 2, at most ``most``).
 
-    After a draft accepted whole, the next may be twice as long; after a partial one, one token longer than
-    what was accepted; after a draft that missed entirely, drafting pauses for :data:`FIRST_PAUSE` steps,
-    doubled at each further miss in a row (up to :data:`MAX_PAUSE`), and restarts at one token.
+    A draft *pays* when at least 2 of its tokens, and more than half of them, were accepted: the pass that
+    checked it then made 3 or more tokens. After a draft accepted whole, the next may be twice as long; after
+    a partial one that paid, one token longer than what was accepted. A draft that did not pay counts as a
+    miss: drafting pauses for :data:`FIRST_PAUSE` steps, doubled at each further miss in a row (up to
+    :data:`MAX_PAUSE`), and restarts at 2 tokens. Open text, where drafts rarely pay, thus decodes one
+    token per pass almost always.
     """
 
     def __init__(self, most: int) -> None:
@@ -212,16 +216,14 @@ class DraftPolicy:
         """How a draft of ``drafted`` tokens fared: its first ``accepted`` were the model's choice."""
         if drafted <= 0:
             return
-        if accepted >= drafted:
+        if accepted >= 2 and accepted * 2 > drafted:
             self._misses = 0
-            self._length = min(self._most, max(self._length, drafted) * 2)
-        elif accepted:
-            self._misses = 0
-            self._length = min(self._most, accepted + 1)
+            grown = max(self._length, drafted) * 2 if accepted >= drafted else accepted + 1
+            self._length = min(self._most, grown)
         else:
             self._misses += 1
-            self._length = 1
-            self._pause = min(MAX_PAUSE, FIRST_PAUSE << (self._misses - 1))
+            self._length = min(2, self._most)
+            self._pause = min(MAX_PAUSE, FIRST_PAUSE << min(self._misses - 1, 16))
 
 
 class SpeculationStats:
