@@ -202,7 +202,7 @@ def _raw_gguf(gguf: str, tasks: list[str], rounds: int) -> list[dict[str, Any]]:
 
     plain = llama_cpp.Llama(model_path=gguf, n_ctx=2048, verbose=False)
     lookup = llama_cpp.Llama(
-        model_path=gguf, n_ctx=2048, verbose=False, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10)
+        model_path=gguf, n_ctx=2048, verbose=False, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10), logits_all=True
     )
     rows = []
     for name in [task for task in tasks if task in ("rewrite", "story")]:
