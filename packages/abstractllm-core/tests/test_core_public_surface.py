@@ -25,6 +25,7 @@ PUBLIC_MODULES = {
     "abstractllm.request",
     "abstractllm.response",
     "abstractllm.options",
+    "abstractllm.speculative",
     "abstractllm.hookspecs",
     "abstractllm.testing",
     "abstractllm.testing.conformance",

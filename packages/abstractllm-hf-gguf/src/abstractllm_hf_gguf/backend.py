@@ -18,6 +18,7 @@ from abstractllm_hf_gguf.grammars import gbnf_grammar, response_grammar, tool_ca
 from abstractllm_hf_gguf.guard import GenerationCancelled, Hold, Owner
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.prompts import Prompt, render_prompt
+from abstractllm_hf_gguf.speculative import refuse_speculation
 from abstractllm_hf_gguf.stepwise import StepwiseStream
 
 __all__ = ["GGUFBackend"]
@@ -215,6 +216,7 @@ class GGUFBackend(Backend):
                 allowed=f"fewer than {window} prompt tokens",
             )
         params = request.params
+        refuse_speculation(params.extra.get("speculative"))
         grammar = None
         if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
             grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)

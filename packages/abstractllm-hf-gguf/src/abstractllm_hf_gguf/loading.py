@@ -31,6 +31,7 @@ from abstractllm_hf_gguf.hub import resolve_model_file
 from abstractllm_hf_gguf.llama_log import route_llama_logs
 from abstractllm_hf_gguf.model import LoadedModel
 from abstractllm_hf_gguf.options import DEFAULT_MAX_CONTEXT, LoadSpec, load_spec
+from abstractllm_hf_gguf.speculative import refuse_speculation
 
 __all__ = ["MODELS", "load_backend"]
 
@@ -51,6 +52,7 @@ def load_backend(info: BackendInfo, config: ConfigManager) -> GGUFBackend:
     """
     import llama_cpp
 
+    refuse_speculation(config.get_param("speculative"))
     spec = load_spec(config, gpu_available=bool(llama_cpp.llama_supports_gpu_offload()))
     path = resolve_model_file(spec, config.get_param("api_key"))
     stat = path.stat()

@@ -15,6 +15,7 @@ from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.options import Option, check_bool, check_int, check_optional_str, is_device
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES, hf_options
+from abstractllm.speculative import SPECULATIVE_OPTION
 
 __all__ = ["DEFAULT_MAX_CONTEXT", "GENERATION_OPTIONS", "LOAD_OPTIONS", "LoadSpec", "load_spec"]
 
@@ -53,6 +54,7 @@ LOAD_OPTIONS: dict[str, Option] = {
 
 GENERATION_OPTIONS: dict[str, Option] = {
     "grammar": Option("grammar", None, _check_grammar, "A llama.cpp GBNF grammar the reply must follow."),
+    SPECULATIVE_OPTION.name: SPECULATIVE_OPTION,  # refused when on: see abstractllm_hf_gguf.speculative
 }
 
 

@@ -22,6 +22,7 @@ from abstractllm.errors import UnsupportedOperationError
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta
+from abstractllm.speculative import SpeculationStats, speculative_settings
 from abstractllm_hf_pipeline.batcher import Batcher
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.loading import load_weights
@@ -49,6 +50,7 @@ class LoadedModel:
         engine = Engine(weights, prefix_cache_bytes=prefix_cache_bytes)
         self.grammars = engine.grammars
         self.prefix_cache = engine.prefix_cache
+        self.speculation: SpeculationStats = engine.speculator.stats
         self.batcher = Batcher(engine, max_batch_size=max_batch_size)
 
     def close(self) -> None:
@@ -130,12 +132,16 @@ class PipelineBackend(Backend):
 
     def cache_info(self) -> dict[str, int]:
         """The prefix cache of this loaded model: ``hits``, ``misses``, ``reused_tokens`` (prompt tokens not
-        prefilled again), ``entries``, ``bytes`` held and ``budget_bytes`` (the ``prefix_cache_bytes`` option)."""
-        return self.loaded.prefix_cache.info()
+        prefilled again), ``entries``, ``bytes`` held and ``budget_bytes`` (the ``prefix_cache_bytes`` option);
+        and its speculative decoding: ``speculative_requests``, ``drafted_tokens``, ``accepted_tokens`` and
+        ``verifications`` (forward passes that checked a draft)."""
+        loaded = self.loaded
+        return {**loaded.prefix_cache.info(), **loaded.speculation.info()}
 
     # -- generation ---------------------------------------------------------------------
 
     def _job(self, request: GenerationRequest, sink: Any, *, streaming: bool) -> Job:
+        speculative_settings(request, self.info.mode)  # refuses speculation with sampling
         return Job(request=request, prompt=self._prompt(request), output=self._output, sink=sink, streaming=streaming)
 
     def _submit(self, job: Job, window: float) -> None:

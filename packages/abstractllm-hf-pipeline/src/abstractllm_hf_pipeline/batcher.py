@@ -135,9 +135,14 @@ class Batcher:
         end = self._window_end(self._first_waiting)
         return end is None or now >= end
 
-    def _joinable(self, group: Sequence[Job]) -> Callable[[int], bool]:
+    def _joinable(self, group: Sequence[Job], others: bool = False) -> Callable[[int], bool]:
         """``yield_to`` for ``group``'s batch: True once queued jobs of its kind can join it (room, the queue's
-        window passed) and :func:`~abstractllm_hf_pipeline.yielding.worth_joining` says it pays."""
+        window passed) and :func:`~abstractllm_hf_pipeline.yielding.worth_joining` says it pays.
+
+        A speculative job runs alone, so nothing joins it: it yields as soon as ``others`` (groups taken with
+        it) or queued jobs wait, and is continued after them, so that it never stalls other callers."""
+        if group[0].speculative is not None:
+            return lambda steps_left: others or self._anyone_waiting()
         key = group[0].batch_key()
         running = sum(job.rows for job in group)
         room = self._max_rows - running
@@ -158,6 +163,13 @@ class Batcher:
 
         return waiting
 
+    def _anyone_waiting(self) -> bool:
+        """Whether queued jobs wait and their batching window has passed."""
+        if not self._queue:
+            return False  # the cheap answer first: this runs after every decoding step
+        with self._condition:
+            return bool(self._queue) and not self._closed and self._ready(time.monotonic())
+
     def _groups(self, jobs: list[Job]) -> list[list[Job]]:
         groups: dict[Hashable, list[list[Job]]] = {}
         for job in jobs:
@@ -175,7 +187,8 @@ class Batcher:
             jobs = self._take()
             if jobs is None:
                 return
-            for group in self._groups(jobs):
+            groups = self._groups(jobs)
+            for number, group in enumerate(groups, 1):
                 if all(job.cancelled.is_set() for job in group):  # cancelled while an earlier group ran
                     for job in group:
                         self._engine.abandon(job)
@@ -184,7 +197,7 @@ class Batcher:
                 self.largest_batch = max(self.largest_batch, len(group))
                 logger.debug("generating a batch of %d request(s)", len(group))
                 try:
-                    unfinished = self._engine.run(group, self._joinable(group))
+                    unfinished = self._engine.run(group, self._joinable(group, others=number < len(groups)))
                 except Exception:  # a sink failed; the worker must survive for the other callers
                     logger.exception("delivering a batch's results failed")
                     unfinished = [job for job in group if job.resume is not None]

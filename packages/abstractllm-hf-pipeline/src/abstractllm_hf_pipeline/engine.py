@@ -41,6 +41,7 @@ from abstractllm.options import GREEDY_BELOW_TEMPERATURE
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Completion, StreamDelta, Usage
+from abstractllm.speculative import SpeculativeSettings
 from abstractllm_hf_pipeline.constraints import GrammarCache, GrammarLogitsProcessor
 from abstractllm_hf_pipeline.decoding import IncrementalDecoder
 from abstractllm_hf_pipeline.loading import LoadedWeights
@@ -48,6 +49,7 @@ from abstractllm_hf_pipeline.options import OutputOptions
 from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cacheable, row_cache
 from abstractllm_hf_pipeline.progress import Batch, Resume, Row, StepWatch
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
+from abstractllm_hf_pipeline.speculative import Speculator
 from abstractllm_hf_pipeline.tool_calls import call_reader, tool_markup
 from abstractllm_hf_pipeline.yielding import Costs
 
@@ -105,12 +107,21 @@ class Job:
         """Batch rows this job takes: one per sequence when sampling, one when greedy (copies are identical)."""
         return 1 if self.greedy else self.request.params.num_return_sequences
 
+    @property
+    def speculative(self) -> SpeculativeSettings | None:
+        """The ``speculative`` settings of a greedy job (the backend refuses them for sampling), or None."""
+        settings = self.request.params.extra.get("speculative")
+        return settings if isinstance(settings, SpeculativeSettings) and self.greedy else None
+
     def batch_key(self) -> Hashable:
         """Jobs with equal keys can share one ``generate`` call (prompts, stops, limits and grammars may differ).
 
-        A seeded sampled job gets a key of its own so that its result does not depend on company.
+        A seeded sampled job gets a key of its own so that its result does not depend on company, and so does a
+        speculative job: it runs alone (see :mod:`~abstractllm_hf_pipeline.speculative`).
         """
         params = self.request.params
+        if self.speculative is not None:
+            return ("speculative", id(self))
         if self.greedy:
             sampling: tuple[Any, ...] = ("greedy",)
         else:
@@ -139,6 +150,8 @@ class Engine:
         self.steps_run = 0
         #: What this model's batches cost, measured as they run (for the decisions to regroup rows).
         self.costs = Costs()
+        #: Runs the speculative jobs (one per batch) and counts their drafts.
+        self.speculator = Speculator(self.model, CACHE_FIELD)
 
     # -- per token ----------------------------------------------------------------------
 
@@ -325,7 +338,7 @@ class Engine:
         watch = StepWatch(self, batch, max_new, yield_to)
         kwargs["stopping_criteria"] = StoppingCriteriaList([watch])
         with torch.inference_mode():
-            output = self.model.generate(**kwargs)  # type: ignore[operator]
+            output = self.speculator.generate(kwargs, jobs[0].speculative)  # model.generate when not speculative
         sequences = output.sequences if remember else output
         for row, base, ids in zip(rows, batch.bases, sequences[:, width:].tolist(), strict=True):
             self.replay(row, base, ids)

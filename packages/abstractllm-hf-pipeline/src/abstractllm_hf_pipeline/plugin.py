@@ -8,6 +8,7 @@ from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.hookspecs import hookimpl
 from abstractllm.providers.huggingface import HF_MODES, PROVIDER, hf_options
+from abstractllm.speculative import SPECULATIVE_OPTION
 from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.options import PIPELINE_OPTIONS, load_spec, output_options
 
@@ -59,6 +60,7 @@ INFO = BackendInfo(
         ),
         **PIPELINE_OPTIONS,
     },
+    generation_options={SPECULATIVE_OPTION.name: SPECULATIVE_OPTION},
     aliases=tuple(alias for alias in HF_MODES[MODE][1] if alias != MODE),
     load=load,
     map_error=map_error,
