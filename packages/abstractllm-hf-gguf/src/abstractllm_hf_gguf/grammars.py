@@ -14,22 +14,21 @@ A caller's own GBNF (the ``grammar`` option) stays llama.cpp's: compiled once pe
 by building llama.cpp's grammar sampler, so one llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
-A forced tool call is core's :func:`abstractllm.backend.forced_call_schema`,
-wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
+A forced tool call is the shape the model's tool-call family gives (core's ``ToolFamily.forced_call``:
+a JSON schema between literal text, e.g. ``<tool_call>...</tool_call>``).
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
+from abstractllm._private.tool_families.family import ForcedCall
+from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
-from abstractllm.tools import ToolDefinition
 from abstractllm_hf_gguf.model import LoadedModel
 
 __all__ = [
@@ -56,18 +55,14 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
     )
 
 
-def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str, *, tagged: bool) -> JsonConstraint:
-    """The constraint for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
-
-    The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
-    tool's schema, wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
-    """
-    schema = forced_call_schema(tools, choice)
-    prefix, suffix = (TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if tagged else ("", "")
+def tool_call_grammar(model: LoadedModel, forced: ForcedCall) -> JsonConstraint:
+    """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``."""
     return _cached(
         model,
-        f"tool:{int(tagged)}:" + _canonical(schema),
-        lambda: JsonConstraint.compile(_vocabulary(model), schema, mode=MODE, parameter="tools", prefix=prefix, suffix=suffix),
+        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix]),
+        lambda: JsonConstraint.compile(
+            _vocabulary(model), forced.schema, mode=MODE, parameter="tools", prefix=forced.prefix, suffix=forced.suffix
+        ),
     )
 
 

@@ -13,8 +13,10 @@ The rule:
   on both backends to exactly ``<open>`` + one JSON object of
   :func:`forced_call_schema` + ``<close>``, whichever way the tools were shown.
 - Replies are read by :func:`read_tool_calls`: every ``<open>`` followed by one JSON
-  value is a call (``arguments`` may be a JSON string or be named ``parameters``; the
-  ``<close>`` marker is optional). A block that is not a call is a ``ToolCall`` named
+  value is a call, or several when the value is a list (``arguments`` may be a JSON string
+  or be named ``parameters``; the ``<close>`` marker is optional). Other models' families
+  (:mod:`abstractllm._private.tool_families`) write other markup, described by the same
+  :class:`ToolMarkup` and read by the same function. A block that is not a call is a ``ToolCall`` named
   :data:`UNPARSED_NAME` with ``error`` set, never dropped, except the last block of a
   reply cut short (its JSON incomplete and no ``<close>``): that one is ``truncated``
   and the reply's finish reason is ``"length"``, as in OpenAI's API.
@@ -42,6 +44,7 @@ __all__ = [
     "call_markup",
     "ToolMarkup",
     "forced_call_schema",
+    "leading_call",
     "messages_with_tool_prompt",
     "named_tool",
     "read_tool_calls",
@@ -60,24 +63,51 @@ PROBE_TOOL_NAME = "abstractllm_probe_tool_5f3a"
 _NAME = re.compile(r'"name"\s*:\s*"([^"\\]+)"')
 
 
+#: A reply that starts with a JSON object whose first key is "name" (a bare call, Llama 3.x).
+_LEADING_CALL = re.compile(r'\s*\{\s*"name"\s*:')
+#: Everything that could still grow into :data:`_LEADING_CALL`.
+_LEADING_PARTIAL = re.compile(r'\s*(?:\{\s*(?:"(?:n(?:a(?:m(?:e(?:"\s*)?)?)?)?)?)?)?')
+
+
 @dataclass(frozen=True)
 class ToolMarkup:
-    """The text around one tool call's ``{"name": ..., "arguments": ...}`` JSON."""
+    """How a model writes tool calls around their ``{"name": ..., "arguments": ...}`` JSON.
+
+    A block runs from ``open`` to ``close``; an empty ``close`` means to the end of the reply
+    (several calls then follow each other, as a JSON list or values separated by ``;``).
+    ``leading_json``: a reply that starts with ``{"name": ...`` is one such block too (the
+    bare JSON calls of Llama 3.x). ``name_marker``: a call may also be written
+    ``<name><name_marker>{arguments}`` after ``open`` (Mistral's v11 ``get_weather[ARGS]{...}``).
+    """
 
     open: str
     close: str
+    leading_json: bool = False
+    name_marker: str = ""
+
+    def found_in(self, reply: str) -> bool:
+        """Whether ``reply`` holds a block of this markup."""
+        return (bool(self.open) and self.open in reply) or (self.leading_json and leading_call(reply) is True)
+
+
+def leading_call(text: str) -> bool | None:
+    """Whether ``text`` (the start of a reply) starts with a bare JSON call; None while it cannot tell yet."""
+    if _LEADING_CALL.match(text):
+        return True
+    return None if _LEADING_PARTIAL.fullmatch(text) else False
 
 
 FALLBACK_MARKUP = ToolMarkup(TOOL_CALL_OPEN, TOOL_CALL_CLOSE)
 
 
-def forced_call_schema(tools: Sequence[ToolDefinition], choice: str) -> dict[str, Any]:
-    """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``)."""
+def forced_call_schema(tools: Sequence[ToolDefinition], choice: str, arguments_key: str = "arguments") -> dict[str, Any]:
+    """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``),
+    its arguments under ``arguments_key`` (``"parameters"`` for Llama 3.x)."""
     options = [
         {
             "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": tool.input_schema or {"type": "object"}},
-            "required": ["name", "arguments"],
+            "properties": {"name": {"const": tool.name}, arguments_key: tool.input_schema or {"type": "object"}},
+            "required": ["name", arguments_key],
             "additionalProperties": False,
         }
         for tool in tools
@@ -187,24 +217,40 @@ class ToolCallScan:
 
 
 def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCallScan:
-    """Every tool-call block of ``reply`` (see the module docstring).
+    """Every tool-call block of ``reply`` (see the module docstring and :class:`ToolMarkup`).
 
     Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
     """
     scan = ToolCallScan()
+    if markup.leading_json and leading_call(reply) is True:
+        position: int | None = _read_block(reply, len(reply) - len(reply.lstrip()), markup, scan)
+    else:
+        position = reply.find(markup.open) if markup.open else -1
+        position = None if position < 0 else position + len(markup.open)
+    while position is not None and not scan.truncated:
+        position = _read_block(reply, position, markup, scan)
+    return scan
+
+
+def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) -> int | None:
+    """Read the block whose body starts at ``start`` into ``scan``; the body start of the next block, or None."""
     decoder = json.JSONDecoder()
-    position = reply.find(markup.open)
-    while position >= 0:
-        start = position + len(markup.open)
-        while start < len(reply) and reply[start].isspace():
-            start += 1
+    while True:
+        start = _skip_space(reply, start)
         try:
-            data, end = decoder.raw_decode(reply, start)
+            named = _named_call_at(reply, start, markup.name_marker)
+            if named is not None:
+                name, at = named
+                arguments, end = decoder.raw_decode(reply, _skip_space(reply, at))
+                scan.calls.append(tool_call_from_data({"name": name, "arguments": arguments}))
+            else:
+                data, end = decoder.raw_decode(reply, start)
+                scan.calls.extend(tool_call_from_data(item) for item in (data if isinstance(data, list) else [data]))
         except json.JSONDecodeError as exc:
-            close = reply.find(markup.close, start)
+            close = reply.find(markup.close, start) if markup.close else -1
             if close < 0:
                 scan.truncated = True
-                return scan
+                return None
             body = reply[start:close]
             scan.calls.append(
                 ToolCall(
@@ -213,8 +259,32 @@ def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCal
                     error=f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}",
                 )
             )
-            position = reply.find(markup.open, close)
-            continue
-        scan.calls.append(tool_call_from_data(data))
-        position = reply.find(markup.open, end)
-    return scan
+            end = close
+        if markup.close:
+            following = reply.find(markup.open, end) if markup.open else -1
+            return None if following < 0 else following + len(markup.open)
+        # no close marker: the block runs on; more calls may follow (separated by ``;`` or ``,``, or a repeated ``open``)
+        start = _skip_space(reply, end)
+        while start < len(reply) and reply[start] in ";,":
+            start = _skip_space(reply, start + 1)
+        if markup.open and reply.startswith(markup.open, start):
+            start += len(markup.open)
+        elif start >= len(reply) or not (reply[start] in "{[" or _named_call_at(reply, start, markup.name_marker)):
+            return None
+
+
+def _skip_space(text: str, start: int) -> int:
+    while start < len(text) and text[start].isspace():
+        start += 1
+    return start
+
+
+def _named_call_at(reply: str, start: int, marker: str) -> tuple[str, int] | None:
+    """``(name, index after the marker)`` when ``reply`` has ``<name><marker>`` at ``start`` (never for no marker)."""
+    at = reply.find(marker, start) if marker else -1
+    if at < 0:
+        return None
+    name = reply[start:at].strip()
+    if not name or not all(char.isalnum() or char in "_-." for char in name):
+        return None
+    return name, at + len(marker)
