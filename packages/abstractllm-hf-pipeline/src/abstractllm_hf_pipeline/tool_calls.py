@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from abstractllm._private.tool_families import ToolFamily, choose_family
@@ -64,6 +64,8 @@ def tool_setup(tokenizer: PreTrainedTokenizerBase, named: str | None = None) -> 
     if setup is None:
         family = tool_family(tokenizer, named)
         markup = tool_markup(tokenizer, family)
+        if markup != family.markup:  # the response template's anchors: forced calls are written in them too
+            family = replace(family, markup=markup)
         setup = setups[key] = ToolSetup(family, markup, marker_ids(tokenizer, markup))
     return setup
 

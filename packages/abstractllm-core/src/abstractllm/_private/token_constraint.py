@@ -34,16 +34,45 @@ __all__ = ["ConstraintRun", "JsonConstraint", "json_grammar"]
 _COMPACT = {"whitespace_pattern": " ?"}
 
 
-def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "", free_values: bool = True) -> str:
+def json_grammar(
+    schema: dict[str, Any],
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    free_values: bool = True,
+    tokenizer: LLTokenizer | None = None,
+) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
-    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`)."""
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`). With ``tokenizer``, a
+    special token of it written in ``prefix`` or ``suffix`` (a tool-call marker such as ``[TOOL_CALLS]``) must
+    be that token, as the model writes it, rather than its text spelled in other tokens."""
     from llguidance import LLMatcher
 
     prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
     if not prefix and not suffix:
         return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
-    parts = [json.dumps(text) for text in (prefix,) if text] + ["body"] + [json.dumps(text) for text in (suffix,) if text]
+    parts = [*_literal(prefix, tokenizer), "body", *_literal(suffix, tokenizer)]
     return LLMatcher.grammar_from_lark(f"start: {' '.join(parts)}\nbody: %json {json.dumps(prepared)}\n")
+
+
+def _literal(text: str, tokenizer: LLTokenizer | None) -> list[str]:
+    """Lark items matching ``text``: its special tokens (of ``tokenizer``) by id, the rest as quoted text."""
+    if not text:
+        return []
+    if tokenizer is None:
+        return [json.dumps(text)]
+    items: list[str] = []
+    plain: list[int] = []
+    for token in [*tokenizer.tokenize_str(text), None]:
+        if token is not None and not tokenizer.is_special_token(token):
+            plain.append(token)
+            continue
+        if plain:
+            items.append(json.dumps(tokenizer.decode_str(plain)))
+            plain = []
+        if token is not None:
+            items.append(f"<[{token}]>")
+    return items
 
 
 class JsonConstraint:
@@ -75,7 +104,7 @@ class JsonConstraint:
         error = ""
         for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
             try:
-                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values)
+                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values, tokenizer=tokenizer)
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc
             matcher = LLMatcher(tokenizer, grammar, log_level=0)

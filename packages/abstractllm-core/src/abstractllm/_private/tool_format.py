@@ -175,15 +175,20 @@ def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str
     """Whether ``render(messages, tools)`` (a chat template) shows the tools it is given.
 
     A probe tool is rendered with and without ``tools``; the template renders tools when
-    the probe's name appears only in the first. A template that raises on tools does not.
+    the probe's name appears only in the first. A template that raises on tools does not;
+    one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
+    defined, even as None) does.
     """
     messages = [{"role": "user", "content": "hi"}]
     probe = {"type": "function", "function": {"name": PROBE_TOOL_NAME, "description": "probe", "parameters": {}}}
     try:
         with_tools = render(messages, [probe])
-        without = render(messages, None)
     except Exception:  # a template that refuses tools (or this probe) raises: it does not render them
         return False
+    try:
+        without = render(messages, None)
+    except Exception:  # a template that needs tools to render at all
+        without = ""
     return PROBE_TOOL_NAME in with_tools and PROBE_TOOL_NAME not in without
 
 
