@@ -13,7 +13,11 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["FAMILY_TOKENS", "build_family_model"]
+__all__ = ["CONTEXT", "FAMILY_TOKENS", "build_family_model"]
+
+#: The context window of a family model (the tiny model's 512 tokens hold no published tool template).
+CONTEXT = 2048
+_VERSION = 2  # of how a family model is built (part of its folder's name)
 
 #: The special tokens each family's real tokenizer has (its tool-call markers first).
 FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
@@ -50,7 +54,7 @@ def build_family_model(tiny_dir: Path, out_root: Path, family: str, template: st
 
     from .gguf_export import write_gguf
 
-    digest = hashlib.sha256((family + "\0" + template).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{_VERSION}\0{family}\0{template}".encode()).hexdigest()[:12]
     folder = out_root / f"{family}-{digest}"
     gguf = folder / "model-f32.gguf"
     if gguf.is_file():
@@ -62,6 +66,7 @@ def build_family_model(tiny_dir: Path, out_root: Path, family: str, template: st
     tokenizer.chat_template = template
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    model.config.max_position_embeddings = CONTEXT  # published tool templates are long (rotary positions extend)
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     tokenizer.save_pretrained(partial)
     model.save_pretrained(partial)
