@@ -24,6 +24,8 @@ below are imported on first use, so a plugin pays only for what it uses:
   :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
   :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
   :func:`forced_call_schema`;
+- tool-call families (docs/tools.md): :class:`ToolFamily` (a family's markup, forced-call shape
+  :class:`ForcedCall` and render-back), :func:`choose_family` (the option's, else the template's);
 - reading replies: :func:`read_tool_calls`, :class:`ToolCallScan`, :func:`tool_call_from_data`,
   :func:`parse_structured`;
 - downloads: :func:`progress_only_on_a_terminal`;
@@ -52,6 +54,9 @@ if TYPE_CHECKING:
     from abstractllm._private.stops import StopSequenceFilter as StopSequenceFilter
     from abstractllm._private.stops import truncate_at_stop as truncate_at_stop
     from abstractllm._private.structured import parse_structured as parse_structured
+    from abstractllm._private.tool_families import ToolFamily as ToolFamily
+    from abstractllm._private.tool_families import choose_family as choose_family
+    from abstractllm._private.tool_families.family import ForcedCall as ForcedCall
     from abstractllm._private.tool_format import FALLBACK_MARKUP as FALLBACK_MARKUP
     from abstractllm._private.tool_format import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
     from abstractllm._private.tool_format import TOOL_CALL_OPEN as TOOL_CALL_OPEN
@@ -84,6 +89,9 @@ _BUILDING_BLOCKS = {
     "read_tool_calls": "tool_format",
     "ToolCallScan": "tool_format",
     "tool_call_from_data": "tool_format",
+    "ToolFamily": "tool_families",
+    "ForcedCall": "tool_families.family",
+    "choose_family": "tool_families",
     "parse_structured": "structured",
     "progress_only_on_a_terminal": "download_progress",
     "FinishedCall": "observe",

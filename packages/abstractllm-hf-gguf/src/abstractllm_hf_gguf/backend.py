@@ -8,8 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import Any
 
-from abstractllm._private.tool_families import choose_family
-from abstractllm.backend import Backend, BackendInfo, sequence_seed
+from abstractllm.backend import Backend, BackendInfo, choose_family, sequence_seed
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage

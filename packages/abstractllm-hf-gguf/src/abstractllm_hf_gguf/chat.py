@@ -18,8 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm._private.tool_families import ToolFamily, choose_family
-from abstractllm.backend import messages_with_tool_prompt, template_renders_tools
+from abstractllm.backend import ToolFamily, choose_family, messages_with_tool_prompt, template_renders_tools
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import normalize_tools
 

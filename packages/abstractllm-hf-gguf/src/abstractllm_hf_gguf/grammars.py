@@ -25,8 +25,7 @@ import weakref
 from typing import Any
 
 from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm._private.tool_families.family import ForcedCall
-from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
+from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ForcedCall
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
 from abstractllm_hf_gguf.model import LoadedModel

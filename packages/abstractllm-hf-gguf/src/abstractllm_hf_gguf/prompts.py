@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abstractllm._private.tool_families import ToolFamily
-from abstractllm.backend import plain_prompt_text
+from abstractllm.backend import ToolFamily, plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel

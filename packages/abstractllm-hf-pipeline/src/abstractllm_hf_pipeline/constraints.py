@@ -28,7 +28,7 @@ import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
 from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm._private.tool_families import ToolFamily
+from abstractllm.backend import ToolFamily
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 

@@ -28,7 +28,7 @@ from abstractllm_hf_pipeline.tool_calls import ToolSetup, apply_template, tool_r
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from abstractllm._private.tool_families import ToolFamily
+    from abstractllm.backend import ToolFamily
 
 __all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template", "tool_rendering"]
 

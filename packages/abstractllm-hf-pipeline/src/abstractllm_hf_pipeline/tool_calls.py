@@ -22,8 +22,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from abstractllm._private.tool_families import ToolFamily, choose_family
-from abstractllm.backend import ToolCallScan, ToolMarkup, read_tool_calls, template_renders_tools, tool_call_from_data
+from abstractllm.backend import (
+    ToolCallScan,
+    ToolFamily,
+    ToolMarkup,
+    choose_family,
+    read_tool_calls,
+    template_renders_tools,
+    tool_call_from_data,
+)
 from abstractllm.tools import ToolDefinition
 
 if TYPE_CHECKING:
