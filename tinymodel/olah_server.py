@@ -17,6 +17,7 @@ from its source (0.5.x):
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -39,10 +40,29 @@ class OlahUnavailable(RuntimeError):
 
 
 def ensure_olah(venv: Path) -> Path:
-    """The ``olah-cli`` of ``venv``, creating the venv and installing olah first if needed."""
+    """The ``olah-cli`` of ``venv``, creating the venv and installing olah first if needed. Processes
+    that share ``venv`` (test runs of several checkouts) take turns: a lock file beside it is held
+    while one of them checks or builds it."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_olah_locked(venv.resolve())  # resolved: scripts name their interpreter by this path
+
+
+def _runs(script: Path) -> bool:
+    """Whether ``script`` exists and the interpreter its ``#!`` line names does too (a venv made
+    through a symbolic link that is gone since has scripts naming a missing interpreter)."""
+    if not script.is_file():
+        return False
+    with open(script, "rb") as opened:
+        first = opened.readline()
+    return first.startswith(b"#!") and Path(first[2:].decode(errors="replace").strip()).is_file()
+
+
+def _ensure_olah_locked(venv: Path) -> Path:
     cli = venv / "bin" / "olah-cli"
     marker = venv / f".{OLAH_REQUIREMENT}"
-    if cli.is_file() and marker.is_file():
+    if _runs(cli) and marker.is_file():
         return cli
     steps = [
         [sys.executable, "-m", "venv", "--clear", str(venv)],

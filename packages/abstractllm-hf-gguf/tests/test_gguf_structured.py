@@ -40,7 +40,8 @@ class TestConstrainedDecoding(ConstrainedDecodingCases):
 
     mode = "gguf"
 
-    def llm_arguments(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+    @classmethod
+    def llm_arguments(cls, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"model_path": str(request.getfixturevalue("gguf_f32"))}
 
     def constraint(self, llm: AbstractLLMInterface, schema: dict[str, Any]) -> JsonConstraint:

@@ -52,7 +52,8 @@ class TestConstrainedDecoding(ConstrainedDecodingCases):
 
     mode = "pipeline"
 
-    def llm_arguments(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+    @classmethod
+    def llm_arguments(cls, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"model": str(request.getfixturevalue("chat_dir"))}
 
     def constraint(self, llm: AbstractLLMInterface, schema: dict[str, Any]) -> JsonConstraint:

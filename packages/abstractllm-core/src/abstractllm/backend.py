@@ -28,7 +28,11 @@ below are imported on first use, so a plugin pays only for what it uses:
   :class:`ForcedCall` and render-back), :func:`choose_family` (the option's, else the template's);
 - reading replies: :func:`read_tool_calls`, :class:`ToolCallScan`, :func:`tool_call_from_data`,
   :func:`parse_structured`;
-- downloads: :func:`progress_only_on_a_terminal`;
+- constrained decoding, the one JSON-schema compiler of both local modes: :class:`JsonConstraint`
+  (compiled once per schema) and :class:`ConstraintRun` (one reply's token mask);
+- downloads and the hub: :func:`progress_only_on_a_terminal`, :func:`hub_cache_miss` (the one
+  wording of "not in the cache" and offline mode), :func:`install_line` (the pip line that installs a
+  distribution, from a checkout or an index);
 - observing calls: :class:`FinishedCall` (the argument of ``abstractllm_call_finished``).
 """
 
@@ -48,12 +52,21 @@ from abstractllm.response import Completion, StreamDelta
 if TYPE_CHECKING:
     # The building blocks, explicitly re-exported for type checkers (imported on first use at run time).
     from abstractllm._private.download_progress import progress_only_on_a_terminal as progress_only_on_a_terminal
+    from abstractllm._private.hub_messages import hub_cache_miss as hub_cache_miss
+    from abstractllm._private.install_hint import install_line as install_line
     from abstractllm._private.model_cache import SharedModelCache as SharedModelCache
     from abstractllm._private.observe import FinishedCall as FinishedCall
     from abstractllm._private.plain_prompt import plain_prompt_text as plain_prompt_text
+    from abstractllm._private.reply import ReplyAssembler as ReplyAssembler
+    from abstractllm._private.reply import Unmet as Unmet
+    from abstractllm._private.sequences import join_streams as join_streams
+    from abstractllm._private.sequences import sequence_request as sequence_request
+    from abstractllm._private.sequences import sequence_seed as sequence_seed
     from abstractllm._private.stops import StopSequenceFilter as StopSequenceFilter
     from abstractllm._private.stops import truncate_at_stop as truncate_at_stop
     from abstractllm._private.structured import parse_structured as parse_structured
+    from abstractllm._private.token_constraint import ConstraintRun as ConstraintRun
+    from abstractllm._private.token_constraint import JsonConstraint as JsonConstraint
     from abstractllm._private.tool_families import ToolFamily as ToolFamily
     from abstractllm._private.tool_families import choose_family as choose_family
     from abstractllm._private.tool_families.family import ForcedCall as ForcedCall
@@ -95,6 +108,10 @@ _BUILDING_BLOCKS = {
     "parse_structured": "structured",
     "progress_only_on_a_terminal": "download_progress",
     "FinishedCall": "observe",
+    "JsonConstraint": "token_constraint",
+    "ConstraintRun": "token_constraint",
+    "hub_cache_miss": "hub_messages",
+    "install_line": "install_hint",
 }
 
 __all__ = ["Backend", "BackendInfo", *sorted(_BUILDING_BLOCKS)]

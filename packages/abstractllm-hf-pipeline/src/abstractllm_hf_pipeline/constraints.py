@@ -7,7 +7,7 @@
   between literal text; see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
   call takes precedence over ``response_format``.
 
-The schema is compiled by :class:`abstractllm._private.token_constraint.JsonConstraint`, the
+The schema is compiled by :class:`abstractllm.backend.JsonConstraint`, the
 same compiler the GGUF mode uses, so both enforce the same subset (a keyword neither can
 enforce raises ``UnsupportedFeatureError`` before generation; docs/structured-output.md).
 Constraints are compiled once per constraint and cached for the loaded model
@@ -27,8 +27,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm.backend import ToolFamily
+from abstractllm.backend import ConstraintRun, JsonConstraint, ToolFamily
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 

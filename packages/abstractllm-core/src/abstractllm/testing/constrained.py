@@ -94,7 +94,8 @@ class ConstrainedDecodingCases:
 
     mode: str = ""
 
-    def llm_arguments(self, request: pytest.FixtureRequest) -> dict[str, Any]:
+    @classmethod
+    def llm_arguments(cls, request: pytest.FixtureRequest) -> dict[str, Any]:
         """``create_llm("huggingface", ...)`` keyword arguments of the model under test (JSON values only)."""
         raise NotImplementedError
 
@@ -103,8 +104,9 @@ class ConstrainedDecodingCases:
         raise NotImplementedError
 
     @pytest.fixture(scope="class")
-    def llm(self, request: pytest.FixtureRequest) -> Iterator[AbstractLLMInterface]:
-        model = create_llm("huggingface", **self.llm_arguments(request))
+    @classmethod
+    def llm(cls, request: pytest.FixtureRequest) -> Iterator[AbstractLLMInterface]:
+        model = create_llm("huggingface", **cls.llm_arguments(request))
         yield model
         model.unload()
 
