@@ -21,6 +21,7 @@ from common import finish, median_seconds, report, row
 
 from abstractllm._private.reply import ReplyAssembler
 from abstractllm._private.tool_families import FAMILIES, family_named
+from abstractllm._private.tool_families.deepseek import CALL_BEGIN, CALL_END, CALLS_BEGIN, CALLS_END, SEP
 from abstractllm._private.tool_format import ToolMarkup
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolDefinition
@@ -35,6 +36,7 @@ CALLS = {
     "mistral_v11": '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',
     "phi4_mini": '<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}<|/tool_call|>',
     "granite": '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+    "deepseek": f'{CALLS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}{CALLS_END}',
 }
 WITH_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512), tools=(WEATHER,), tool_choice="auto")
 WITHOUT_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512))

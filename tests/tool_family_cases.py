@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from abstractllm._private.messages import Message
+from abstractllm._private.tool_families.deepseek import CALL_BEGIN, CALL_END, CALLS_BEGIN, CALLS_END, SEP
 from abstractllm.tools import ToolCall, ToolDefinition
 
 TEMPLATES = Path(__file__).resolve().parent / "data" / "tool_templates"
@@ -138,4 +139,24 @@ CASES = [
         ],
     ),
 ]
+_DS_BEGIN, _DS_END = CALLS_BEGIN, CALLS_END
+_DS_PARIS = f'{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}'
+_DS_OSLO = f'{CALL_BEGIN}get_weather{SEP}{{"city": "Oslo"}}{CALL_END}'
+CASES.append(
+    FamilyCase(
+        "deepseek",
+        "deepseek_v31.jinja",
+        one_call=f"{_DS_BEGIN}{_DS_PARIS}{_DS_END}",
+        text_and_call=(f"I will look.{_DS_BEGIN}{_DS_PARIS}{_DS_END}", "I will look."),
+        parallel=f"{_DS_BEGIN}{_DS_PARIS}{_DS_OSLO}{_DS_END}",
+        malformed=f'{_DS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": Paris}}{CALL_END}{_DS_END}',
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+    )
+)
 BY_NAME = {case.name: case for case in CASES}

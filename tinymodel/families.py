@@ -43,6 +43,25 @@ FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
         "<|end|>",
     ),
     "granite": ("<|tool_call|>", "<|start_of_role|>", "<|end_of_role|>", "<|end_of_text|>"),
+    "deepseek": (
+        *(
+            "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581
+            for words in (
+                "tool calls begin",
+                "tool calls end",
+                "tool call begin",
+                "tool call end",
+                "tool sep",
+                "tool output begin",
+                "tool output end",
+                "User",
+                "Assistant",
+                "end of sentence",
+            )
+        ),
+        "<think>",
+        "</think>",
+    ),
 }
 
 

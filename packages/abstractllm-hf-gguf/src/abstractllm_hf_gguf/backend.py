@@ -54,7 +54,7 @@ class GGUFBackend(Backend):
             chat_format.family(tool_format) if chat_format is not None else choose_family(None, native=False, named=tool_format)
         )
         markup = self._family.markup
-        markers = (model.single_token(marker) for marker in (markup.open, markup.close, markup.name_marker) if marker)
+        markers = (model.single_token(marker) for marker in markup.markers())
         self._markers = frozenset(token for token in markers if token is not None)
         self._release: Callable[[], None] | None = release
         self._random = random.Random()

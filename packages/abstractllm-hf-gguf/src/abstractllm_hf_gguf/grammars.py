@@ -54,12 +54,19 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
 
 
 def tool_call_grammar(model: LoadedModel, forced: ForcedCall) -> JsonConstraint:
-    """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``."""
+    """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``
+    (or one of ``forced.others``)."""
     return _cached(
         model,
-        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix]),
+        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others]),
         lambda: JsonConstraint.compile(
-            _vocabulary(model), forced.schema, mode=MODE, parameter="tools", prefix=forced.prefix, suffix=forced.suffix
+            _vocabulary(model),
+            forced.schema,
+            mode=MODE,
+            parameter="tools",
+            prefix=forced.prefix,
+            suffix=forced.suffix,
+            alternatives=forced.others,
         ),
     )
 

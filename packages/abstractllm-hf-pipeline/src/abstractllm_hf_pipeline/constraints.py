@@ -45,7 +45,7 @@ def constraint_key(request: GenerationRequest, family: ToolFamily) -> str | None
     decoding is free."""
     if _forced(request):
         forced = family.forced_call(request.tools, request.tool_choice)
-        return json.dumps({"tool_call": [forced.prefix, forced.schema, forced.suffix]}, sort_keys=True)
+        return json.dumps({"tool_call": [forced.prefix, forced.schema, forced.suffix, forced.others]}, sort_keys=True)
     if request.response_format is not None:
         return json.dumps({"json": request.response_format.json_schema()}, sort_keys=True)
     return None
@@ -112,7 +112,13 @@ class GrammarCache:
             forced = family.forced_call(request.tools, request.tool_choice)
             vocabulary = self._llguidance_vocabulary("tools")
             return JsonConstraint.compile(
-                vocabulary, forced.schema, mode=MODE, parameter="tools", prefix=forced.prefix, suffix=forced.suffix
+                vocabulary,
+                forced.schema,
+                mode=MODE,
+                parameter="tools",
+                prefix=forced.prefix,
+                suffix=forced.suffix,
+                alternatives=forced.others,
             )
         assert request.response_format is not None
         vocabulary = self._llguidance_vocabulary("response_format")

@@ -119,7 +119,7 @@ def tool_markup(tokenizer: PreTrainedTokenizerBase, family: ToolFamily) -> ToolM
 def marker_ids(tokenizer: PreTrainedTokenizerBase, markup: ToolMarkup) -> frozenset[int]:
     """The ids of the markup's markers that are single special tokens (kept when decoding a reply with tools)."""
     special = {token.content: index for index, token in tokenizer.added_tokens_decoder.items() if token.special}
-    return frozenset(special[marker] for marker in (markup.open, markup.close, markup.name_marker) if marker in special)
+    return frozenset(special[marker] for marker in markup.markers() if marker in special)
 
 
 def call_reader(

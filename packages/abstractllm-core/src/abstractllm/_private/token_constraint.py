@@ -20,6 +20,7 @@ itself does not depend on them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from abstractllm._private.schema_bounds import bounded_schema
@@ -41,18 +42,26 @@ def json_grammar(
     suffix: str = "",
     free_values: bool = True,
     tokenizer: LLTokenizer | None = None,
+    alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
 ) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
-    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`). With ``tokenizer``, a
-    special token of it written in ``prefix`` or ``suffix`` (a tool-call marker such as ``[TOOL_CALLS]``) must
-    be that token, as the model writes it, rather than its text spelled in other tokens."""
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`), or any of the
+    ``alternatives`` (more ``(prefix, schema, suffix)`` choices). With ``tokenizer``, a special token of it
+    written in a prefix or suffix (a tool-call marker such as ``[TOOL_CALLS]``) must be that token, as the
+    model writes it, rather than its text spelled in other tokens."""
     from llguidance import LLMatcher
 
-    prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
-    if not prefix and not suffix:
-        return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
-    parts = [*_literal(prefix, tokenizer), "body", *_literal(suffix, tokenizer)]
-    return LLMatcher.grammar_from_lark(f"start: {' '.join(parts)}\nbody: %json {json.dumps(prepared)}\n")
+    def prepared(value: dict[str, Any]) -> str:
+        return json.dumps({**bounded_schema(value, free_values=free_values), "x-guidance": _COMPACT})
+
+    if not prefix and not suffix and not alternatives:
+        return LLMatcher.grammar_from_json_schema(prepared(schema))
+    choices = [(prefix, schema, suffix), *alternatives]
+    lines = ["start: " + " | ".join(f"call{index}" for index in range(len(choices)))]
+    for index, (before, value, after) in enumerate(choices):
+        lines.append(f"call{index}: " + " ".join([*_literal(before, tokenizer), f"body{index}", *_literal(after, tokenizer)]))
+        lines.append(f"body{index}: %json {prepared(value)}")
+    return LLMatcher.grammar_from_lark("\n".join(lines) + "\n")
 
 
 def _literal(text: str, tokenizer: LLTokenizer | None) -> list[str]:
@@ -93,8 +102,9 @@ class JsonConstraint:
         parameter: str,
         prefix: str = "",
         suffix: str = "",
+        alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
     ) -> JsonConstraint:
-        """Compile ``schema`` (wrapped in ``prefix``/``suffix``) for ``tokenizer``.
+        """Compile ``schema`` (wrapped in ``prefix``/``suffix``, or any of ``alternatives``) for ``tokenizer``.
 
         Raises ``UnsupportedFeatureError`` (``feature=parameter``) naming the keyword and
         ``mode`` when the schema cannot be enforced while decoding.
@@ -104,7 +114,14 @@ class JsonConstraint:
         error = ""
         for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
             try:
-                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values, tokenizer=tokenizer)
+                grammar = json_grammar(
+                    schema,
+                    prefix=prefix,
+                    suffix=suffix,
+                    free_values=free_values,
+                    tokenizer=tokenizer,
+                    alternatives=alternatives,
+                )
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc
             matcher = LLMatcher(tokenizer, grammar, log_level=0)

@@ -78,12 +78,20 @@ class ToolMarkup:
     ``leading_json``: a reply that starts with ``{"name": ...`` is one such block too (the
     bare JSON calls of Llama 3.x). ``name_marker``: a call may also be written
     ``<name><name_marker>{arguments}`` after ``open`` (Mistral's v11 ``get_weather[ARGS]{...}``).
+    ``item_open``/``item_close``: each call of a block may be wrapped in these (DeepSeek's
+    ``<|tool_call_begin|>`` ... ``<|tool_call_end|>`` inside ``<|tool_calls_begin|>`` ..., fullwidth bars).
     """
 
     open: str
     close: str
     leading_json: bool = False
     name_marker: str = ""
+    item_open: str = ""
+    item_close: str = ""
+
+    def markers(self) -> tuple[str, ...]:
+        """Every marker text of this markup (to keep in decoded text when it is a special token)."""
+        return tuple(m for m in (self.open, self.close, self.name_marker, self.item_open, self.item_close) if m)
 
     def found_in(self, reply: str) -> bool:
         """Whether ``reply`` holds a block of this markup."""
@@ -241,30 +249,35 @@ def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) 
     """Read the block whose body starts at ``start`` into ``scan``; the body start of the next block, or None."""
     decoder = json.JSONDecoder()
     while True:
-        start = _skip_space(reply, start)
+        start = _after(reply, _skip_space(reply, start), markup.item_open)
+        named = _named_call_at(reply, start, markup.name_marker)
         try:
-            named = _named_call_at(reply, start, markup.name_marker)
             if named is not None:
-                name, at = named
-                arguments, end = decoder.raw_decode(reply, _skip_space(reply, at))
-                scan.calls.append(tool_call_from_data({"name": name, "arguments": arguments}))
+                arguments, end = decoder.raw_decode(reply, _skip_space(reply, named[1]))
+                scan.calls.append(tool_call_from_data({"name": named[0], "arguments": arguments}))
             else:
                 data, end = decoder.raw_decode(reply, start)
                 scan.calls.extend(tool_call_from_data(item) for item in (data if isinstance(data, list) else [data]))
         except json.JSONDecodeError as exc:
-            close = reply.find(markup.close, start) if markup.close else -1
-            if close < 0:
+            stops = [
+                at for at in (reply.find(marker, start) for marker in (markup.item_close, markup.close) if marker) if at >= 0
+            ]
+            if not stops:
                 scan.truncated = True
                 return None
-            body = reply[start:close]
+            end = min(stops)
+            body = reply[start:end]
             scan.calls.append(
                 ToolCall(
-                    name=named_tool(body),
+                    name=named[0] if named is not None else named_tool(body),
                     arguments={},
                     error=f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}",
                 )
             )
-            end = close
+        end = _after(reply, _skip_space(reply, end), markup.item_close)
+        if markup.item_open and reply.startswith(markup.item_open, _skip_space(reply, end)):
+            start = end  # the next call of the same block
+            continue
         if markup.close:
             following = reply.find(markup.open, end) if markup.open else -1
             return None if following < 0 else following + len(markup.open)
@@ -276,6 +289,11 @@ def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) 
             start += len(markup.open)
         elif start >= len(reply) or not (reply[start] in "{[" or _named_call_at(reply, start, markup.name_marker)):
             return None
+
+
+def _after(text: str, start: int, marker: str) -> int:
+    """``start``, moved past ``marker`` when ``text`` has it there."""
+    return start + len(marker) if marker and text.startswith(marker, start) else start
 
 
 def _skip_space(text: str, start: int) -> int:

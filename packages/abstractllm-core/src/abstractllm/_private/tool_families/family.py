@@ -11,18 +11,32 @@ from typing import Any
 from abstractllm._private.tool_format import ToolMarkup, forced_call_schema
 from abstractllm.tools import ToolDefinition
 
-__all__ = ["ForcedCall", "ToolFamily", "arguments_as_objects"]
+__all__ = ["ForcedCall", "ToolFamily", "arguments_as_objects", "named_forced_call"]
 
 Messages = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class ForcedCall:
-    """What a forced call must be: literal ``prefix``, one JSON value of ``schema``, literal ``suffix``."""
+    """What a forced call must be: literal ``prefix``, one JSON value of ``schema``, literal ``suffix``; or
+    any of ``others``, more ``(prefix, schema, suffix)`` choices (one per tool, for families that write
+    the tool's name outside the JSON)."""
 
     prefix: str
     schema: dict[str, Any]
     suffix: str
+    others: tuple[tuple[str, dict[str, Any], str], ...] = ()
+
+
+def named_forced_call(tools: Sequence[ToolDefinition], choice: str, prefix: str, suffix: str) -> ForcedCall:
+    """A forced call for a family that writes ``prefix`` (with ``{name}`` for the tool's name), the
+    arguments' JSON, then ``suffix``: one choice per tool ``choice`` allows."""
+    shapes = [
+        (prefix.format(name=tool.name), tool.input_schema or {"type": "object"}, suffix)
+        for tool in tools
+        if choice == "required" or tool.name == choice
+    ]
+    return ForcedCall(*shapes[0], others=tuple(shapes[1:]))
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,14 @@ class ToolFamily:
     arguments_key: str = "arguments"
     list_body: bool = False
     render_back: Callable[[Messages, str], Messages] | None = None
+    #: For families writing ``<prefix with the name><arguments JSON><suffix>``: ``(prefix, suffix)``, the
+    #: prefix holding ``{name}`` (see :func:`named_forced_call`).
+    named_call: tuple[str, str] | None = None
 
     def forced_call(self, tools: Sequence[ToolDefinition], choice: str) -> ForcedCall:
         """The shape of one call to ``choice`` (any of ``tools`` for ``"required"``) in this family's markup."""
+        if self.named_call is not None:
+            return named_forced_call(tools, choice, *self.named_call)
         schema = forced_call_schema(tools, choice, self.arguments_key)
         if self.list_body:
             schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": 1}

@@ -11,11 +11,8 @@ and its result).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from abstractllm._private.tool_families.family import ForcedCall, Messages, ToolFamily, arguments_as_objects
+from abstractllm._private.tool_families.family import Messages, ToolFamily, arguments_as_objects
 from abstractllm._private.tool_format import ToolMarkup
-from abstractllm.tools import ToolDefinition
 
 __all__ = ["MISTRAL", "MISTRAL_V11", "mistral_id"]
 
@@ -58,20 +55,10 @@ MISTRAL = ToolFamily(
 )
 
 
-class _NamedCalls(ToolFamily):
-    """The v11 family: a forced call is ``[TOOL_CALLS]<name>[ARGS]{arguments}`` for the one tool named."""
-
-    def forced_call(self, tools: Sequence[ToolDefinition], choice: str) -> ForcedCall:
-        named = [tool for tool in tools if choice == "required" or tool.name == choice]
-        if len(named) != 1:  # several tools allowed: the v3 list form, which this family reads too
-            return MISTRAL.forced_call(tools, choice)
-        tool = named[0]
-        return ForcedCall(f"{TOOL_CALLS}{tool.name}{ARGS}", tool.input_schema or {"type": "object"}, "")
-
-
-MISTRAL_V11 = _NamedCalls(
+MISTRAL_V11 = ToolFamily(
     "mistral_v11",
     ToolMarkup(TOOL_CALLS, "", name_marker=ARGS),
     detect=_with_args,
     render_back=_render_back,
+    named_call=(TOOL_CALLS + "{name}" + ARGS, ""),
 )
