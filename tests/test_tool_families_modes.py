@@ -15,7 +15,7 @@ import pytest
 
 from abstractllm.request import GenerationParams, GenerationRequest
 from tests.test_reply_every_mode import Script, _force_gguf, _force_pipeline
-from tests.tool_family_cases import CASES, OSLO, PARIS, WEATHER, FamilyCase, history
+from tests.tool_family_cases import BY_NAME, CASES, OSLO, PARIS, WEATHER, FamilyCase, history
 
 pytestmark = pytest.mark.slow
 
@@ -223,3 +223,32 @@ def test_a_tool_loop_runs_the_call_and_renders_its_result_back(loaded: Loaded) -
     )
     prompt = loaded.prompt_text(request)  # the second turn's prompt: the call and its result rendered back
     assert "18C and sunny" in prompt and prompt.count("Paris") >= 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_named_family_rules_over_the_template(mode: str, tiny_models: Any) -> None:
+    """``tool_format`` names the family of a model whose template shows another (the tiny model's is Hermes):
+    replies and forced calls follow the named one."""
+    from transformers import AutoTokenizer
+
+    from abstractllm import create_llm
+
+    if mode == "gguf":
+        pytest.importorskip("llama_cpp")
+    where = (
+        {"model": str(tiny_models.pipeline_dir), "device": "cpu"}
+        if mode == "pipeline"
+        else {"model_path": str(tiny_models.gguf_f32)}
+    )
+    llm = create_llm("huggingface", prefix_cache_bytes=0, tool_format="granite", **where)
+    try:
+        loaded = Loaded(BY_NAME["granite"], mode, llm, AutoTokenizer.from_pretrained(tiny_models.pipeline_dir))
+        assert llm.get_capabilities()["tool_format"] == "granite"
+        shown, reason, calls = _reply(loaded, BY_NAME["granite"].one_call)
+        assert (shown, reason, _ok(calls)) == ("", "tool_calls", [PARIS])
+        hermes = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
+        assert _reply(loaded, hermes)[2] == []  # the template's own family is not read any more
+        forced = llm.generate("Weather?", tools=[CITY_TOOL], tool_choice="get_weather", temperature=0, max_tokens=64)
+        assert [(call.name, call.error) for call in forced.tool_calls] == [("get_weather", None)]
+    finally:
+        llm.unload()
