@@ -178,7 +178,7 @@ def test_a_forced_call_admits_exactly_the_familys_markup_and_it_reads_back(name:
     grammar = JsonConstraint.compile(
         vocabulary, forced.schema, mode="test", parameter="tools", prefix=forced.prefix, suffix=forced.suffix
     )
-    body = {"name": "get_weather", family.arguments_key: {"city": "Paris"}}
+    body = {family.name_key: "get_weather", family.arguments_key: {"city": "Paris"}}
     import json
 
     value = json.dumps([body] if family.list_body else body, separators=(",", ":"))

@@ -159,4 +159,24 @@ CASES.append(
         ],
     )
 )
+_CR_PARIS = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": "Paris"}}'
+_CR_BROKEN = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": Paris}}'
+_CR_OSLO = '{"tool_call_id": "1", "tool_name": "get_weather", "parameters": {"city": "Oslo"}}'
+CASES.append(
+    FamilyCase(
+        "command_r",
+        "command_r7b.jinja",
+        one_call=f"<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>",
+        text_and_call=(f"Checking.<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>", "Checking."),
+        parallel=f"<|START_ACTION|>[\n    {_CR_PARIS},\n    {_CR_OSLO}\n]<|END_ACTION|>",
+        malformed=f"<|START_ACTION|>[{_CR_BROKEN}]<|END_ACTION|>",
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+    )
+)
 BY_NAME = {case.name: case for case in CASES}

@@ -16,8 +16,8 @@ from pathlib import Path
 __all__ = ["CONTEXT", "FAMILY_TOKENS", "build_family_model"]
 
 #: The context window of a family model (the tiny model's 512 tokens hold no published tool template).
-CONTEXT = 2048
-_VERSION = 2  # of how a family model is built (part of its folder's name)
+CONTEXT = 4096
+_VERSION = 3  # of how a family model is built (part of its folder's name)
 
 #: The special tokens each family's real tokenizer has (its tool-call markers first).
 FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
@@ -43,6 +43,21 @@ FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
         "<|end|>",
     ),
     "granite": ("<|tool_call|>", "<|start_of_role|>", "<|end_of_role|>", "<|end_of_text|>"),
+    "command_r": (
+        "<|START_ACTION|>",
+        "<|END_ACTION|>",
+        "<|START_THINKING|>",
+        "<|END_THINKING|>",
+        "<|START_RESPONSE|>",
+        "<|END_RESPONSE|>",
+        "<|START_OF_TURN_TOKEN|>",
+        "<|END_OF_TURN_TOKEN|>",
+        "<|CHATBOT_TOKEN|>",
+        "<|SYSTEM_TOKEN|>",
+        "<|USER_TOKEN|>",
+        "<|START_TOOL_RESULT|>",
+        "<|END_TOOL_RESULT|>",
+    ),
     "deepseek": (
         *(
             "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581

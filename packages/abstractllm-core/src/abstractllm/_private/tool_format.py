@@ -60,7 +60,7 @@ UNPARSED_NAME = "<unparsed>"
 #: The name of the tool :func:`template_renders_tools` renders to probe a template.
 PROBE_TOOL_NAME = "abstractllm_probe_tool_5f3a"
 
-_NAME = re.compile(r'"name"\s*:\s*"([^"\\]+)"')
+_NAME = re.compile(r'"(?:tool_)?name"\s*:\s*"([^"\\]+)"')
 
 
 #: A reply that starts with a JSON object whose first key is "name" (a bare call, Llama 3.x).
@@ -108,14 +108,16 @@ def leading_call(text: str) -> bool | None:
 FALLBACK_MARKUP = ToolMarkup(TOOL_CALL_OPEN, TOOL_CALL_CLOSE)
 
 
-def forced_call_schema(tools: Sequence[ToolDefinition], choice: str, arguments_key: str = "arguments") -> dict[str, Any]:
+def forced_call_schema(
+    tools: Sequence[ToolDefinition], choice: str, arguments_key: str = "arguments", name_key: str = "name"
+) -> dict[str, Any]:
     """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``),
-    its arguments under ``arguments_key`` (``"parameters"`` for Llama 3.x)."""
+    its name under ``name_key`` and its arguments under ``arguments_key`` (``"parameters"`` for Llama 3.x)."""
     options = [
         {
             "type": "object",
-            "properties": {"name": {"const": tool.name}, arguments_key: tool.input_schema or {"type": "object"}},
-            "required": ["name", arguments_key],
+            "properties": {name_key: {"const": tool.name}, arguments_key: tool.input_schema or {"type": "object"}},
+            "required": [name_key, arguments_key],
             "additionalProperties": False,
         }
         for tool in tools
@@ -206,7 +208,7 @@ def tool_call_from_data(data: Any) -> ToolCall:
         return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call is not a JSON object: {json.dumps(data)[:200]}")
     nested = data.get("function")
     function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
-    name = function.get("name")
+    name = function.get("name", function.get("tool_name"))  # Command R writes "tool_name"
     if not isinstance(name, str) or not name:
         return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call names no tool: {json.dumps(data)[:200]}")
     arguments = function.get("arguments", function.get("parameters"))

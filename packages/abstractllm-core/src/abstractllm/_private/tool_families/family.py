@@ -44,7 +44,7 @@ class ToolFamily:
     """A tool-call format: ``name`` (the ``tool_format`` value), the ``markup`` its models write, and
     ``detect(template)``, whether a chat template's source is this family's.
 
-    ``arguments_key`` names the arguments in a call's JSON; ``list_body`` says the calls are one JSON
+    ``arguments_key`` and ``name_key`` name the arguments and the tool in a call's JSON; ``list_body`` says the calls are one JSON
     list after the open marker (a forced call is then a one-item list); ``render_back(messages,
     template)`` adapts chat messages holding earlier calls and results to what the family's template
     reads (None: as they are).
@@ -54,6 +54,7 @@ class ToolFamily:
     markup: ToolMarkup
     detect: Callable[[str], bool]
     arguments_key: str = "arguments"
+    name_key: str = "name"
     list_body: bool = False
     render_back: Callable[[Messages, str], Messages] | None = None
     #: For families writing ``<prefix with the name><arguments JSON><suffix>``: ``(prefix, suffix)``, the
@@ -64,7 +65,7 @@ class ToolFamily:
         """The shape of one call to ``choice`` (any of ``tools`` for ``"required"``) in this family's markup."""
         if self.named_call is not None:
             return named_forced_call(tools, choice, *self.named_call)
-        schema = forced_call_schema(tools, choice, self.arguments_key)
+        schema = forced_call_schema(tools, choice, self.arguments_key, self.name_key)
         if self.list_body:
             schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": 1}
         return ForcedCall(self.markup.open if not self.markup.leading_json else "", schema, self.markup.close)
