@@ -38,6 +38,7 @@ CALLS = {
     "granite": '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
     "command_r": '<|START_ACTION|>[{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": "Paris"}}]'
     "<|END_ACTION|>",
+    "deepseek_v3": f'{CALLS_BEGIN}{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Paris"}}\n```{CALL_END}{CALLS_END}',
     "deepseek": f'{CALLS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}{CALLS_END}',
 }
 WITH_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512), tools=(WEATHER,), tool_choice="auto")

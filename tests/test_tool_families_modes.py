@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from abstractllm._private.tool_families import family_named
 from abstractllm.request import GenerationParams, GenerationRequest
+from abstractllm.tools import normalize_tools
 from tests.test_reply_every_mode import Script, _force_gguf, _force_pipeline
 from tests.tool_family_cases import BY_NAME, CASES, OSLO, PARIS, WEATHER, FamilyCase, history
 
@@ -171,6 +173,40 @@ def test_a_forced_call_is_generated_in_the_familys_markup(loaded: Loaded, choice
         loaded.llm.generate("Weather?", tools=[CITY_TOOL], tool_choice=choice, temperature=0, max_tokens=64, stream=True)
     )
     assert [(c.name, c.arguments) for c in streamed[-1].tool_calls] == [(c.name, c.arguments) for c in response.tool_calls]
+
+
+def test_a_forced_calls_markers_are_the_special_tokens(loaded: Loaded) -> None:
+    """The forced-call grammar (as the mode compiles it) takes the family's markers as the special tokens the
+    model writes, and refuses them spelled out in other tokens."""
+    from abstractllm._private.messages import Message
+
+    tools = tuple(normalize_tools([CITY_TOOL]))
+    request = GenerationRequest(
+        messages=(Message(role="user", content="hi"),),
+        params=GenerationParams(max_tokens=8),
+        tools=tools,
+        tool_choice="get_weather",
+    )
+    family = family_named(loaded.case.name)
+    forced = family.forced_call(tools, "get_weather")
+    if not forced.prefix:
+        pytest.skip(f"{family.name}'s forced call has no marker before its JSON")
+    if loaded.mode == "pipeline":
+        grammar = loaded.llm.backend.loaded.grammars.grammar_for(request, family)
+        native = loaded.tokenizer.encode(forced.prefix, add_special_tokens=False)
+        spelled = loaded.tokenizer.encode(forced.prefix, add_special_tokens=False, split_special_tokens=True)
+    else:
+        from abstractllm_hf_gguf.grammars import tool_call_grammar
+
+        model = loaded.llm.backend.model
+        grammar = tool_call_grammar(model, forced, loaded.llm.backend._markers)
+        native = model.tokenize(forced.prefix, add_bos=False)
+        spelled = list(model.llama.tokenize(forced.prefix.encode(), add_bos=False, special=False))
+    assert native != spelled
+    run = grammar.start()
+    assert all(run.advance(token) for token in native)
+    run = grammar.start()
+    assert not all(run.advance(token) for token in spelled)
 
 
 class Turns(Script):

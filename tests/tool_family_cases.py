@@ -159,6 +159,25 @@ CASES.append(
         ],
     )
 )
+_V3_PARIS = f'{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Paris"}}\n```{CALL_END}'
+_V3_OSLO = f'{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Oslo"}}\n```{CALL_END}'
+CASES.append(
+    FamilyCase(
+        "deepseek_v3",
+        "deepseek_v3.jinja",
+        one_call=f"{_DS_BEGIN}{_V3_PARIS}{_DS_END}",
+        text_and_call=(f"I will look.{_DS_BEGIN}{_V3_PARIS}{_DS_END}", "I will look."),
+        parallel=f"{_DS_BEGIN}{_V3_PARIS}\n{_V3_OSLO}{_DS_END}",
+        malformed=f'{_DS_BEGIN}{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": Paris}}\n```{CALL_END}{_DS_END}',
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+    )
+)
 _CR_PARIS = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": "Paris"}}'
 _CR_BROKEN = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": Paris}}'
 _CR_OSLO = '{"tool_call_id": "1", "tool_name": "get_weather", "parameters": {"city": "Oslo"}}'

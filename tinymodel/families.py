@@ -58,6 +58,25 @@ FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
         "<|START_TOOL_RESULT|>",
         "<|END_TOOL_RESULT|>",
     ),
+    "deepseek_v3": (
+        *(
+            "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581
+            for words in (
+                "tool calls begin",
+                "tool calls end",
+                "tool call begin",
+                "tool call end",
+                "tool sep",
+                "tool outputs begin",
+                "tool outputs end",
+                "tool output begin",
+                "tool output end",
+                "User",
+                "Assistant",
+                "end of sentence",
+            )
+        ),
+    ),
     "deepseek": (
         *(
             "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581

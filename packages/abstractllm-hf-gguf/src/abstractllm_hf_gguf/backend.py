@@ -54,8 +54,12 @@ class GGUFBackend(Backend):
             chat_format.family(tool_format) if chat_format is not None else choose_family(None, native=False, named=tool_format)
         )
         markup = self._family.markup
-        markers = (model.single_token(marker) for marker in markup.markers())
-        self._markers = frozenset(token for token in markers if token is not None)
+        self._markers = frozenset(  # the special tokens written in the markers, decoded as their text
+            token
+            for marker in markup.markers()
+            for token in model.tokenize(marker, add_bos=False)
+            if not model.piece(token) and model.piece(token, special=True)
+        )
         self._release: Callable[[], None] | None = release
         self._random = random.Random()
         self._capabilities = self._probe_capabilities()
@@ -226,7 +230,7 @@ class GGUFBackend(Backend):
         refuse_speculation(params.extra.get("speculative"))
         grammar = None
         if request.forces_tool_call:  # one call in the model's tool-call family's markup, native or prompted
-            grammar = tool_call_grammar(self._model, self._family.forced_call(request.tools, request.tool_choice))
+            grammar = tool_call_grammar(self._model, self._family.forced_call(request.tools, request.tool_choice), self._markers)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Collection
 from typing import Any
 
 from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, ForcedCall, JsonConstraint
@@ -53,12 +54,13 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
     )
 
 
-def tool_call_grammar(model: LoadedModel, forced: ForcedCall) -> JsonConstraint:
+def tool_call_grammar(model: LoadedModel, forced: ForcedCall, markers: Collection[int] = ()) -> JsonConstraint:
     """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``
-    (or one of ``forced.others``)."""
+    (or one of ``forced.others``); the special tokens ``markers`` are written as those tokens, not spelled out."""
+    specials = {model.piece(token, special=True).decode("utf-8", "replace"): token for token in markers}
     return _cached(
         model,
-        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others]),
+        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others, sorted(specials.items())]),
         lambda: JsonConstraint.compile(
             _vocabulary(model),
             forced.schema,
@@ -67,6 +69,7 @@ def tool_call_grammar(model: LoadedModel, forced: ForcedCall) -> JsonConstraint:
             prefix=forced.prefix,
             suffix=forced.suffix,
             alternatives=forced.others,
+            specials=specials,
         ),
     )
 

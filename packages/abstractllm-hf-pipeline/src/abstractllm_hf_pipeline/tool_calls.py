@@ -117,9 +117,11 @@ def tool_markup(tokenizer: PreTrainedTokenizerBase, family: ToolFamily) -> ToolM
 
 
 def marker_ids(tokenizer: PreTrainedTokenizerBase, markup: ToolMarkup) -> frozenset[int]:
-    """The ids of the markup's markers that are single special tokens (kept when decoding a reply with tools)."""
-    special = {token.content: index for index, token in tokenizer.added_tokens_decoder.items() if token.special}
-    return frozenset(special[marker] for marker in markup.markers() if marker in special)
+    """The ids of the special tokens written in the markup's markers (kept when decoding a reply with tools)."""
+    special = {index for index, token in tokenizer.added_tokens_decoder.items() if token.special}
+    return frozenset(
+        token for marker in markup.markers() for token in tokenizer.encode(marker, add_special_tokens=False) if token in special
+    )
 
 
 def call_reader(

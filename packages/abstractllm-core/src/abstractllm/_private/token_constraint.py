@@ -20,7 +20,8 @@ itself does not depend on them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from abstractllm._private.schema_bounds import bounded_schema
@@ -43,12 +44,14 @@ def json_grammar(
     free_values: bool = True,
     tokenizer: LLTokenizer | None = None,
     alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
+    specials: Mapping[str, int] | None = None,
 ) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
     (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`), or any of the
     ``alternatives`` (more ``(prefix, schema, suffix)`` choices). With ``tokenizer``, a special token of it
     written in a prefix or suffix (a tool-call marker such as ``[TOOL_CALLS]``) must be that token, as the
-    model writes it, rather than its text spelled in other tokens."""
+    model writes it, rather than its text spelled in other tokens (``specials`` maps such tokens' text to
+    their ids when the tokenizer cannot tell, as llama.cpp's)."""
     from llguidance import LLMatcher
 
     def prepared(value: dict[str, Any]) -> str:
@@ -59,15 +62,20 @@ def json_grammar(
     choices = [(prefix, schema, suffix), *alternatives]
     lines = ["start: " + " | ".join(f"call{index}" for index in range(len(choices)))]
     for index, (before, value, after) in enumerate(choices):
-        lines.append(f"call{index}: " + " ".join([*_literal(before, tokenizer), f"body{index}", *_literal(after, tokenizer)]))
+        parts = [*_literal(before, tokenizer, specials), f"body{index}", *_literal(after, tokenizer, specials)]
+        lines.append(f"call{index}: " + " ".join(parts))
         lines.append(f"body{index}: %json {prepared(value)}")
     return LLMatcher.grammar_from_lark("\n".join(lines) + "\n")
 
 
-def _literal(text: str, tokenizer: LLTokenizer | None) -> list[str]:
-    """Lark items matching ``text``: its special tokens (of ``tokenizer``) by id, the rest as quoted text."""
+def _literal(text: str, tokenizer: LLTokenizer | None, specials: Mapping[str, int] | None = None) -> list[str]:
+    """Lark items matching ``text``: its special tokens by id (those of ``specials``, the text of each to its
+    id, when given; else those ``tokenizer`` finds in it), the rest as quoted text."""
     if not text:
         return []
+    if specials:
+        pattern = "(" + "|".join(re.escape(marker) for marker in sorted(specials, key=len, reverse=True)) + ")"
+        return [f"<[{specials[part]}]>" if part in specials else json.dumps(part) for part in re.split(pattern, text) if part]
     if tokenizer is None:
         return [json.dumps(text)]
     items: list[str] = []
@@ -103,6 +111,7 @@ class JsonConstraint:
         prefix: str = "",
         suffix: str = "",
         alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
+        specials: Mapping[str, int] | None = None,
     ) -> JsonConstraint:
         """Compile ``schema`` (wrapped in ``prefix``/``suffix``, or any of ``alternatives``) for ``tokenizer``.
 
@@ -121,6 +130,7 @@ class JsonConstraint:
                     free_values=free_values,
                     tokenizer=tokenizer,
                     alternatives=alternatives,
+                    specials=specials,
                 )
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc

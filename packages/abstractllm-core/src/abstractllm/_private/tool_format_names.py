@@ -5,4 +5,14 @@ from __future__ import annotations
 __all__ = ["TOOL_FORMATS"]
 
 #: In the order chat templates are matched (see :mod:`abstractllm._private.tool_families`).
-TOOL_FORMATS: tuple[str, ...] = ("mistral_v11", "mistral", "deepseek", "command_r", "phi4_mini", "granite", "llama3", "hermes")
+TOOL_FORMATS: tuple[str, ...] = (
+    "mistral_v11",
+    "mistral",
+    "deepseek_v3",
+    "deepseek",
+    "command_r",
+    "phi4_mini",
+    "granite",
+    "llama3",
+    "hermes",
+)
