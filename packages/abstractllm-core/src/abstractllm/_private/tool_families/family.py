@@ -44,10 +44,10 @@ class ToolFamily:
     """A tool-call format: ``name`` (the ``tool_format`` value), the ``markup`` its models write, and
     ``detect(template)``, whether a chat template's source is this family's.
 
-    ``arguments_key`` and ``name_key`` name the arguments and the tool in a call's JSON; ``list_body`` says the calls are one JSON
-    list after the open marker (a forced call is then a one-item list); ``render_back(messages,
-    template)`` adapts chat messages holding earlier calls and results to what the family's template
-    reads (None: as they are).
+    ``arguments_key`` and ``name_key`` name the arguments and the tool in a call's JSON; ``list_body``
+    says the calls are one JSON list after the open marker (a forced call is then a one-item list);
+    ``render_back(messages, template)`` adapts chat messages holding earlier calls and results to what
+    the family's template reads (None: as they are).
     """
 
     name: str
