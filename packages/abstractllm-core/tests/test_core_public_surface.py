@@ -20,8 +20,20 @@ PUBLIC_MODULES = {
     "abstractllm.config",
     "abstractllm.cli",
     "abstractllm.__main__",  # python -m abstractllm: the command
-    # plugin authors
+    # plugin authors: the contract (a package importing only errors and the standard library)
     "abstractllm.backend",
+    "abstractllm.backend.base",
+    "abstractllm.backend.calls",
+    "abstractllm.backend.enums",
+    "abstractllm.backend.messages",
+    "abstractllm.backend.options",
+    "abstractllm.backend.request",
+    "abstractllm.backend.response",
+    "abstractllm.backend.sequences",
+    "abstractllm.backend.threads",
+    "abstractllm.backend.tools",
+    # core's building blocks on the contract, and the older paths of the contract's types
+    "abstractllm.blocks",
     "abstractllm.request",
     "abstractllm.response",
     "abstractllm.options",
@@ -32,6 +44,7 @@ PUBLIC_MODULES = {
     "abstractllm.testing.constrained",
     "abstractllm.providers",
     "abstractllm.providers.huggingface",
+    "abstractllm.providers.huggingface_modes",
     # alias modules of the original library
     "abstractllm.exceptions",
     "abstractllm.interface",

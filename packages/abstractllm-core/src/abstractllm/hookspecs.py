@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from abstractllm._private.observe import FinishedCall
-    from abstractllm._private.tool_hooks import ToolCallContext
-    from abstractllm.backend import Backend, BackendInfo
-    from abstractllm.request import GenerationRequest
-    from abstractllm.response import Completion, StreamDelta
+    from abstractllm.backend import (
+        Backend,
+        BackendInfo,
+        Completion,
+        FinishedCall,
+        GenerationRequest,
+        StreamDelta,
+        ToolCallContext,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 

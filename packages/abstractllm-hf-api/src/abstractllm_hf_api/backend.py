@@ -9,7 +9,8 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
-from abstractllm.backend import FALLBACK_MARKUP, Backend, BackendInfo, ReplyAssembler, sequence_request
+from abstractllm.backend import Backend, BackendInfo, sequence_request
+from abstractllm.blocks import FALLBACK_MARKUP, ReplyAssembler
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage

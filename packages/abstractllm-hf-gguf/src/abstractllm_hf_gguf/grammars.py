@@ -25,8 +25,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, forced_call_schema
+from abstractllm.blocks import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, JsonConstraint, forced_call_schema
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
 from abstractllm.tools import ToolDefinition

@@ -17,7 +17,8 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo, SharedModelCache
+from abstractllm.backend import Backend, BackendInfo
+from abstractllm.blocks import SharedModelCache
 from abstractllm.errors import UnsupportedOperationError
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest

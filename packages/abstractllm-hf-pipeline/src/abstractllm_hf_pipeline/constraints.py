@@ -27,8 +27,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from abstractllm._private.token_constraint import ConstraintRun, JsonConstraint
-from abstractllm.backend import ToolMarkup, forced_call_schema
+from abstractllm.blocks import ConstraintRun, JsonConstraint, ToolMarkup, forced_call_schema
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 

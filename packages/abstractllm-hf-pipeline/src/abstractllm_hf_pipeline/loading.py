@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abstractllm._private.hub_messages import hub_cache_miss
-from abstractllm.backend import progress_only_on_a_terminal
+from abstractllm.blocks import hub_cache_miss, progress_only_on_a_terminal
 from abstractllm.errors import (
     AuthenticationError,
     BackendNotInstalledError,
@@ -193,7 +192,7 @@ def _quantization_config(spec: LoadSpec) -> Any:
     try:
         import bitsandbytes  # noqa: F401  (only checks that it is installed)
     except ImportError as exc:
-        from abstractllm._private.install_hint import install_line
+        from abstractllm.blocks import install_line
 
         install = install_line(QUANTIZATION_EXTRA)
         raise BackendNotInstalledError(

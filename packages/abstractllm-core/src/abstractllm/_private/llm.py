@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from abstractllm._private.call_validation import CallValidator
 from abstractllm._private.error_mapping import map_exception
-from abstractllm._private.messages import Message
 from abstractllm._private.observe import Observer, StreamClock
 from abstractllm._private.reply_check import StreamedReplyCheck, require_valid_reply
 from abstractllm.backend import Backend, BackendInfo
+from abstractllm.backend.messages import Message
 from abstractllm.config import ConfigManager, param_name
 from abstractllm.errors import (
     AbstractLLMError,
@@ -402,8 +402,7 @@ class AbstractLLMInterface:
                 value=used,
                 allowed=f"fewer than {window} prompt tokens",
             )
-        object.__setattr__(request, "_encoded", encoded)  # before any plugin sees it (see GenerationRequest.encoded)
-        return request
+        return request.with_encoded(encoded)  # before any plugin sees it (see GenerationRequest.encoded)
 
     def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
         if not completion.choices:

@@ -1,34 +1,4 @@
-"""What a backend author imports: the contract between core and a backend, and core's building blocks.
-
-A backend plugin hands core what it serves, with :class:`BackendInfo` values returned by its
-``abstractllm_backends`` hook; each carries the mode's ``load`` and ``map_error`` functions, so
-core calls the right plugin directly. ``load`` returns a loaded :class:`Backend`. Core
-validates everything before a backend sees it, times calls, maps exceptions and builds the
-user-facing responses; a backend only generates.
-
-The plugin-author surface is this module with :mod:`abstractllm.request`,
-:mod:`abstractllm.response`, :mod:`abstractllm.options`, :mod:`abstractllm.errors`,
-:mod:`abstractllm.hookspecs` (the hooks, and ``hookimpl``) and :mod:`abstractllm.testing`.
-Everything under ``abstractllm._private`` may change without notice. The building blocks
-below are imported on first use, so a plugin pays only for what it uses:
-
-- sharing loaded models between objects: :class:`SharedModelCache`;
-- the reply: :class:`ReplyAssembler`, fed the model's text, cuts stop sequences, takes tool-call
-  blocks out of the text, reads them and decides the finish reason, the same way in every mode
-  (the rules are in its module, :mod:`abstractllm._private.reply`); :class:`Unmet` is what it
-  finds a reply ignored; stop sequences alone: :class:`StopSequenceFilter`, :func:`truncate_at_stop`;
-- several sequences: :func:`sequence_request` (the request of sequence ``i``: seed
-  :func:`sequence_seed`, ``seed + i``) and
-  :func:`join_streams` (what ``Backend.generate`` does by default);
-- prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
-  :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
-  :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
-  :func:`forced_call_schema`;
-- reading replies: :func:`read_tool_calls`, :class:`ToolCallScan`, :func:`tool_call_from_data`,
-  :func:`parse_structured`;
-- downloads: :func:`progress_only_on_a_terminal`;
-- observing calls: :class:`FinishedCall` (the argument of ``abstractllm_call_finished``).
-"""
+"""The two classes a backend plugin is: :class:`BackendInfo` (what it serves) and :class:`Backend` (a loaded model)."""
 
 from __future__ import annotations
 
@@ -37,64 +7,16 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from abstractllm._private.lazy_names import lazy_names
+from abstractllm.backend.options import Option
+from abstractllm.backend.request import GenerationRequest
+from abstractllm.backend.response import Completion, StreamDelta
+from abstractllm.backend.sequences import join_streams
 from abstractllm.errors import AbstractLLMError
-from abstractllm.options import Option
-from abstractllm.request import GenerationRequest
-from abstractllm.response import Completion, StreamDelta
 
 if TYPE_CHECKING:
-    # The building blocks, explicitly re-exported for type checkers (imported on first use at run time).
-    from abstractllm._private.download_progress import progress_only_on_a_terminal as progress_only_on_a_terminal
-    from abstractllm._private.model_cache import SharedModelCache as SharedModelCache
-    from abstractllm._private.observe import FinishedCall as FinishedCall
-    from abstractllm._private.plain_prompt import plain_prompt_text as plain_prompt_text
-    from abstractllm._private.stops import StopSequenceFilter as StopSequenceFilter
-    from abstractllm._private.stops import truncate_at_stop as truncate_at_stop
-    from abstractllm._private.structured import parse_structured as parse_structured
-    from abstractllm._private.tool_format import FALLBACK_MARKUP as FALLBACK_MARKUP
-    from abstractllm._private.tool_format import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
-    from abstractllm._private.tool_format import TOOL_CALL_OPEN as TOOL_CALL_OPEN
-    from abstractllm._private.tool_format import ToolCallScan as ToolCallScan
-    from abstractllm._private.tool_format import ToolMarkup as ToolMarkup
-    from abstractllm._private.tool_format import forced_call_schema as forced_call_schema
-    from abstractllm._private.tool_format import messages_with_tool_prompt as messages_with_tool_prompt
-    from abstractllm._private.tool_format import read_tool_calls as read_tool_calls
-    from abstractllm._private.tool_format import template_renders_tools as template_renders_tools
-    from abstractllm._private.tool_format import tool_call_from_data as tool_call_from_data
     from abstractllm.config import ConfigManager
 
-_BUILDING_BLOCKS = {
-    "SharedModelCache": "model_cache",
-    "ReplyAssembler": "reply",
-    "Unmet": "reply",
-    "join_streams": "sequences",
-    "sequence_request": "sequences",
-    "sequence_seed": "sequences",
-    "StopSequenceFilter": "stops",
-    "truncate_at_stop": "stops",
-    "plain_prompt_text": "plain_prompt",
-    "messages_with_tool_prompt": "tool_format",
-    "template_renders_tools": "tool_format",
-    "ToolMarkup": "tool_format",
-    "FALLBACK_MARKUP": "tool_format",
-    "TOOL_CALL_OPEN": "tool_format",
-    "TOOL_CALL_CLOSE": "tool_format",
-    "forced_call_schema": "tool_format",
-    "read_tool_calls": "tool_format",
-    "ToolCallScan": "tool_format",
-    "tool_call_from_data": "tool_format",
-    "parse_structured": "structured",
-    "progress_only_on_a_terminal": "download_progress",
-    "FinishedCall": "observe",
-}
-
-__all__ = ["Backend", "BackendInfo", *sorted(_BUILDING_BLOCKS)]
-
-
-__getattr__, __dir__ = lazy_names(
-    globals(), {name: f"abstractllm._private.{module}" for name, module in _BUILDING_BLOCKS.items()}
-)
+__all__ = ["Backend", "BackendInfo"]
 
 
 @dataclass(frozen=True)
@@ -150,8 +72,6 @@ class Backend(ABC):
 
     def generate(self, request: GenerationRequest) -> Completion:
         """The reply to ``request`` with every sequence: by default its streams joined (see the contract)."""
-        from abstractllm._private.sequences import join_streams
-
         completion = join_streams(self.stream, request)
         completion.model = self.model_name
         return completion
@@ -160,12 +80,12 @@ class Backend(ABC):
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]: ...
 
     async def generate_async(self, request: GenerationRequest) -> Completion:
-        import asyncio
+        import asyncio  # on use: create_llm in API mode does not import asyncio
 
         return await asyncio.to_thread(self.generate, request)
 
     def stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
-        from abstractllm._private.threads import iterate_in_thread
+        from abstractllm.backend.threads import iterate_in_thread  # on use: it imports asyncio
 
         return iterate_in_thread(lambda: self.stream(request))
 
