@@ -24,6 +24,7 @@ PUBLIC_MODULES = {
     "abstractllm.backend",
     "abstractllm.backend.base",
     "abstractllm.backend.calls",
+    "abstractllm.backend.capabilities",
     "abstractllm.backend.enums",
     "abstractllm.backend.messages",
     "abstractllm.backend.options",

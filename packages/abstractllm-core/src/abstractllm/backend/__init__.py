@@ -27,6 +27,7 @@ from abstractllm.backend.calls import CallKind as CallKind
 from abstractllm.backend.calls import CallOutcome as CallOutcome
 from abstractllm.backend.calls import FinishedCall as FinishedCall
 from abstractllm.backend.calls import ToolCallContext as ToolCallContext
+from abstractllm.backend.capabilities import Capabilities as Capabilities
 from abstractllm.backend.enums import MessageRole as MessageRole
 from abstractllm.backend.enums import ModelCapability as ModelCapability
 from abstractllm.backend.enums import ModelParameter as ModelParameter
@@ -55,6 +56,7 @@ __all__ = [
     "BackendInfo",
     "CallKind",
     "CallOutcome",
+    "Capabilities",
     "ChatMessage",
     "Check",
     "Choice",

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from abstractllm.backend.capabilities import Capabilities
 from abstractllm.backend.options import Option
 from abstractllm.backend.request import GenerationRequest
 from abstractllm.backend.response import Completion, StreamDelta
@@ -90,13 +91,13 @@ class Backend(ABC):
         return iterate_in_thread(lambda: self.stream(request))
 
     @abstractmethod
-    def capabilities(self) -> dict[str, Any]:
-        """``ModelCapability`` values (strings) to what this loaded model really supports."""
+    def capabilities(self) -> Capabilities | Mapping[str, Any]:
+        """What this loaded model really supports, as a :class:`Capabilities` (a mapping of
+        ``ModelCapability`` values, the older form, is read into one by core)."""
 
     def context_window(self) -> int | None:
         """Tokens the model can attend to, or None when unknown."""
-        value = self.capabilities().get("max_tokens")
-        return value if isinstance(value, int) else None
+        return Capabilities.from_mapping(self.capabilities()).context_window
 
     def encode(self, request: GenerationRequest) -> Sized | None:
         """``request``'s prompt in this backend's own form (rendered and tokenized), whose

@@ -68,7 +68,11 @@ class ModelParameter(str, Enum):
 
 
 class ModelCapability(str, Enum):
-    """Keys of ``get_capabilities()``; ``MAX_TOKENS`` holds the context window."""
+    """Keys of ``get_capabilities()``; ``MAX_TOKENS`` holds the context window.
+
+    The typed record behind them is :class:`abstractllm.backend.Capabilities`, the same fields in
+    every mode; ``FUNCTION_CALLING`` reads ``TOOL_USE`` and ``JSON_MODE`` reads ``STRUCTURED_OUTPUT``.
+    """
 
     STREAMING = "streaming"
     MAX_TOKENS = "max_tokens"
@@ -90,6 +94,7 @@ class ModelCapability(str, Enum):
     # Added by this project: what local and remote HuggingFace backends really differ in.
     STOP_SEQUENCES = "supports_stop_sequences"
     CHAT_TEMPLATE = "chat_template"
+    CHAT_FORMAT = "chat_format"  # GGUF: the llama.cpp chat format in use
     QUANTIZATION = "quantization"
     SEED = "supports_seed"
     MULTIPLE_SEQUENCES = "supports_multiple_sequences"
