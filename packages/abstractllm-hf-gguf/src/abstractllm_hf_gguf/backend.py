@@ -218,7 +218,7 @@ class GGUFBackend(Backend):
         refuse_speculation(params.extra.get("speculative"))
         grammar = None
         if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
-            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
+            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):

@@ -14,8 +14,8 @@ A caller's own GBNF (the ``grammar`` option) stays llama.cpp's: compiled once pe
 by building llama.cpp's grammar sampler, so one llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
-A forced tool call is core's :func:`abstractllm.backend.forced_call_schema`,
-wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
+A forced tool call is core's :func:`abstractllm.blocks.forced_call_schema`,
+wrapped in ``<tool_call>...</tool_call>``.
 """
 
 from __future__ import annotations
@@ -55,18 +55,19 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
     )
 
 
-def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str, *, tagged: bool) -> JsonConstraint:
+def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str) -> JsonConstraint:
     """The constraint for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
 
     The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
-    tool's schema, wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
+    tool's schema, wrapped in ``<tool_call>...</tool_call>``.
     """
     schema = forced_call_schema(tools, choice)
-    prefix, suffix = (TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if tagged else ("", "")
     return _cached(
         model,
-        f"tool:{int(tagged)}:" + _canonical(schema),
-        lambda: JsonConstraint.compile(_vocabulary(model), schema, mode=MODE, parameter="tools", prefix=prefix, suffix=suffix),
+        "tool:" + _canonical(schema),
+        lambda: JsonConstraint.compile(
+            _vocabulary(model), schema, mode=MODE, parameter="tools", prefix=TOOL_CALL_OPEN, suffix=TOOL_CALL_CLOSE
+        ),
     )
 
 

@@ -36,13 +36,9 @@ __all__ = ["GrammarCache", "GrammarLogitsProcessor", "constraint_key"]
 MODE = "pipeline"
 
 
-def _forced(request: GenerationRequest) -> bool:
-    return bool(request.tools) and request.tool_choice not in ("auto", "none")
-
-
 def constraint_key(request: GenerationRequest) -> str | None:
     """A stable text naming the constraint ``request`` needs, or None when decoding is free."""
-    if _forced(request):
+    if request.forces_tool_call:
         return json.dumps({"tool_call": forced_call_schema(request.tools, request.tool_choice)}, sort_keys=True)
     if request.response_format is not None:
         return json.dumps({"json": request.response_format.json_schema()}, sort_keys=True)
@@ -108,7 +104,7 @@ class GrammarCache:
         return self._vocabulary
 
     def _compile(self, request: GenerationRequest) -> JsonConstraint:
-        if _forced(request):
+        if request.forces_tool_call:
             schema = forced_call_schema(request.tools, request.tool_choice)
             vocabulary = self._llguidance_vocabulary("tools")
             return JsonConstraint.compile(
