@@ -26,7 +26,7 @@ from abstractllm.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from abstractllm.providers.huggingface import DEVICE_MAP_STRATEGIES
+from abstractllm_hf_pipeline.devices import DEVICE_MAP_STRATEGIES
 from abstractllm_hf_pipeline.options import LoadSpec
 
 if TYPE_CHECKING:

@@ -13,16 +13,11 @@ from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm._private.model_cache import clear_all_model_caches
 from abstractllm.providers.huggingface_modes import DEFAULT_MODEL as DEFAULT_MODEL
 from abstractllm.providers.huggingface_modes import DEFAULT_PREFIX_CACHE_BYTES as DEFAULT_PREFIX_CACHE_BYTES
-from abstractllm.providers.huggingface_modes import DEVICE_MAP_STRATEGIES as DEVICE_MAP_STRATEGIES
-from abstractllm.providers.huggingface_modes import HF_MODES as HF_MODES
 from abstractllm.providers.huggingface_modes import HF_OPTIONS as HF_OPTIONS
 from abstractllm.providers.huggingface_modes import HF_TOKEN_ENV as HF_TOKEN_ENV
+from abstractllm.providers.huggingface_modes import MODE_DISTRIBUTIONS as MODE_DISTRIBUTIONS
 from abstractllm.providers.huggingface_modes import PROVIDER as PROVIDER
 from abstractllm.providers.huggingface_modes import ROUTING_OPTIONS as ROUTING_OPTIONS
-from abstractllm.providers.huggingface_modes import TORCH_DEVICES as TORCH_DEVICES
-from abstractllm.providers.huggingface_modes import canonical_mode as canonical_mode
-from abstractllm.providers.huggingface_modes import check_device_map as check_device_map
-from abstractllm.providers.huggingface_modes import device_place as device_place
 from abstractllm.providers.huggingface_modes import hf_options as hf_options
 from abstractllm.providers.huggingface_modes import resolve_mode as resolve_mode
 
@@ -32,17 +27,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PREFIX_CACHE_BYTES",
-    "DEVICE_MAP_STRATEGIES",
-    "HF_MODES",
+    "MODE_DISTRIBUTIONS",
     "HF_OPTIONS",
     "HF_TOKEN_ENV",
     "PROVIDER",
     "ROUTING_OPTIONS",
-    "TORCH_DEVICES",
     "HuggingFaceProvider",
-    "canonical_mode",
-    "check_device_map",
-    "device_place",
     "hf_options",
     "resolve_mode",
 ]
