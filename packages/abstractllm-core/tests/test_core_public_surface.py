@@ -87,3 +87,11 @@ def test_the_plugin_author_surface_resolves_every_name() -> None:
     for name in abstractllm.backend.__all__:
         assert getattr(abstractllm.backend, name) is not None, name
     assert set(abstractllm.backend.__all__) <= set(dir(abstractllm.backend))
+
+
+def test_the_building_blocks_former_names_still_resolve_from_the_contract() -> None:
+    import abstractllm.blocks
+
+    for name in abstractllm.blocks.__all__:
+        assert getattr(abstractllm.backend, name) is getattr(abstractllm.blocks, name), name
+    assert not hasattr(abstractllm.backend, "no_such_block")

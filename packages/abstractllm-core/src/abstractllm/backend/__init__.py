@@ -19,7 +19,7 @@ built on this contract (the reply assembler, tool prompts, the shared model cach
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abstractllm.backend.base import Backend as Backend
 from abstractllm.backend.base import BackendInfo as BackendInfo
@@ -50,6 +50,31 @@ from abstractllm.backend.sequences import sequence_seed as sequence_seed
 from abstractllm.backend.tools import ToolCall as ToolCall
 from abstractllm.backend.tools import ToolChoice as ToolChoice
 from abstractllm.backend.tools import ToolDefinition as ToolDefinition
+
+if TYPE_CHECKING:
+    # The building blocks' former home, typed for checkers (at run time ``__getattr__`` serves them).
+    from abstractllm.blocks import FALLBACK_MARKUP as FALLBACK_MARKUP
+    from abstractllm.blocks import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
+    from abstractllm.blocks import TOOL_CALL_OPEN as TOOL_CALL_OPEN
+    from abstractllm.blocks import ConstraintRun as ConstraintRun
+    from abstractllm.blocks import JsonConstraint as JsonConstraint
+    from abstractllm.blocks import ReplyAssembler as ReplyAssembler
+    from abstractllm.blocks import SharedModelCache as SharedModelCache
+    from abstractllm.blocks import StopSequenceFilter as StopSequenceFilter
+    from abstractllm.blocks import ToolCallScan as ToolCallScan
+    from abstractllm.blocks import ToolMarkup as ToolMarkup
+    from abstractllm.blocks import Unmet as Unmet
+    from abstractllm.blocks import forced_call_schema as forced_call_schema
+    from abstractllm.blocks import hub_cache_miss as hub_cache_miss
+    from abstractllm.blocks import install_line as install_line
+    from abstractllm.blocks import messages_with_tool_prompt as messages_with_tool_prompt
+    from abstractllm.blocks import parse_structured as parse_structured
+    from abstractllm.blocks import plain_prompt_text as plain_prompt_text
+    from abstractllm.blocks import progress_only_on_a_terminal as progress_only_on_a_terminal
+    from abstractllm.blocks import read_tool_calls as read_tool_calls
+    from abstractllm.blocks import template_renders_tools as template_renders_tools
+    from abstractllm.blocks import tool_call_from_data as tool_call_from_data
+    from abstractllm.blocks import truncate_at_stop as truncate_at_stop
 
 __all__ = [
     "Backend",
