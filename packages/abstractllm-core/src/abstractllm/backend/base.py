@@ -27,7 +27,8 @@ class BackendInfo:
     ``load_options`` are the options ``create_llm`` accepts for this mode beyond core's
     common ones; ``generation_options`` the extra per-call options (validated values
     reach the backend in ``GenerationParams.extra``). ``aliases`` are other accepted
-    ``model_type`` spellings. ``install`` is the pip line that installs this backend.
+    ``model_type`` spellings (matched ignoring case; core knows none of them). ``install``
+    is the pip line that installs this backend.
 
     ``load(info, config)`` loads a model for the validated ``config`` and returns its
     :class:`Backend` (heavy imports belong inside it, not at the plugin's module level).
@@ -53,8 +54,8 @@ class Backend(ABC):
     Contract:
     - ``stream`` is the one generation method a backend must write: it yields text deltas
       for one sequence (``num_return_sequences`` is 1 there); the last delta carries
-      ``finish_reason`` and ``usage``. Feeding the model's text to a :class:`ReplyAssembler`
-      and ending with the delta its ``finish`` returns meets every rule below.
+      ``finish_reason`` and ``usage``. Feeding the model's text to an
+      :class:`abstractllm.blocks.ReplyAssembler` and ending with the delta its ``finish`` returns meets every rule below.
     - ``generate`` returns one ``Choice`` per ``params.num_return_sequences`` with exact usage.
       By default core joins ``stream``, one stream per sequence with seed ``seed + i``
       (greedy: one stream, returned ``n`` times). A backend overrides it where it does better
