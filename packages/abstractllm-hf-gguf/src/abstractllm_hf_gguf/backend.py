@@ -6,9 +6,8 @@ import asyncio
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
-from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo, sequence_seed
+from abstractllm.backend import Backend, BackendInfo, Capabilities, sequence_seed
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -167,8 +166,8 @@ class GGUFBackend(Backend):
 
     # -- facts --------------------------------------------------------------------------
 
-    def capabilities(self) -> dict[str, Any]:
-        return dict(self._capabilities)
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     def cache_info(self) -> dict[str, int]:
         """The shared model's prefix-cache counters (see ``PrefixCache.info``)."""
@@ -219,7 +218,7 @@ class GGUFBackend(Backend):
         refuse_speculation(params.extra.get("speculative"))
         grammar = None
         if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
-            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice, tagged=True)
+            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):
@@ -245,7 +244,7 @@ class GGUFBackend(Backend):
         first = self._seed(request)
         return [sequence_seed(first, index) for index in range(request.params.num_return_sequences)]
 
-    def _probe_capabilities(self) -> dict[str, Any]:
+    def _probe_capabilities(self) -> Capabilities:
         """What this file and chat format really support, found by rendering probes."""
         system_prompt = False
         if self._chat_format is None:
@@ -256,23 +255,15 @@ class GGUFBackend(Backend):
                 system_prompt = _PROBE in self._chat_format.render([{"role": "system", "content": _PROBE}, user], None).text
             except Exception:  # a template that refuses system turns raises
                 system_prompt = False
-        return {
-            "streaming": True,
-            "max_tokens": self._model.n_ctx,
-            "supports_system_prompt": system_prompt,
-            "supports_async": True,
-            "supports_multi_turn": True,
-            "supports_stop_sequences": True,
-            "supports_seed": True,
-            "supports_multiple_sequences": True,
-            "supports_json_mode": True,
-            "supports_structured_output": True,
-            "supports_tool_use": True,  # through the template, or the documented prompted fallback
-            "supports_function_calling": True,
-            "tool_rendering": self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
-            "supports_parallel_inference": False,
-            "supports_vision": False,
-            "chat_template": True if self._chat_format is not None else "fallback",
-            "chat_format": self._chat_format.name if self._chat_format is not None else None,
-            "quantization": self._model.quantization(),
-        }
+        return Capabilities(
+            context_window=self._model.n_ctx,
+            system_prompt=system_prompt,
+            seed=True,
+            multiple_sequences=True,
+            structured_output=True,
+            tool_use=True,  # through the template, or the documented prompted fallback
+            tool_rendering=self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
+            chat_template=True if self._chat_format is not None else "fallback",
+            chat_format=self._chat_format.name if self._chat_format is not None else None,
+            quantization=self._model.quantization(),
+        )

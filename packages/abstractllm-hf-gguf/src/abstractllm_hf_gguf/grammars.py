@@ -1,7 +1,7 @@
 """What constrains a reply in the GGUF mode: JSON schemas and forced tool calls (llguidance), raw GBNF (llama.cpp).
 
 Schemas and forced tool calls are compiled by core's
-:class:`abstractllm.backend.JsonConstraint`, the same compiler the pipeline
+:class:`abstractllm._private.token_constraint.JsonConstraint`, the same compiler the pipeline
 mode uses, so both modes enforce the same subset (a keyword neither can enforce raises
 ``UnsupportedFeatureError`` before generation; docs/structured-output.md). It runs inside
 llama.cpp's sampling as a logits processor (:func:`sampling_constraint`) that masks, before every
@@ -14,8 +14,8 @@ A caller's own GBNF (the ``grammar`` option) stays llama.cpp's: compiled once pe
 by building llama.cpp's grammar sampler, so one llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
-A forced tool call is core's :func:`abstractllm.backend.forced_call_schema`,
-wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
+A forced tool call is core's :func:`abstractllm.blocks.forced_call_schema`,
+wrapped in ``<tool_call>...</tool_call>``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, JsonConstraint, forced_call_schema
+from abstractllm.blocks import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, JsonConstraint, forced_call_schema
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
 from abstractllm.tools import ToolDefinition
@@ -55,18 +55,19 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
     )
 
 
-def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str, *, tagged: bool) -> JsonConstraint:
+def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str) -> JsonConstraint:
     """The constraint for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
 
     The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
-    tool's schema, wrapped in ``<tool_call>...</tool_call>`` when ``tagged``.
+    tool's schema, wrapped in ``<tool_call>...</tool_call>``.
     """
     schema = forced_call_schema(tools, choice)
-    prefix, suffix = (TOOL_CALL_OPEN, TOOL_CALL_CLOSE) if tagged else ("", "")
     return _cached(
         model,
-        f"tool:{int(tagged)}:" + _canonical(schema),
-        lambda: JsonConstraint.compile(_vocabulary(model), schema, mode=MODE, parameter="tools", prefix=prefix, suffix=suffix),
+        "tool:" + _canonical(schema),
+        lambda: JsonConstraint.compile(
+            _vocabulary(model), schema, mode=MODE, parameter="tools", prefix=TOOL_CALL_OPEN, suffix=TOOL_CALL_CLOSE
+        ),
     )
 
 

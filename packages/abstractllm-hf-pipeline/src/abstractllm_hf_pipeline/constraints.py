@@ -7,7 +7,7 @@
   the model's tool markup (see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
   call takes precedence over ``response_format``.
 
-The schema is compiled by :class:`abstractllm.backend.JsonConstraint`, the
+The schema is compiled by :class:`abstractllm._private.token_constraint.JsonConstraint`, the
 same compiler the GGUF mode uses, so both enforce the same subset (a keyword neither can
 enforce raises ``UnsupportedFeatureError`` before generation; docs/structured-output.md).
 Constraints are compiled once per constraint and cached for the loaded model
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from abstractllm.backend import ConstraintRun, JsonConstraint, ToolMarkup, forced_call_schema
+from abstractllm.blocks import ConstraintRun, JsonConstraint, ToolMarkup, forced_call_schema
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 
@@ -36,13 +36,9 @@ __all__ = ["GrammarCache", "GrammarLogitsProcessor", "constraint_key"]
 MODE = "pipeline"
 
 
-def _forced(request: GenerationRequest) -> bool:
-    return bool(request.tools) and request.tool_choice not in ("auto", "none")
-
-
 def constraint_key(request: GenerationRequest) -> str | None:
     """A stable text naming the constraint ``request`` needs, or None when decoding is free."""
-    if _forced(request):
+    if request.forces_tool_call:
         return json.dumps({"tool_call": forced_call_schema(request.tools, request.tool_choice)}, sort_keys=True)
     if request.response_format is not None:
         return json.dumps({"json": request.response_format.json_schema()}, sort_keys=True)
@@ -108,7 +104,7 @@ class GrammarCache:
         return self._vocabulary
 
     def _compile(self, request: GenerationRequest) -> JsonConstraint:
-        if _forced(request):
+        if request.forces_tool_call:
             schema = forced_call_schema(request.tools, request.tool_choice)
             vocabulary = self._llguidance_vocabulary("tools")
             return JsonConstraint.compile(

@@ -21,7 +21,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import messages_with_tool_prompt, plain_prompt_text, template_renders_tools
+from abstractllm.blocks import messages_with_tool_prompt, plain_prompt_text, template_renders_tools
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_pipeline.tool_calls import tool_markup
 

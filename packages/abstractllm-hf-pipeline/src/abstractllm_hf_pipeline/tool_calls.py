@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import FALLBACK_MARKUP, ToolCallScan, ToolMarkup, read_tool_calls, tool_call_from_data
+from abstractllm.blocks import FALLBACK_MARKUP, ToolCallScan, ToolMarkup, read_tool_calls, tool_call_from_data
 from abstractllm.tools import ToolDefinition
 
 if TYPE_CHECKING:
