@@ -9,9 +9,12 @@ Subclass :class:`BackendConformance` in a test module and implement ``make_llm``
         def make_llm(self):
             return create_llm("my-provider", model="...")
 
-pytest then runs every contract check against that backend.
+pytest then runs every contract check against that backend (see
+:class:`~abstractllm.testing.conformance.BackendConformance` for the list). Implement
+``break_runtime`` too, returning a :class:`RuntimeFailure`, to check that your runtime's own
+exceptions reach callers as ``abstractllm.errors`` classes.
 """
 
-from abstractllm.testing.conformance import BackendConformance
+from abstractllm.testing.conformance import BackendConformance, RuntimeFailure
 
-__all__ = ["BackendConformance"]
+__all__ = ["BackendConformance", "RuntimeFailure"]
