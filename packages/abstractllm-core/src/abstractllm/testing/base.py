@@ -42,9 +42,9 @@ class ConformanceBase:
     #: it as a keyword argument. They must be class- or session-scoped.
     fixtures: tuple[str, ...] = ()
 
-    def make_llm(self, **fixtures: Any) -> AbstractLLMInterface:
+    def make_llm(self, *args: Any, **fixtures: Any) -> AbstractLLMInterface:
         """Create a fresh model of the backend under test; ``fixtures`` are the values of
-        the fixtures named in :attr:`fixtures`."""
+        the fixtures named in :attr:`fixtures`, passed by name (declare just those parameters)."""
         raise NotImplementedError("implement make_llm() to return create_llm(...) for your backend")
 
     def break_runtime(self, llm: AbstractLLMInterface, patch: pytest.MonkeyPatch) -> RuntimeFailure:

@@ -68,7 +68,7 @@ class CapabilityChecks(ConformanceBase):
     def test_prompt_over_the_context_window_is_rejected(self, llm: AbstractLLMInterface) -> None:
         window = llm.get_capabilities().get(C.MAX_TOKENS)
         if not isinstance(window, int):
-            pytest.skip("no context window is claimed (max_tokens is None)")
+            pytest.skip("max_tokens (the context window) is not claimed")
         with pytest.raises(ContextWindowExceededError) as caught:
             llm.generate("hello " * (window + 16), max_tokens=1)
         if llm.count_tokens("x") is not None:  # core checked it with the backend's count
@@ -120,7 +120,7 @@ class CapabilityChecks(ConformanceBase):
         (or, cut by ``max_tokens``, starts as one)."""
         capabilities = llm.get_capabilities()
         if not (capabilities.get(C.JSON_MODE) or capabilities.get(C.STRUCTURED_OUTPUT)):
-            pytest.skip("neither supports_json_mode nor supports_structured_output is claimed")
+            pytest.skip("supports_json_mode and supports_structured_output are not claimed")
         schema = {
             "type": "object",
             "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
@@ -144,7 +144,7 @@ class CapabilityChecks(ConformanceBase):
         """Calls from four threads at once, and four awaited together, each get the greedy reply."""
         capabilities = llm.get_capabilities()
         if not (capabilities.get(C.PARALLEL_INFERENCE) or capabilities.get(C.DYNAMIC_BATCHING)):
-            pytest.skip("neither supports_parallel_inference nor supports_dynamic_batching is claimed")
+            pytest.skip("supports_parallel_inference and supports_dynamic_batching are not claimed")
         expected = str(llm.generate(self.prompt, **self.greedy()))
         with ThreadPoolExecutor(4) as pool:
             threaded = list(pool.map(lambda _: str(llm.generate(self.prompt, **self.greedy())), range(4)))
