@@ -15,6 +15,13 @@ pytest then runs every contract check against that backend (see
 exceptions reach callers as ``abstractllm.errors`` classes.
 """
 
-from abstractllm.testing.conformance import BackendConformance, RuntimeFailure
+import pytest
+
+# pytest explains a failed check (the values compared) only in modules it rewrites: the kit's
+# checks are, once registered before their first import.
+_CHECKS = ("base", "generation_checks", "capability_checks", "tool_checks", "runtime_checks")
+pytest.register_assert_rewrite(*(f"abstractllm.testing.{name}" for name in _CHECKS))
+
+from abstractllm.testing.conformance import BackendConformance, RuntimeFailure  # noqa: E402
 
 __all__ = ["BackendConformance", "RuntimeFailure"]
