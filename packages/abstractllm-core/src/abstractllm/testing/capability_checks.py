@@ -110,10 +110,12 @@ class CapabilityChecks(ConformanceBase):
         assert streamed == str(cut)
 
     def test_claimed_seed_reproduces_sampling(self, llm: AbstractLLMInterface) -> None:
+        """The same seed gives the same sampled reply, streamed or not."""
         self.require(llm, C.SEED)
-        first = llm.generate(self.prompt, temperature=1.0, seed=7, max_tokens=self.max_tokens)
-        second = llm.generate(self.prompt, temperature=1.0, seed=7, max_tokens=self.max_tokens)
-        assert str(first) == str(second)
+        sampled = {"temperature": 1.0, "seed": 7, "max_tokens": self.max_tokens}
+        first = llm.generate(self.prompt, **sampled)
+        assert str(llm.generate(self.prompt, **sampled)) == str(first)
+        assert "".join(llm.generate(self.prompt, stream=True, **sampled)) == str(first), "the seeded stream differs"
 
     def test_claimed_json_mode_works(self, llm: AbstractLLMInterface) -> None:
         """A schema's reply is valid JSON for it, streamed or not; a JSON-object reply is one
