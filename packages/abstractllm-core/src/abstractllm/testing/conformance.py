@@ -24,13 +24,16 @@ class BackendConformance(GenerationChecks, CapabilityChecks, ToolChecks, Runtime
     - **replies and streams**: a reply is a ``str`` with finish reason, usage and timing; the
       stream joins to it (finish reason and usage too), for every sequence, sync and async;
     - **exact usage**: prompt tokens equal ``count_tokens`` of the same input (skipped when the
-      backend cannot count); a reply cut at ``max_tokens=k`` has exactly ``k`` completion tokens;
+      backend cannot count); a reply cut at ``max_tokens=k`` has exactly ``k`` completion tokens
+      (checked against the tokens generated, since re-tokenizing generated text need not give
+      them back);
     - **claimed capabilities**: each claimed one is exercised (system prompt, several turns, stop
       sequences, seed, several sequences, JSON and schemas, tools, parallel calls, the context
       window); a claim the kit has no check for fails;
     - **tools**: forced calls match the tool's schema, ``auto`` gives text or calls, the stream
       equals the reply, and a whole loop through a ``Session`` renders the tool's result back;
-    - **the event loop**: a ticker task runs during async calls and is never held up
+    - **the event loop**: async calls and streams await their work (a call still running one loop
+      turn after it starts), and a ticker task is never held up
       :data:`~abstractllm.testing.runtime_checks.LOOP_BOUND` seconds;
     - **errors**: the runtime's own exception (``break_runtime``) reaches the caller as an
       ``abstractllm.errors`` class with the original as ``__cause__``; the model works afterwards;
