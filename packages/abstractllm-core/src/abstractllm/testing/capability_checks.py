@@ -112,7 +112,7 @@ class CapabilityChecks(ConformanceBase):
     def test_claimed_seed_reproduces_sampling(self, llm: AbstractLLMInterface) -> None:
         """The same seed gives the same sampled reply, streamed or not."""
         self.require(llm, C.SEED)
-        sampled = {"temperature": 1.0, "seed": 7, "max_tokens": self.max_tokens}
+        sampled: dict[str, Any] = {"temperature": 1.0, "seed": 7, "max_tokens": self.max_tokens}
         first = llm.generate(self.prompt, **sampled)
         assert str(llm.generate(self.prompt, **sampled)) == str(first)
         assert "".join(llm.generate(self.prompt, stream=True, **sampled)) == str(first), "the seeded stream differs"
