@@ -98,8 +98,8 @@ class ToolChecks(ConformanceBase):
             temperature=0,
             max_tokens=self.tool_max_tokens,
         )
+        assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"], "one call, its answer, the reply"
         _user, asked, answered, replied = session.messages
-        assert [m.role for m in session.messages] == ["user", "assistant", "tool", "assistant"]
         assert asked.tool_calls and _valid(asked.tool_calls[0]), asked.tool_calls
         assert calls == [call.arguments["city"] for call in asked.tool_calls]
         assert answered.tool_call_id == asked.tool_calls[0].id and answered.content == result
