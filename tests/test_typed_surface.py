@@ -95,3 +95,10 @@ def test_an_application_using_create_llm_session_and_responses_passes_mypy_stric
     )
     output = _mypy_strict(tmp_path, app)
     assert "Success: no issues found" in output, output
+
+
+def test_the_example_plugin_and_its_conformance_check_pass_mypy_strict(tmp_path: Path) -> None:
+    """The worked example of docs/plugins.md is what a plugin author can type-check as it is."""
+    plugin = NGRAM_SRC.parent
+    output = _mypy_strict(tmp_path, NGRAM_SRC / "abstractllm_ngram", plugin / "conformance_check.py")
+    assert "Success: no issues found in 2 source files" in output, output

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from abstractllm.blocks import template_renders_tools as template_renders_tools
     from abstractllm.blocks import tool_call_from_data as tool_call_from_data
     from abstractllm.blocks import truncate_at_stop as truncate_at_stop
+    from abstractllm.hookspecs import hookimpl as hookimpl
 
 __all__ = [
     "Backend",
@@ -110,13 +111,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The building blocks that were served here before :mod:`abstractllm.blocks` existed
+    """``hookimpl`` (the marker of :mod:`abstractllm.hookspecs`, so that a plugin needs one import),
+    and the building blocks that were served here before :mod:`abstractllm.blocks` existed
     (``from abstractllm.backend import ReplyAssembler`` keeps working; new code imports them from
     :mod:`abstractllm.blocks`, where they are typed). Imported on first use, by name, so the
-    contract itself never imports core's internals."""
-    blocks = None if name.startswith("__") else importlib.import_module("abstractllm.blocks")
-    if blocks is None or name not in blocks.__all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(blocks, name)
+    contract itself never imports pluggy or core's internals."""
+    if name == "hookimpl":
+        value = importlib.import_module("abstractllm.hookspecs").hookimpl
+    else:
+        blocks = None if name.startswith("__") else importlib.import_module("abstractllm.blocks")
+        if blocks is None or name not in blocks.__all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(blocks, name)
     globals()[name] = value
     return value
