@@ -34,16 +34,37 @@ __all__ = ["ConstraintRun", "JsonConstraint", "json_grammar"]
 _COMPACT = {"whitespace_pattern": " ?"}
 
 
-def json_grammar(schema: dict[str, Any], *, prefix: str = "", suffix: str = "", free_values: bool = True) -> str:
+def json_grammar(
+    schema: dict[str, Any],
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    free_values: bool = True,
+    tokenizer: LLTokenizer | None = None,
+) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
-    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`)."""
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`).
+
+    With ``tokenizer``, a ``prefix`` or ``suffix`` that it reads as one special token (Qwen's
+    ``<tool_call>``) is that token: llguidance keeps special tokens apart from text, so the model's
+    own ``<tool_call>`` token would never match the text ``"<tool_call>"``.
+    """
     from llguidance import LLMatcher
 
     prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
     if not prefix and not suffix:
         return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
-    parts = [json.dumps(text) for text in (prefix,) if text] + ["body"] + [json.dumps(text) for text in (suffix,) if text]
+    parts = [_literal(prefix, tokenizer)] if prefix else []
+    parts += ["body"] + ([_literal(suffix, tokenizer)] if suffix else [])
     return LLMatcher.grammar_from_lark(f"start: {' '.join(parts)}\nbody: %json {json.dumps(prepared)}\n")
+
+
+def _literal(text: str, tokenizer: LLTokenizer | None) -> str:
+    """``text`` in a lark grammar: the special token it is for ``tokenizer``, else the quoted text."""
+    tokens = tokenizer.tokenize_str(text) if tokenizer is not None else []
+    if len(tokens) == 1 and tokenizer is not None and tokenizer.is_special_token(tokens[0]):
+        return f"<[{tokens[0]}]>"
+    return json.dumps(text)
 
 
 class JsonConstraint:
@@ -75,7 +96,7 @@ class JsonConstraint:
         error = ""
         for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
             try:
-                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values)
+                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values, tokenizer=tokenizer)
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc
             matcher = LLMatcher(tokenizer, grammar, log_level=0)
