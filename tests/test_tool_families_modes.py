@@ -178,7 +178,7 @@ def test_a_forced_call_is_generated_in_the_familys_markup(loaded: Loaded, choice
 def test_a_forced_calls_markers_are_the_special_tokens(loaded: Loaded) -> None:
     """The forced-call grammar (as the mode compiles it) takes the family's markers as the special tokens the
     model writes, and refuses them spelled out in other tokens."""
-    from abstractllm._private.messages import Message
+    from abstractllm.backend.messages import Message
 
     tools = tuple(normalize_tools([CITY_TOOL]))
     request = GenerationRequest(

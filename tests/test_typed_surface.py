@@ -1,7 +1,8 @@
 """What an application or plugin author imports type-checks under ``mypy --strict``, and nothing of it is ``Any``.
 
-``abstractllm`` and ``abstractllm.backend`` import their names on first use (PEP 562); these tests
-keep the static re-exports that type checkers read in step with the names served at run time.
+``abstractllm`` imports its names on first use (PEP 562); the contract (``abstractllm.backend``) and the
+building blocks (``abstractllm.blocks``) re-export theirs statically. These tests keep the static
+re-exports that type checkers read in step with the names served at run time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 import abstractllm
 import abstractllm.backend
+import abstractllm.blocks
 
 REPO = Path(__file__).resolve().parent.parent
 CORE_SRC = REPO / "packages" / "abstractllm-core" / "src"
@@ -51,21 +53,25 @@ def _mypy_strict(tmp_path: Path, *targets: Path) -> str:
     return result.stdout + result.stderr
 
 
-def test_every_public_and_building_block_name_has_a_static_type(tmp_path: Path) -> None:
+def test_every_public_contract_and_building_block_name_has_a_static_type(tmp_path: Path) -> None:
     top = sorted(abstractllm.__all__)
-    blocks = sorted(name for name in abstractllm.backend.__all__)
+    contract = sorted(abstractllm.backend.__all__)
+    blocks = sorted(set(abstractllm.blocks.__all__) - set(contract))
     lines = [
         "from __future__ import annotations",
         f"from abstractllm import {', '.join(top)}",
-        f"from abstractllm.backend import {', '.join(blocks)}",
-        *(f"reveal_type({name})" for name in [*top, *blocks]),
+        f"from abstractllm.backend import {', '.join(contract)}",
+        f"from abstractllm.blocks import {', '.join(blocks)}",
+        "import abstractllm.backend as former",  # the building blocks' former home keeps them typed
+        *(f"reveal_type({name})" for name in [*top, *contract, *blocks]),
+        *(f"reveal_type(former.{name})" for name in blocks),
     ]
     snippet = tmp_path / "surface.py"
     snippet.write_text("\n".join(lines) + "\n")
     output = _mypy_strict(tmp_path, snippet)
     assert not re.search(r": error: ", output), output
     revealed = re.findall(r'surface\.py:(\d+): note: Revealed type is "(.*)"', output)
-    assert len(revealed) == len(top) + len(blocks), output
+    assert len(revealed) == len(top) + len(contract) + 2 * len(blocks), output
     untyped = [lines[int(line) - 1] for line, kind in revealed if kind == "Any"]
     assert not untyped, f"typed Any for a type checker: {untyped}"
 
@@ -89,3 +95,10 @@ def test_an_application_using_create_llm_session_and_responses_passes_mypy_stric
     )
     output = _mypy_strict(tmp_path, app)
     assert "Success: no issues found" in output, output
+
+
+def test_the_example_plugin_and_its_conformance_check_pass_mypy_strict(tmp_path: Path) -> None:
+    """The worked example of docs/plugins.md is what a plugin author can type-check as it is."""
+    plugin = NGRAM_SRC.parent
+    output = _mypy_strict(tmp_path, NGRAM_SRC / "abstractllm_ngram", plugin / "conformance_check.py")
+    assert "Success: no issues found in 2 source files" in output, output

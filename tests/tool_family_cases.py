@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from abstractllm._private.messages import Message
 from abstractllm._private.tool_families.deepseek import CALL_BEGIN, CALL_END, CALLS_BEGIN, CALLS_END, SEP
+from abstractllm.backend.messages import Message
 from abstractllm.tools import ToolCall, ToolDefinition
 
 TEMPLATES = Path(__file__).resolve().parent / "data" / "tool_templates"

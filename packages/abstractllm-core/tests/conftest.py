@@ -13,18 +13,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGINS = REPO / "tests" / "plugins"
+sys.path.insert(0, str(PLUGINS / "abstractllm-ngram" / "src"))  # the example plugin, importable while tests are collected
 
 
 @pytest.fixture(scope="session")
 def ngram_plugin() -> Iterator[None]:
-    sys.path.insert(0, str(PLUGINS / "abstractllm-ngram" / "src"))
-    import abstractllm_ngram.plugin
+    import abstractllm_ngram
     from abstractllm._private.plugins import get_plugins
 
     plugins = get_plugins()
     registered = False
     if ("ngram", "bigram") not in plugins.backends:
-        registered = plugins.register(abstractllm_ngram.plugin, "ngram-test", "abstractllm-ngram", "0.1.0")
+        registered = plugins.register(abstractllm_ngram, "ngram-test", "abstractllm-ngram", "0.1.0")
     yield
     if registered:
         plugins.unregister("ngram-test")

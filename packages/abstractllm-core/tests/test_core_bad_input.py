@@ -136,3 +136,27 @@ def test_the_largest_seed_works_and_reproduces(ngram: Any) -> None:
 @pytest.mark.parametrize(("name", "value"), [("max_tokens", 2**31), ("top_k", 2**63), ("max_tokens", 10**30)])
 def test_counts_beyond_a_c_int_are_refused(ngram: Any, name: str, value: int) -> None:
     refused(ngram, name, "2147483647", "the capital of", **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("temperature", -0.5),
+        ("top_p", 0),
+        ("top_p", 1.5),
+        ("top_k", -1),
+        ("max_tokens", 0),
+        ("repetition_penalty", 0),
+        ("num_return_sequences", 0),
+        ("seed", "x"),
+        ("stop", 3),
+    ],
+)
+def test_bad_parameter_values_are_refused_before_any_backend_code(ngram: Any, name: str, value: Any) -> None:
+    """Core validates every call for every backend (these checks left the conformance kit, where
+    they never reached a backend's code)."""
+    refused(ngram, name, name, "the capital of", **{name: value})
+
+
+def test_an_unknown_parameter_gets_a_did_you_mean(ngram: Any) -> None:
+    refused(ngram, "temprature", "Did you mean 'temperature'", "the capital of", temprature=0.5)

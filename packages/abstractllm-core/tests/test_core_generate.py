@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +19,27 @@ from abstractllm.errors import (
     UnsupportedProviderError,
 )
 from abstractllm.response import GenerateResponse, StreamChunk
-from abstractllm.testing import BackendConformance
 
 
-class TestNgramConformance(BackendConformance):
+def _example_conformance_check() -> Any:
+    """tests/plugins/abstractllm-ngram/conformance_check.py, the example plugin's own kit class."""
+    path = Path(__file__).resolve().parents[3] / "tests" / "plugins" / "abstractllm-ngram" / "conformance_check.py"
+    spec = importlib.util.spec_from_file_location("ngram_conformance_check", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestNgramConformance(_example_conformance_check().TestNgramThroughEntryPoint):
+    """The example plugin's conformance check, with the plugin registered in-process."""
+
     prompt = "the capital of france is"
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod
     def _plugin(cls, ngram_plugin: None) -> None:
         return None
-
-    def make_llm(self) -> Any:
-        return create_llm("ngram")
 
 
 def test_response_is_a_str_with_metadata(ngram: Any) -> None:
@@ -163,10 +173,30 @@ def test_unknown_provider_lists_installed_ones(ngram_plugin: None) -> None:
     assert "ngram" in caught.value.available and "huggingface" in caught.value.available
 
 
-def test_unknown_option_of_a_mode_is_rejected_before_loading(ngram_plugin: None) -> None:
-    with pytest.raises(InvalidArgumentError, match="Did you mean 'corpus_name'") as caught:
-        create_llm("ngram", corpus_nam="x")
-    assert caught.value.parameter == "corpus_nam"
+def test_unknown_option_of_a_mode_is_rejected_before_loading() -> None:
+    from abstractllm._private.plugins import get_plugins
+    from abstractllm.backend import Backend, BackendInfo
+    from abstractllm.config import ConfigManager
+    from abstractllm.hookspecs import hookimpl
+    from abstractllm.options import Option, check_optional_str
+
+    def load(info: BackendInfo, config: ConfigManager) -> Backend:
+        raise AssertionError("loaded despite an unknown option")
+
+    class WithAnOption:
+        @hookimpl
+        def abstractllm_backends(self) -> list[BackendInfo]:
+            option = Option("corpus_name", None, check_optional_str, "Name shown as the model.")
+            return [BackendInfo("optioned", "m", "a mode with an option", "pip install x", {"corpus_name": option}, load=load)]
+
+    plugins = get_plugins()
+    plugins.register(WithAnOption(), "optioned-plugin")
+    try:
+        with pytest.raises(InvalidArgumentError, match="Did you mean 'corpus_name'") as caught:
+            create_llm("optioned", corpus_nam="x")
+        assert caught.value.parameter == "corpus_nam"
+    finally:
+        plugins.unregister("optioned-plugin")
 
 
 def test_a_mode_whose_distribution_is_missing_names_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -107,36 +106,3 @@ def test_one_device_syntax_for_every_mode() -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         check_nested(check, "tpu", "model_kwargs['device']")
     assert caught.value.parameter == "model_kwargs['device']" and "'cpu', 'cuda'" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("value", "parameter", "fix"),
-    [
-        ("autp", "device_map", "Did you mean 'auto'"),
-        ("disk", "device_map", "'cuda:0'"),
-        ({}, "device_map", "a dict"),
-        ({"model": {"layers": "cpu"}}, "device_map['model']", "a device map is flat"),
-        ({"lm_head": "gpu"}, "device_map['lm_head']", "'cuda:N'"),
-        (5, "device_map", "'auto'"),
-    ],
-)
-def test_device_map_has_one_rule_in_core(value: object, parameter: str, fix: str) -> None:
-    from abstractllm.errors import InvalidArgumentError
-    from abstractllm.providers.huggingface import check_device_map
-
-    with pytest.raises(InvalidArgumentError, match=re.escape(fix)) as caught:
-        check_device_map(value)
-    assert caught.value.parameter == parameter
-
-
-def test_device_map_values_are_normalised() -> None:
-    from abstractllm.providers.huggingface import check_device_map
-
-    assert check_device_map(" Auto ") == "auto"
-    assert check_device_map("CUDA:1") == "cuda:1"
-    assert check_device_map({"": "CPU", "lm_head": 0, "model.layers.9": "disk"}) == {
-        "": "cpu",
-        "lm_head": 0,
-        "model.layers.9": "disk",
-    }
-    assert check_device_map(None) is None

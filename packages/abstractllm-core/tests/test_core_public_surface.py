@@ -20,8 +20,21 @@ PUBLIC_MODULES = {
     "abstractllm.config",
     "abstractllm.cli",
     "abstractllm.__main__",  # python -m abstractllm: the command
-    # plugin authors
+    # plugin authors: the contract (a package importing only errors and the standard library)
     "abstractllm.backend",
+    "abstractllm.backend.base",
+    "abstractllm.backend.calls",
+    "abstractllm.backend.capabilities",
+    "abstractllm.backend.enums",
+    "abstractllm.backend.messages",
+    "abstractllm.backend.options",
+    "abstractllm.backend.request",
+    "abstractllm.backend.response",
+    "abstractllm.backend.sequences",
+    "abstractllm.backend.threads",
+    "abstractllm.backend.tools",
+    # core's building blocks on the contract, and the older paths of the contract's types
+    "abstractllm.blocks",
     "abstractllm.request",
     "abstractllm.response",
     "abstractllm.options",
@@ -29,9 +42,15 @@ PUBLIC_MODULES = {
     "abstractllm.hookspecs",
     "abstractllm.testing",
     "abstractllm.testing.conformance",
+    "abstractllm.testing.base",
+    "abstractllm.testing.generation_checks",
+    "abstractllm.testing.capability_checks",
+    "abstractllm.testing.tool_checks",
+    "abstractllm.testing.runtime_checks",
     "abstractllm.testing.constrained",
     "abstractllm.providers",
     "abstractllm.providers.huggingface",
+    "abstractllm.providers.huggingface_modes",
     # alias modules of the original library
     "abstractllm.exceptions",
     "abstractllm.interface",
@@ -73,3 +92,11 @@ def test_the_plugin_author_surface_resolves_every_name() -> None:
     for name in abstractllm.backend.__all__:
         assert getattr(abstractllm.backend, name) is not None, name
     assert set(abstractllm.backend.__all__) <= set(dir(abstractllm.backend))
+
+
+def test_the_building_blocks_former_names_still_resolve_from_the_contract() -> None:
+    import abstractllm.blocks
+
+    for name in abstractllm.blocks.__all__:
+        assert getattr(abstractllm.backend, name) is getattr(abstractllm.blocks, name), name
+    assert not hasattr(abstractllm.backend, "no_such_block")

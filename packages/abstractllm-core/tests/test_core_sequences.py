@@ -52,7 +52,6 @@ def test_greedy_sequences_are_one_stream_returned_n_times() -> None:
 
 
 def test_a_sequence_request_keeps_the_encoded_prompt() -> None:
-    original = request(seed=None, num_return_sequences=2)
-    object.__setattr__(original, "_encoded", [1, 2, 3])
+    original = request(seed=None, num_return_sequences=2).with_encoded([1, 2, 3])
     single = sequence_request(original, 1)
     assert single.encoded == [1, 2, 3] and single.params.seed is None and single.params.num_return_sequences == 1

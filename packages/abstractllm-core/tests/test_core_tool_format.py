@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from abstractllm._private.messages import Message
 from abstractllm._private.plain_prompt import plain_prompt_text
 from abstractllm._private.tool_format import (
     UNPARSED_NAME,
@@ -15,6 +14,7 @@ from abstractllm._private.tool_format import (
     template_renders_tools,
     tool_prompt,
 )
+from abstractllm.backend.messages import Message
 from abstractllm.enums import MessageRole
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolCall, ToolDefinition

@@ -393,7 +393,7 @@ class _Handler(WireHandler):
         max_tokens = int(parameters.get("max_new_tokens") or 20)
         tokens = reply_tokens(prompt, greedy=greedy, seed=parameters.get("seed"))
         reason = "eos_token"
-        if len(tokens) > max_tokens:
+        if len(tokens) >= max_tokens:  # the end-of-sequence token counts: a reply of max_tokens words has no room for it
             tokens, reason = tokens[:max_tokens], "length"
         stops = parameters.get("stop") or []
         text = ""

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from abstractllm import create_llm
 from abstractllm._private.llm import AbstractLLMInterface
-from abstractllm.testing import BackendConformance
+from abstractllm.errors import GenerationError
+from abstractllm.testing import BackendConformance, RuntimeFailure
 from tinymodel import ensure_tiny_models
 
 CACHE = Path(__file__).resolve().parents[3] / ".cache" / "tiny-models"
 
 
-class TestGGUFConformance(BackendConformance):
+class GGUFRuntime(BackendConformance):
+    def break_runtime(self, llm: AbstractLLMInterface, patch: pytest.MonkeyPatch) -> RuntimeFailure:
+        """llama.cpp's decode call fails, so llama-cpp-python raises its ``RuntimeError``."""
+        import llama_cpp.llama_cpp
+
+        patch.setattr(llama_cpp.llama_cpp, "llama_decode", lambda ctx, batch: -1)
+        return RuntimeFailure(raises=RuntimeError, expect=GenerationError)
+
+
+class TestGGUFConformance(GGUFRuntime):
     prompt = "What is the capital of France?"
     max_tokens = 8
 
@@ -20,7 +32,7 @@ class TestGGUFConformance(BackendConformance):
         return create_llm("huggingface", model_path=str(ensure_tiny_models(CACHE).gguf_f32))
 
 
-class TestGGUFQ8Conformance(BackendConformance):
+class TestGGUFQ8Conformance(GGUFRuntime):
     prompt = "Hello!"
     max_tokens = 8
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from abstractllm import Session, create_llm
-from abstractllm._private.messages import Message
+from abstractllm.backend.messages import Message
 
 QUESTIONS = ["What is the capital of France?", "Hello!", "What color is the sky?", "Describe Alice as JSON.", "Thanks!"]
 SYSTEMS = ["You are a pirate." + " Answer briefly." * 10, "You are a helpful assistant." + " Be kind." * 10]

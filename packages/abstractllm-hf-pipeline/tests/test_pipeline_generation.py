@@ -46,7 +46,7 @@ def test_system_prompt_and_plain_string_prompt(llm: AbstractLLMInterface) -> Non
 def test_model_without_template_uses_the_documented_fallback(plain_llm: AbstractLLMInterface, plain_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    from abstractllm._private.messages import normalize_messages
+    from abstractllm.backend.messages import normalize_messages
 
     assert plain_llm.get_capabilities()["chat_template"] == "fallback"
     assert str(plain_llm.generate("The capital of France is", temperature=0, max_tokens=8)) == " Paris."

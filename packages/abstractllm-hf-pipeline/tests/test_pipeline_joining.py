@@ -19,7 +19,7 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm._private.llm import AbstractLLMInterface
-from abstractllm._private.messages import Message
+from abstractllm.backend.messages import Message
 from abstractllm.request import GenerationParams, GenerationRequest, ResponseFormat
 from abstractllm_hf_pipeline import yielding
 from abstractllm_hf_pipeline.engine import Engine, Job

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from abstractllm._private.messages import Message
 from abstractllm._private.tool_format import tool_prompt
+from abstractllm.backend.messages import Message
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolDefinition
 from abstractllm_hf_pipeline.prompts import encode_prompt, tool_rendering

@@ -29,8 +29,8 @@ _EXPORTS = {
     "GenerateResponse": "abstractllm.response",
     "StreamChunk": "abstractllm.response",
     "Usage": "abstractllm.response",
-    "Message": "abstractllm._private.messages",
-    "ChatMessage": "abstractllm._private.messages",
+    "Message": "abstractllm.backend.messages",
+    "ChatMessage": "abstractllm.backend.messages",
     "ToolDefinition": "abstractllm.tools",
     "ToolCall": "abstractllm.tools",
     "hookimpl": "abstractllm.hookspecs",
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from abstractllm._private.factory import get_llm_providers as get_llm_providers
     from abstractllm._private.llm import AbstractLLMInterface as AbstractLLMInterface
     from abstractllm._private.logging_config import configure_logging as configure_logging
-    from abstractllm._private.messages import ChatMessage as ChatMessage
-    from abstractllm._private.messages import Message as Message
+    from abstractllm.backend.messages import ChatMessage as ChatMessage
+    from abstractllm.backend.messages import Message as Message
     from abstractllm.config import ConfigManager as ConfigManager
     from abstractllm.config import ConfigurationManager as ConfigurationManager
     from abstractllm.enums import MessageRole as MessageRole

@@ -234,9 +234,9 @@ def _cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"BROKEN {entry['plugin']} ({entry['distribution']}): {entry['error']}\n")
     if not report["backends"]:
         from abstractllm._private.install_hint import install_line
-        from abstractllm.providers.huggingface import HF_MODES
+        from abstractllm.providers.huggingface_modes import MODE_DISTRIBUTIONS
 
-        backends = sorted({distribution for distribution, _ in HF_MODES.values()})
+        backends = sorted(set(MODE_DISTRIBUTIONS.values()))
         out.write(f"no backends installed; try: {install_line(*backends)}\n")
     return 0
 

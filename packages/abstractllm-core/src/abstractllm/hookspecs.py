@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from abstractllm._private.observe import FinishedCall
-    from abstractllm._private.tool_hooks import ToolCallContext
-    from abstractllm.backend import Backend, BackendInfo
-    from abstractllm.request import GenerationRequest
-    from abstractllm.response import Completion, StreamDelta
+    from abstractllm.backend import (
+        Backend,
+        BackendInfo,
+        Completion,
+        FinishedCall,
+        GenerationRequest,
+        StreamDelta,
+        ToolCallContext,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -85,8 +89,10 @@ def abstractllm_call_finished(call: FinishedCall) -> None:
 def abstractllm_capabilities(backend: Backend) -> Mapping[str, Any] | None:
     """Report capabilities of a loaded model as ``ModelCapability`` values to values.
 
-    Every plugin's answer is merged over core's (``backend.capabilities()``); a plugin
-    that claims a capability must make it work.
+    Every plugin's answer is written over core's (``backend.capabilities()``, a
+    :class:`~abstractllm.backend.Capabilities`) key by key, synonyms included
+    (``supports_function_calling`` sets ``supports_tool_use``); a plugin that claims a
+    capability must make it work.
     """
 
 

@@ -15,10 +15,11 @@ a seed is an integer from 0 to :data:`MAX_SEED`; token counts and ``top_k`` fit 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from abstractllm.backend.options import Check as Check
+from abstractllm.backend.options import Option as Option
 from abstractllm.errors import InvalidArgumentError
 
 __all__ = [
@@ -45,27 +46,9 @@ __all__ = [
     "MAX_COUNT",
 ]
 
-Check = Callable[[Any], Any]
-
 
 class _Rejected(ValueError):
     """Raised by a check; the message says what is allowed."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """One parameter: its ``name``, ``default``, a ``check`` that returns the normalised
-    value or raises ``ValueError`` saying what is allowed, and a one-line ``doc``.
-    ``secret`` options are masked wherever configuration is shown. ``env`` names
-    environment variables read, in order, for the default.
-    """
-
-    name: str
-    default: Any
-    check: Check
-    doc: str
-    secret: bool = False
-    env: tuple[str, ...] = ()
 
 
 def check_bool(value: Any) -> bool:

@@ -11,73 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from abstractllm._private.structured import ResponseFormat, parse_structured
-from abstractllm.tools import ToolCall
+from abstractllm._private.structured import parse_structured
+from abstractllm.backend.request import ResponseFormat
+from abstractllm.backend.response import Choice as Choice
+from abstractllm.backend.response import Completion as Completion
+from abstractllm.backend.response import StreamDelta as StreamDelta
+from abstractllm.backend.response import Timing as Timing
+from abstractllm.backend.response import Usage as Usage
+from abstractllm.backend.tools import ToolCall
 
 if TYPE_CHECKING:
     from abstractllm._private.plugins import Plugins
 
 __all__ = ["Usage", "Choice", "Completion", "StreamDelta", "Timing", "GenerateResponse", "StreamChunk"]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Exact token counts as the backend measured them."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-        }
-
-
-@dataclass
-class Choice:
-    """One generated sequence. ``finish_reason`` is ``"stop"``, ``"length"`` or ``"tool_calls"``."""
-
-    text: str
-    finish_reason: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-
-
-@dataclass
-class Completion:
-    """A backend's answer to a non-streamed request: one choice per requested sequence."""
-
-    choices: list[Choice]
-    usage: Usage
-    model: str | None = None
-
-
-@dataclass
-class StreamDelta:
-    """One piece of a streamed answer. The backend's last delta sets ``finish_reason`` and
-    ``usage`` (its text may be empty); ``tool_calls`` are complete calls, on the last delta.
-    """
-
-    text: str = ""
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    tool_calls: list[ToolCall] | None = None
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock seconds: ``total`` for the call, ``first_token`` until the first text (streams)."""
-
-    total: float
-    first_token: float | None = None
 
 
 class GenerateResponse(str):

@@ -9,7 +9,8 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
-from abstractllm.backend import FALLBACK_MARKUP, Backend, BackendInfo, ReplyAssembler, sequence_request
+from abstractllm.backend import Backend, BackendInfo, Capabilities, sequence_request
+from abstractllm.blocks import FALLBACK_MARKUP, ReplyAssembler
 from abstractllm.errors import AbstractLLMError, ProviderAPIError, UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -64,24 +65,17 @@ class ApiBackend(Backend):
 
     # -- contract -------------------------------------------------------------------------
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self) -> Capabilities:
         protocol = self.protocol
-        return {
-            "streaming": True,
-            "max_tokens": self._context_window,
-            "supports_system_prompt": True,
-            "supports_async": True,
-            "supports_multi_turn": True,
-            "supports_stop_sequences": True,
-            "supports_seed": self._claims_seed,
-            "supports_multiple_sequences": True,
-            "supports_parallel_inference": True,
-            "supports_json_mode": protocol.supports_json,
-            "supports_structured_output": protocol.supports_json,
-            "supports_tool_use": protocol.supports_tools,
-            "supports_function_calling": protocol.supports_tools,
-            "chat_template": protocol.chat_template,
-        }
+        return Capabilities(
+            context_window=self._context_window,
+            seed=self._claims_seed,
+            multiple_sequences=True,
+            parallel_inference=True,
+            structured_output=protocol.supports_json,
+            tool_use=protocol.supports_tools,
+            chat_template=protocol.chat_template,
+        )
 
     def context_window(self) -> int | None:
         return self._context_window

@@ -11,7 +11,7 @@ what to do.
 
 from __future__ import annotations
 
-from abstractllm.backend import Unmet
+from abstractllm.blocks import Unmet
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 

@@ -9,7 +9,6 @@ from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.errors import AbstractLLMError
 from abstractllm.hookspecs import hookimpl
-from abstractllm.providers.huggingface import HF_MODES
 from abstractllm_hf_api.options import API_LOAD_OPTIONS, ENDPOINT_LOAD_OPTIONS
 
 __all__ = ["API_INFO", "ENDPOINT_INFO"]
@@ -55,7 +54,7 @@ API_INFO = BackendInfo(
     description="HuggingFace's hosted Inference API through its router (OpenAI-compatible chat route), over httpx.",
     install=INSTALL,
     load_options=API_LOAD_OPTIONS,
-    aliases=HF_MODES["api"][1],
+    aliases=("inference_api", "inference-api"),
     load=load_api,
     map_error=map_error,
 )
@@ -66,7 +65,7 @@ ENDPOINT_INFO = BackendInfo(
     description="A custom endpoint (HF Inference Endpoint, TGI, vLLM, llama.cpp server): OpenAI-compatible or TGI routes.",
     install=INSTALL,
     load_options=ENDPOINT_LOAD_OPTIONS,
-    aliases=HF_MODES["endpoint"][1],
+    aliases=("tgi", "vllm", "openai"),
     load=load_endpoint,
     map_error=map_error,
 )

@@ -6,9 +6,9 @@ import asyncio
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
-from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo, choose_family, sequence_seed
+from abstractllm.backend import Backend, BackendInfo, Capabilities, sequence_seed
+from abstractllm.blocks import choose_family
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -178,8 +178,8 @@ class GGUFBackend(Backend):
 
     # -- facts --------------------------------------------------------------------------
 
-    def capabilities(self) -> dict[str, Any]:
-        return dict(self._capabilities)
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     def cache_info(self) -> dict[str, int]:
         """The shared model's prefix-cache counters (see ``PrefixCache.info``)."""
@@ -258,7 +258,7 @@ class GGUFBackend(Backend):
         first = self._seed(request)
         return [sequence_seed(first, index) for index in range(request.params.num_return_sequences)]
 
-    def _probe_capabilities(self) -> dict[str, Any]:
+    def _probe_capabilities(self) -> Capabilities:
         """What this file and chat format really support, found by rendering probes."""
         system_prompt = False
         if self._chat_format is None:
@@ -269,24 +269,16 @@ class GGUFBackend(Backend):
                 system_prompt = _PROBE in self._chat_format.render([{"role": "system", "content": _PROBE}, user], None).text
             except Exception:  # a template that refuses system turns raises
                 system_prompt = False
-        return {
-            "streaming": True,
-            "max_tokens": self._model.n_ctx,
-            "supports_system_prompt": system_prompt,
-            "supports_async": True,
-            "supports_multi_turn": True,
-            "supports_stop_sequences": True,
-            "supports_seed": True,
-            "supports_multiple_sequences": True,
-            "supports_json_mode": True,
-            "supports_structured_output": True,
-            "supports_tool_use": True,  # through the template, or the documented prompted fallback
-            "supports_function_calling": True,
-            "tool_rendering": self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
-            "tool_format": self._family.name,
-            "supports_parallel_inference": False,
-            "supports_vision": False,
-            "chat_template": True if self._chat_format is not None else "fallback",
-            "chat_format": self._chat_format.name if self._chat_format is not None else None,
-            "quantization": self._model.quantization(),
-        }
+        return Capabilities(
+            context_window=self._model.n_ctx,
+            system_prompt=system_prompt,
+            seed=True,
+            multiple_sequences=True,
+            structured_output=True,
+            tool_use=True,  # through the template, or the documented prompted fallback
+            tool_rendering=self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
+            tool_format=self._family.name,
+            chat_template=True if self._chat_format is not None else "fallback",
+            chat_format=self._chat_format.name if self._chat_format is not None else None,
+            quantization=self._model.quantization(),
+        )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.backend import ToolFamily, choose_family, messages_with_tool_prompt, template_renders_tools
+from abstractllm.blocks import ToolFamily, choose_family, messages_with_tool_prompt, template_renders_tools
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import normalize_tools
 

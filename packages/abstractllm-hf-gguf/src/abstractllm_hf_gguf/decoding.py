@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.backend import ReplyAssembler, ToolMarkup
+from abstractllm.blocks import ReplyAssembler, ToolMarkup
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolCall
 from abstractllm_hf_gguf.grammars import sampling_constraint

@@ -1,7 +1,7 @@
 """What constrains a reply in the GGUF mode: JSON schemas and forced tool calls (llguidance), raw GBNF (llama.cpp).
 
 Schemas and forced tool calls are compiled by core's
-:class:`abstractllm.backend.JsonConstraint`, the same compiler the pipeline
+:class:`abstractllm._private.token_constraint.JsonConstraint`, the same compiler the pipeline
 mode uses, so both modes enforce the same subset (a keyword neither can enforce raises
 ``UnsupportedFeatureError`` before generation; docs/structured-output.md). It runs inside
 llama.cpp's sampling as a logits processor (:func:`sampling_constraint`) that masks, before every
@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Collection
 from typing import Any
 
-from abstractllm.backend import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, ForcedCall, JsonConstraint
+from abstractllm.blocks import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, ForcedCall, JsonConstraint
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
 from abstractllm_hf_gguf.model import LoadedModel

@@ -14,7 +14,7 @@ import logging
 import re
 from pathlib import Path
 
-from abstractllm.backend import hub_cache_miss, progress_only_on_a_terminal
+from abstractllm.blocks import hub_cache_miss, progress_only_on_a_terminal
 from abstractllm.errors import AuthenticationError, InvalidArgumentError, ModelNotFoundError, ProviderConnectionError
 from abstractllm_hf_gguf.options import LoadSpec
 

@@ -19,7 +19,8 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-from abstractllm.backend import BackendInfo, SharedModelCache
+from abstractllm.backend import BackendInfo
+from abstractllm.blocks import SharedModelCache
 from abstractllm.config import ConfigManager
 from abstractllm.errors import InvalidArgumentError, ModelLoadingError
 from abstractllm.options import suggest

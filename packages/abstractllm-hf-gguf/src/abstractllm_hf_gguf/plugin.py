@@ -5,7 +5,6 @@ from __future__ import annotations
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.hookspecs import hookimpl
-from abstractllm.providers.huggingface import HF_MODES
 from abstractllm_hf_gguf.errors import map_llama_error
 from abstractllm_hf_gguf.options import GENERATION_OPTIONS, LOAD_OPTIONS
 
@@ -25,7 +24,7 @@ INFO = BackendInfo(
     install="pip install abstractllm-hf-gguf",
     load_options=LOAD_OPTIONS,
     generation_options=GENERATION_OPTIONS,
-    aliases=HF_MODES["gguf"][1],
+    aliases=("llama.cpp", "llamacpp", "llama_cpp"),
     load=load,
     map_error=map_llama_error,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abstractllm.backend import ToolFamily, plain_prompt_text
+from abstractllm.blocks import ToolFamily, plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel

@@ -17,7 +17,8 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from abstractllm.backend import Backend, BackendInfo, SharedModelCache
+from abstractllm.backend import Backend, BackendInfo, Capabilities
+from abstractllm.blocks import SharedModelCache
 from abstractllm.errors import UnsupportedOperationError
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest
@@ -236,31 +237,21 @@ class PipelineBackend(Backend):
 
     # -- description ----------------------------------------------------------------------
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self) -> Capabilities:
         loaded = self.loaded
-        return {
-            "streaming": True,
-            "max_tokens": loaded.context_window,
-            "supports_system_prompt": True,
-            "supports_async": True,
-            "supports_multi_turn": True,
-            "supports_stop_sequences": True,
-            "supports_seed": True,
-            "supports_multiple_sequences": True,
-            "supports_json_mode": True,
-            "supports_structured_output": True,
-            "supports_tool_use": True,  # through the chat template, or the documented prompted fallback
-            "supports_function_calling": True,
-            "tool_rendering": tool_rendering(loaded.tokenizer) if loaded.chat_template else "prompted",
-            "tool_format": tool_setup(loaded.tokenizer, self._output.tool_format).family.name,
-            "chat_template": True if loaded.chat_template else "fallback",
-            "quantization": self._spec.quantization,
-            "supports_dynamic_batching": True,
-            "supports_parallel_inference": True,
-            "supports_vision": False,
-            "supports_embeddings": False,
-            "supports_fine_tuning": False,
-        }
+        return Capabilities(
+            context_window=loaded.context_window,
+            seed=True,
+            multiple_sequences=True,
+            structured_output=True,
+            tool_use=True,  # through the chat template, or the documented prompted fallback
+            tool_rendering=tool_rendering(loaded.tokenizer) if loaded.chat_template else "prompted",
+            tool_format=tool_setup(loaded.tokenizer, self._output.tool_format).family.name,
+            chat_template=True if loaded.chat_template else "fallback",
+            quantization=self._spec.quantization,
+            dynamic_batching=True,
+            parallel_inference=True,
+        )
 
     def close(self) -> None:
         """Drop this user of the shared model at once: this object's open streams stop at their next

@@ -7,7 +7,7 @@
   between literal text; see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
   call takes precedence over ``response_format``.
 
-The schema is compiled by :class:`abstractllm.backend.JsonConstraint`, the
+The schema is compiled by :class:`abstractllm._private.token_constraint.JsonConstraint`, the
 same compiler the GGUF mode uses, so both enforce the same subset (a keyword neither can
 enforce raises ``UnsupportedFeatureError`` before generation; docs/structured-output.md).
 Constraints are compiled once per constraint and cached for the loaded model
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from abstractllm.backend import ConstraintRun, JsonConstraint, ToolFamily
+from abstractllm.blocks import ConstraintRun, JsonConstraint, ToolFamily
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 
@@ -36,14 +36,10 @@ __all__ = ["GrammarCache", "GrammarLogitsProcessor", "constraint_key"]
 MODE = "pipeline"
 
 
-def _forced(request: GenerationRequest) -> bool:
-    return bool(request.tools) and request.tool_choice not in ("auto", "none")
-
-
 def constraint_key(request: GenerationRequest, family: ToolFamily) -> str | None:
     """A stable text naming the constraint ``request`` needs (its calls in ``family``'s markup), or None when
     decoding is free."""
-    if _forced(request):
+    if request.forces_tool_call:
         forced = family.forced_call(request.tools, request.tool_choice)
         return json.dumps({"tool_call": [forced.prefix, forced.schema, forced.suffix, forced.others]}, sort_keys=True)
     if request.response_format is not None:
@@ -108,7 +104,7 @@ class GrammarCache:
         return self._vocabulary
 
     def _compile(self, request: GenerationRequest, family: ToolFamily) -> JsonConstraint:
-        if _forced(request):
+        if request.forces_tool_call:
             forced = family.forced_call(request.tools, request.tool_choice)
             vocabulary = self._llguidance_vocabulary("tools")
             return JsonConstraint.compile(

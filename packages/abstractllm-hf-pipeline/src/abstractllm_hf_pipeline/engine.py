@@ -36,7 +36,7 @@ import torch
 from transformers import DynamicCache, StoppingCriteriaList
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
-from abstractllm.backend import ReplyAssembler
+from abstractllm.blocks import ReplyAssembler
 from abstractllm.options import GREEDY_BELOW_TEMPERATURE
 from abstractllm.providers.huggingface import DEFAULT_PREFIX_CACHE_BYTES
 from abstractllm.request import GenerationRequest

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import hub_cache_miss, progress_only_on_a_terminal
+from abstractllm.blocks import hub_cache_miss, progress_only_on_a_terminal
 from abstractllm.errors import (
     AuthenticationError,
     BackendNotInstalledError,
@@ -26,7 +26,7 @@ from abstractllm.errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from abstractllm.providers.huggingface import DEVICE_MAP_STRATEGIES
+from abstractllm_hf_pipeline.devices import DEVICE_MAP_STRATEGIES
 from abstractllm_hf_pipeline.options import LoadSpec
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def _quantization_config(spec: LoadSpec) -> Any:
     try:
         import bitsandbytes  # noqa: F401  (only checks that it is installed)
     except ImportError as exc:
-        from abstractllm.backend import install_line
+        from abstractllm.blocks import install_line
 
         install = install_line(QUANTIZATION_EXTRA)
         raise BackendNotInstalledError(

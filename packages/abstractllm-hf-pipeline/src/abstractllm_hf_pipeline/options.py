@@ -29,7 +29,7 @@ from abstractllm.options import (
     check_optional_str,
     suggest,
 )
-from abstractllm.providers.huggingface import TORCH_DEVICES, check_device_map, device_place
+from abstractllm_hf_pipeline.devices import TORCH_DEVICES, check_device_map, device_place
 
 __all__ = [
     "DTYPE_NAMES",

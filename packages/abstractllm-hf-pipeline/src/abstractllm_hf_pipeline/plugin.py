@@ -7,8 +7,9 @@ import sys
 from abstractllm.backend import Backend, BackendInfo
 from abstractllm.config import ConfigManager
 from abstractllm.hookspecs import hookimpl
-from abstractllm.providers.huggingface import HF_MODES, PROVIDER, hf_options
+from abstractllm.providers.huggingface_modes import PROVIDER, hf_options
 from abstractllm.speculative import SPECULATIVE_OPTION
+from abstractllm_hf_pipeline.devices import DEVICE_MAP_OPTION
 from abstractllm_hf_pipeline.errors import map_error
 from abstractllm_hf_pipeline.options import PIPELINE_OPTIONS, load_spec, output_options
 
@@ -47,9 +48,9 @@ INFO = BackendInfo(
     description="HuggingFace transformers models run locally with torch: batched, streamed, constrained decoding.",
     install="pip install abstractllm-hf-pipeline",
     load_options={
+        **hf_options("device"),
+        DEVICE_MAP_OPTION.name: DEVICE_MAP_OPTION,
         **hf_options(
-            "device",
-            "device_map",
             "quantization",
             "model_kwargs",
             "pipeline_kwargs",
@@ -62,7 +63,7 @@ INFO = BackendInfo(
         **PIPELINE_OPTIONS,
     },
     generation_options={SPECULATIVE_OPTION.name: SPECULATIVE_OPTION},
-    aliases=tuple(alias for alias in HF_MODES[MODE][1] if alias != MODE),
+    aliases=("transformers", "local"),
     load=load,
     map_error=map_error,
 )

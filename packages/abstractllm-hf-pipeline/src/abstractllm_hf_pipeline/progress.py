@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers import DynamicCache, StoppingCriteria
 
-from abstractllm.backend import ReplyAssembler
+from abstractllm.blocks import ReplyAssembler
 from abstractllm_hf_pipeline.decoding import IncrementalDecoder
 from abstractllm_hf_pipeline.yielding import MIN_STEPS_BEFORE_YIELD, worth_leaving
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import ToolMarkup, messages_with_tool_prompt, plain_prompt_text
+from abstractllm.blocks import ToolMarkup, messages_with_tool_prompt, plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_pipeline.tool_calls import ToolSetup, apply_template, tool_rendering, tool_setup
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from abstractllm.backend import ToolFamily
+    from abstractllm.blocks import ToolFamily
 
 __all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template", "tool_rendering"]
 

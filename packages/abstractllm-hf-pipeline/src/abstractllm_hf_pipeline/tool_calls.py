@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.backend import (
+from abstractllm.blocks import (
     ToolCallScan,
     ToolFamily,
     ToolMarkup,

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm._private.messages import Message, check_text, normalize_messages
 from abstractllm._private.structured import normalize_response_format
 from abstractllm.backend import BackendInfo
+from abstractllm.backend.messages import Message, check_text, normalize_messages
 from abstractllm.config import ConfigManager
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError

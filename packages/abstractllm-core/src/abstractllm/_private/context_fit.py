@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from abstractllm._private.messages import Message
+from abstractllm.backend.messages import Message
 from abstractllm.enums import MessageRole
 from abstractllm.errors import ContextWindowExceededError
 

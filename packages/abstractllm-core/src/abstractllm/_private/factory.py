@@ -107,12 +107,14 @@ def _resolve(provider: str, values: Mapping[str, Any], plugins: Plugins) -> Inst
         )
     if mode in modes:
         return modes[mode]
+    spelled = mode.strip().lower()
     aliases = {name: backend.info.aliases for name, backend in modes.items()}
-    canonical = next((name for name, names in aliases.items() if mode.lower() in names), None)
+    canonical = next((name for name, names in aliases.items() if spelled == name or spelled in names), None)
     if canonical is not None:
         return modes[canonical]
-    if provider == huggingface.PROVIDER and mode in huggingface.HF_MODES:
-        distribution = huggingface.HF_MODES[mode][0]
+    if provider == huggingface.PROVIDER and spelled in huggingface.MODE_DISTRIBUTIONS:
+        mode = spelled
+        distribution = huggingface.MODE_DISTRIBUTIONS[mode]
         from abstractllm._private.install_hint import install_line  # on use: it reads pip's install records
 
         install = install_line(distribution)
@@ -122,7 +124,7 @@ def _resolve(provider: str, values: Mapping[str, Any], plugins: Plugins) -> Inst
             mode=mode,
             install=install,
         )
-    known = sorted({*modes, *(huggingface.HF_MODES if provider == huggingface.PROVIDER else ())})
+    known = sorted({*modes, *(huggingface.MODE_DISTRIBUTIONS if provider == huggingface.PROVIDER else ())})
     raise InvalidArgumentError(
         f"model_type={mode!r} is not a mode of {provider!r}.{suggest(mode, known)} Modes: {', '.join(known)}",
         provider=provider,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from abstractllm.hookspecs import hookimpl
-from abstractllm.providers.huggingface import PROVIDER, resolve_mode
+from abstractllm.providers.huggingface_modes import PROVIDER, resolve_mode
 
 
 @hookimpl(trylast=True)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from abstractllm._private.call_validation import CallValidator
 from abstractllm._private.error_mapping import map_exception
-from abstractllm._private.messages import Message
 from abstractllm._private.observe import Observer, StreamClock
 from abstractllm._private.reply_check import StreamedReplyCheck, require_valid_reply
-from abstractllm.backend import Backend, BackendInfo
-from abstractllm.config import ConfigManager, param_name
+from abstractllm.backend import Backend, BackendInfo, Capabilities
+from abstractllm.backend.messages import Message
+from abstractllm.config import ConfigManager
 from abstractllm.errors import (
     AbstractLLMError,
     ContextWindowExceededError,
@@ -51,7 +51,7 @@ class AbstractLLMInterface:
         self._plugins = plugins
         self.config_manager = config_manager
         self._lock = threading.Lock()
-        self._capabilities: dict[str, Any] | None = None
+        self._capabilities: Capabilities | None = None
         self._validator = CallValidator(info, config_manager)
         self._observer = Observer(plugins, info.provider, info.mode, self._model_name)
 
@@ -105,14 +105,20 @@ class AbstractLLMInterface:
         Computed once per loaded model (capabilities do not change after loading); the
         caller gets a copy.
         """
+        return self.capabilities.to_dict()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the loaded model supports, typed: the backend's answer with every plugin's
+        ``abstractllm_capabilities`` answer written over it (computed once per loaded model)."""
         backend = self._require_backend()
         if self._capabilities is None:
-            merged: dict[str, Any] = {}
+            merged: Capabilities | None = None
             for answer in reversed(self._plugins.hook.abstractllm_capabilities(backend=backend)):
                 if answer:
-                    merged.update({param_name(key): value for key, value in answer.items()})
-            self._capabilities = merged
-        return dict(self._capabilities)
+                    merged = Capabilities.from_mapping(answer) if merged is None else merged.updated(answer)
+            self._capabilities = merged or Capabilities()
+        return self._capabilities
 
     # -- generation -----------------------------------------------------------------------
 
@@ -358,15 +364,15 @@ class AbstractLLMInterface:
         return self._backend.model_name if self._backend is not None else None
 
     def _check_features(self, request: GenerationRequest) -> None:
-        capabilities = self.get_capabilities()
-        if request.offers_tools and not capabilities.get("supports_tool_use"):
+        capabilities = self.capabilities
+        if request.offers_tools and not capabilities.tool_use:
             raise UnsupportedFeatureError(
                 f"{self.provider}/{self.mode} cannot call tools with this model",
                 feature="tools",
                 provider=self.provider,
                 mode=self.mode,
             )
-        if request.response_format is not None and not capabilities.get("supports_json_mode"):
+        if request.response_format is not None and not capabilities.structured_output:
             raise UnsupportedFeatureError(
                 f"{self.provider}/{self.mode} cannot produce structured output with this model",
                 feature="response_format",
@@ -377,9 +383,7 @@ class AbstractLLMInterface:
     def _with_window_checked(self, request: GenerationRequest) -> GenerationRequest:
         """``request``, now carrying its encoded prompt, once its length fits the context window."""
         backend = self._require_backend()
-        if self._capabilities is None:
-            self.get_capabilities()
-        window = (self._capabilities or {}).get("max_tokens")
+        window = self.capabilities.context_window
         if not isinstance(window, int):
             return request
         try:
@@ -402,8 +406,7 @@ class AbstractLLMInterface:
                 value=used,
                 allowed=f"fewer than {window} prompt tokens",
             )
-        object.__setattr__(request, "_encoded", encoded)  # before any plugin sees it (see GenerationRequest.encoded)
-        return request
+        return request.with_encoded(encoded)  # before any plugin sees it (see GenerationRequest.encoded)
 
     def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
         if not completion.choices:

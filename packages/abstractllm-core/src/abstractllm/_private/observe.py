@@ -12,45 +12,22 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from abstractllm.request import GenerationRequest
-from abstractllm.response import Choice, Completion, StreamDelta, Timing, ToolCall, Usage
+from abstractllm.backend.calls import CallKind, CallOutcome, FinishedCall
+from abstractllm.backend.request import GenerationRequest
+from abstractllm.backend.response import Choice, Completion, StreamDelta, Timing, Usage
+from abstractllm.backend.tools import ToolCall
 
 if TYPE_CHECKING:
     from abstractllm._private.plugins import Plugins
     from abstractllm.errors import AbstractLLMError
 
-__all__ = ["HOOK", "CallKind", "CallOutcome", "FinishedCall", "Observer", "StreamClock"]
+__all__ = ["HOOK", "Observer", "StreamClock"]
 
 logger = logging.getLogger(__name__)
 
-CallKind = Literal["generate", "stream", "generate_async", "stream_async"]
-CallOutcome = Literal["completed", "failed", "abandoned"]
-
 HOOK = "abstractllm_call_finished"
-
-
-@dataclass(frozen=True)
-class FinishedCall:
-    """A call that ended.
-
-    ``outcome`` is ``"completed"`` (``completion`` is set; for a stream, the text and final
-    metadata of its deltas), ``"failed"`` (``error`` is the ``abstractllm.errors`` instance
-    the caller received) or ``"abandoned"`` (a stream closed before its end, or a cancelled
-    async call). ``timing.total`` runs from the call (or a stream's first read) to its end;
-    ``timing.first_token`` is set for streams that produced text.
-    """
-
-    provider: str
-    mode: str
-    model: str | None
-    kind: CallKind
-    request: GenerationRequest
-    outcome: CallOutcome
-    timing: Timing
-    completion: Completion | None = None
-    error: AbstractLLMError | None = None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ a :class:`~abstractllm.session.Session`):
 
 from __future__ import annotations
 
-from abstractllm._private.messages import Message
 from abstractllm._private.tool_format import FALLBACK_MARKUP, ToolMarkup, call_markup, tool_prompt
+from abstractllm.backend.messages import Message
 from abstractllm.enums import MessageRole
 from abstractllm.request import GenerationRequest, render_plain_chat
 

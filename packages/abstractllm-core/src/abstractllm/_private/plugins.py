@@ -35,10 +35,11 @@ ENTRY_POINT_GROUP = "abstractllm"
 
 #: Told to a plugin that imports a core module that is now private (abstractllm 0.1 → 0.2).
 PLUGIN_SURFACE_MOVED = (
-    "abstractllm's internal modules moved to abstractllm._private; a plugin imports from abstractllm.backend"
-    " (Backend, BackendInfo and core's building blocks: SharedModelCache, StopSequenceFilter, the tool-format"
-    " helpers...), abstractllm.request, abstractllm.response, abstractllm.options, abstractllm.errors,"
-    " abstractllm.hookspecs (hookimpl) and abstractllm.testing (see docs/plugins.md)"
+    "abstractllm's internal modules moved to abstractllm._private; a plugin imports the contract from"
+    " abstractllm.backend (Backend, BackendInfo, the request, response, message and tool types), core's"
+    " building blocks from abstractllm.blocks (ReplyAssembler, SharedModelCache, the tool-format helpers...),"
+    " and abstractllm.options, abstractllm.errors, abstractllm.hookspecs (hookimpl) and abstractllm.testing"
+    " (see docs/plugins.md)"
 )
 
 

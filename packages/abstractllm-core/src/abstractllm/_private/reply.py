@@ -22,6 +22,10 @@ construction, and every mode (and any plugin) follows the same rules:
   A block that is not a call is a call named ``<unparsed>`` with ``error`` set, never
   dropped; so is a last block left open when the model ended its reply. A last block cut
   short by ``max_tokens`` is no call at all.
+- **A call written as JSON** (tools offered, no ``response_format``, no call in the markup):
+  a reply that is one JSON call, bare or in one code fence, naming an offered tool with valid
+  arguments, is that call (:mod:`~abstractllm._private.fenced_call`); while it may become
+  one its text is held back, so a call is never shown as text, streamed or not.
 - **The finish reason**: the reason generation ended is ``"stop"`` when a stop sequence ended
   the reply, else the one the backend gives (``"stop"`` for the end of the sequence,
   ``"length"`` for ``max_tokens``, a server's own; ``"stop"`` when it gives none). The reply's
@@ -39,6 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abstractllm._private.fenced_call import FencedCallGate
 from abstractllm._private.stops import StopSequenceFilter
 from abstractllm._private.structured import parse_structured
 from abstractllm._private.tool_format import (
@@ -81,6 +86,7 @@ class ReplyAssembler:
 
     __slots__ = (
         "_choice",
+        "_gate",
         "_inside",
         "_leading",
         "_markup",
@@ -115,6 +121,9 @@ class ReplyAssembler:
         self._text: list[str] = []  # the visible text so far
         self.unmet: Unmet | None = None  #: set by ``finish`` when the reply ignored a constraint
         self._choice: Choice | None = None
+        #: a reply that is one fenced JSON call is a call (``abstractllm._private.fenced_call``)
+        fenced = request.offers_tools and request.response_format is None and not prefix
+        self._gate = FencedCallGate(request.tools) if fenced else None
 
     @property
     def text(self) -> str:
@@ -131,7 +140,7 @@ class ReplyAssembler:
         if self._choice is not None:
             raise RuntimeError("the reply is finished; a ReplyAssembler takes one reply")
         text = self._stops.feed(piece)
-        if self._markup is None and not self._prefix:  # nothing to sort: the common case, kept short
+        if self._markup is None and self._gate is None and not self._prefix:  # nothing to sort: the common case, kept short
             if text:
                 self._text.append(text)
             return text
@@ -158,6 +167,12 @@ class ReplyAssembler:
                     truncated = True
                 else:
                     calls.append(self._unclosed_block(raw))
+        if self._gate is not None:
+            held, fenced = self._gate.finish(recognize=not calls and not truncated and reason != "length")
+            calls.extend(fenced)
+            if held:
+                self._text.append(held)
+                tail += held
         finish_reason = self._finish_reason(reason, calls, truncated, given=bool(tool_calls))
         text = self.text
         self._choice = Choice(text, finish_reason, calls)
@@ -180,6 +195,8 @@ class ReplyAssembler:
         return reason or "stop"
 
     def _show(self, text: str) -> str:
+        if self._gate is not None:
+            text = self._gate.feed(text)
         if self._prefix:
             text, self._prefix = self._prefix + text, ""
         if text:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from abstractllm._private.messages import normalize_messages
+from abstractllm.backend.messages import normalize_messages
 from abstractllm.errors import InvalidArgumentError, ResourceExhaustedError
 
 __all__ = ["check_session_id", "read_session_file", "session_path", "write_json_atomically"]

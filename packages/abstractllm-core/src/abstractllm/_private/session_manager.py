@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abstractllm._private.chat_session import Session
 from abstractllm._private.session_files import session_path
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from abstractllm._private.llm import AbstractLLMInterface
-    from abstractllm.session import Session
 
 __all__ = ["SessionManager"]
 
@@ -49,8 +49,6 @@ class SessionManager:
         provider_config: Mapping[Any, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session:
-        from abstractllm.session import Session  # the session module imports this one
-
         session = Session(system_prompt, provider, provider_config, metadata)
         self.sessions[session.id] = session
         return session
@@ -90,8 +88,6 @@ class SessionManager:
             from abstractllm._private.factory import create_llm
 
             provider = create_llm(provider, **dict(provider_config or {}))
-        from abstractllm.session import Session
-
         for path in sorted(directory.glob("*.json")):
             try:
                 session = Session.load(path, provider=provider)

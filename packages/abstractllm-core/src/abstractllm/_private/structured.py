@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from abstractllm._private.json_schema import require_usable_schema, schema_errors
+from abstractllm.backend.request import ResponseFormat
 from abstractllm.errors import InvalidArgumentError, OutputParsingError
 
 __all__ = ["ResponseFormat", "json_error_text", "normalize_response_format", "parse_structured"]
-
-
-@dataclass(frozen=True)
-class ResponseFormat:
-    """``kind`` is ``"json_object"`` (any JSON object) or ``"json_schema"`` (``schema`` applies)."""
-
-    kind: str
-    schema: dict[str, Any] | None = None
-    name: str = "response"
-
-    def json_schema(self) -> dict[str, Any]:
-        """The schema to constrain decoding with (``{"type": "object"}`` for ``json_object``)."""
-        return self.schema if self.schema is not None else {"type": "object"}
-
-    def to_openai(self) -> dict[str, Any]:
-        if self.kind == "json_object":
-            return {"type": "json_object"}
-        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.schema, "strict": True}}
 
 
 def normalize_response_format(value: Any) -> ResponseFormat | None:

@@ -19,15 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from abstractllm._private.messages import Message
-from abstractllm.enums import MessageRole
-from abstractllm.tools import ToolCall
+from abstractllm.backend.calls import ToolCallContext
+from abstractllm.backend.enums import MessageRole
+from abstractllm.backend.messages import Message
+from abstractllm.backend.tools import ToolCall
 
 if TYPE_CHECKING:
     from abstractllm._private.plugins import Plugins
 
 __all__ = [
-    "ToolCallContext",
     "ToolOutcome",
     "execute_tool_call",
     "execute_tool_call_async",
@@ -37,16 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ToolCallContext:
-    """What the tool-call hooks see: the ``call``, the function that would run, the round."""
-
-    call: ToolCall
-    function: Callable[..., Any] | None
-    round: int
-    session_id: str | None = None
 
 
 def _as_content(value: Any) -> str:

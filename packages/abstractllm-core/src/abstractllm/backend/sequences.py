@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from abstractllm.request import GenerationRequest
-from abstractllm.response import Choice, Completion, StreamDelta, Usage
+from abstractllm.backend.request import GenerationRequest
+from abstractllm.backend.response import Choice, Completion, StreamDelta, Usage
 
 __all__ = ["SEED_MODULUS", "join_streams", "sequence_request", "sequence_seed"]
 
@@ -31,9 +31,7 @@ def sequence_request(request: GenerationRequest, index: int) -> GenerationReques
     The prompt is unchanged, so the encoding core made for ``request`` is kept."""
     params = request.params
     seed = None if params.seed is None else sequence_seed(params.seed, index)
-    single = replace(request, params=replace(params, num_return_sequences=1, seed=seed))
-    object.__setattr__(single, "_encoded", request.encoded)  # same prompt (see GenerationRequest.encoded)
-    return single
+    return replace(request, params=replace(params, num_return_sequences=1, seed=seed))
 
 
 def join_streams(stream: Callable[[GenerationRequest], Iterable[StreamDelta]], request: GenerationRequest) -> Completion:

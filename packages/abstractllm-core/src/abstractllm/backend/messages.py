@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from abstractllm.enums import MessageRole
+from abstractllm.backend.enums import MessageRole
+from abstractllm.backend.tools import ToolCall
 from abstractllm.errors import InvalidArgumentError
-from abstractllm.tools import ToolCall
 
 __all__ = ["Message", "ChatMessage", "check_text", "normalize_messages"]
 
