@@ -59,3 +59,14 @@ def full_footprint(tiny_models: Any) -> int:
 
 def footprint(llm: Any) -> int:
     return int(llm.backend.loaded.model.get_memory_footprint())
+
+
+@pytest.fixture(scope="session")
+def family_models(tiny_models: Any) -> dict[str, tuple[Path, Path]]:
+    """Per tool-call family (``tests/tool_family_cases.py``): the tiny model with the family's special tokens
+    and published template, as ``(transformers folder, GGUF file)`` (``tinymodel.families``), built once."""
+    from tests.tool_family_cases import CASES
+    from tinymodel.families import build_family_model
+
+    root = REPO / ".cache" / "tiny-models" / "families"
+    return {case.name: build_family_model(tiny_models.pipeline_dir, root, case.name, case.template_text()) for case in CASES}

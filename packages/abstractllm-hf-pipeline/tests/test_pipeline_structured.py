@@ -184,7 +184,7 @@ def test_response_template_is_read_with_parse_response(chat_dir: Path, tmp_path:
         raw = llm.generate("Hello!", tools=[TIME_TOOL], tool_choice="get_time", temperature=0, max_tokens=40)
         assert [(c.name, c.error) for c in raw.tool_calls] == [("get_time", None)]
         assert raw.tool_calls[0].arguments["city"] in ("Paris", "Tokyo")
-        assert llm.backend.loaded.batcher._engine.markup.open == "[CALL]"
+        assert llm.backend.loaded.batcher._engine.tools_for(llm.backend._output).markup.open == "[CALL]"
     finally:
         llm.unload()
 

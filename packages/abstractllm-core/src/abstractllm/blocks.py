@@ -11,6 +11,8 @@
   :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
   :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
   :func:`forced_call_schema`;
+- tool-call families (docs/tools.md): :class:`ToolFamily` (a family's markup, forced-call shape
+  :class:`ForcedCall` and render-back), :func:`choose_family` (the option's, else the template's);
 - reading replies: :func:`read_tool_calls`, :class:`ToolCallScan`, :func:`tool_call_from_data`,
   :func:`parse_structured`;
 - sharing loaded models between objects: :class:`SharedModelCache`;
@@ -36,6 +38,9 @@ from abstractllm._private.stops import truncate_at_stop as truncate_at_stop
 from abstractllm._private.structured import parse_structured as parse_structured
 from abstractllm._private.token_constraint import ConstraintRun as ConstraintRun
 from abstractllm._private.token_constraint import JsonConstraint as JsonConstraint
+from abstractllm._private.tool_families import ToolFamily as ToolFamily
+from abstractllm._private.tool_families import choose_family as choose_family
+from abstractllm._private.tool_families.family import ForcedCall as ForcedCall
 from abstractllm._private.tool_format import FALLBACK_MARKUP as FALLBACK_MARKUP
 from abstractllm._private.tool_format import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
 from abstractllm._private.tool_format import TOOL_CALL_OPEN as TOOL_CALL_OPEN
@@ -53,6 +58,7 @@ from abstractllm.backend.sequences import sequence_seed as sequence_seed
 __all__ = [
     "ConstraintRun",
     "FALLBACK_MARKUP",
+    "ForcedCall",
     "JsonConstraint",
     "ReplyAssembler",
     "SharedModelCache",
@@ -60,8 +66,10 @@ __all__ = [
     "TOOL_CALL_CLOSE",
     "TOOL_CALL_OPEN",
     "ToolCallScan",
+    "ToolFamily",
     "ToolMarkup",
     "Unmet",
+    "choose_family",
     "forced_call_schema",
     "hub_cache_miss",
     "install_line",

@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 
 from abstractllm.backend import Backend, BackendInfo, Capabilities, sequence_seed
+from abstractllm.blocks import choose_family
 from abstractllm.errors import ContextWindowExceededError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, Completion, StreamDelta, Usage
@@ -42,12 +43,23 @@ class GGUFBackend(Backend):
         model_name: str,
         release: Callable[[], None],
         cache_key: Hashable,
+        tool_format: str | None = None,
     ) -> None:
         self.info = info
         self.model_name = model_name
         self.cache_key = cache_key
         self._model = model
         self._chat_format = chat_format
+        self._family = (
+            chat_format.family(tool_format) if chat_format is not None else choose_family(None, native=False, named=tool_format)
+        )
+        markup = self._family.markup
+        self._markers = frozenset(  # the special tokens written in the markers, decoded as their text
+            token
+            for marker in markup.markers()
+            for token in model.tokenize(marker, add_bos=False)
+            if not model.piece(token) and model.piece(token, special=True)
+        )
         self._release: Callable[[], None] | None = release
         self._random = random.Random()
         self._capabilities = self._probe_capabilities()
@@ -178,7 +190,7 @@ class GGUFBackend(Backend):
 
     def encode(self, request: GenerationRequest) -> Prompt:
         with self._model.guard.reading():
-            return render_prompt(self._model, self._chat_format, request)
+            return render_prompt(self._model, self._chat_format, request, self._family)
 
     def close(self) -> None:
         with self._closing:
@@ -195,7 +207,7 @@ class GGUFBackend(Backend):
     def _prompt(self, request: GenerationRequest) -> Prompt:
         """The prompt core encoded while checking the window, or, for a request built after that, a fresh one."""
         encoded = request.encoded
-        return encoded if isinstance(encoded, Prompt) else render_prompt(self._model, self._chat_format, request)
+        return encoded if isinstance(encoded, Prompt) else render_prompt(self._model, self._chat_format, request, self._family)
 
     def _plan(self, request: GenerationRequest) -> Plan:
         with self._model.guard.reading():
@@ -217,8 +229,8 @@ class GGUFBackend(Backend):
         params = request.params
         refuse_speculation(params.extra.get("speculative"))
         grammar = None
-        if request.forces_tool_call:  # calls are <tool_call> blocks, native or prompted (core's tool rule, abstractllm.backend)
-            grammar = tool_call_grammar(self._model, request.tools, request.tool_choice)
+        if request.forces_tool_call:  # one call in the model's tool-call family's markup, native or prompted
+            grammar = tool_call_grammar(self._model, self._family.forced_call(request.tools, request.tool_choice), self._markers)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
         if grammar is None and params.extra.get("grammar"):
@@ -232,6 +244,8 @@ class GGUFBackend(Backend):
             grammar=grammar,
             stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))) if prompt.stop else params.stop,
             stop_token_ids=stop_ids,
+            markup=self._family.markup,
+            markers=self._markers if request.offers_tools else frozenset(),
         )
 
     def _seed(self, request: GenerationRequest) -> int:
@@ -263,6 +277,7 @@ class GGUFBackend(Backend):
             structured_output=True,
             tool_use=True,  # through the template, or the documented prompted fallback
             tool_rendering=self._chat_format.tool_rendering if self._chat_format is not None else "prompted",
+            tool_format=self._family.name,
             chat_template=True if self._chat_format is not None else "fallback",
             chat_format=self._chat_format.name if self._chat_format is not None else None,
             quantization=self._model.quantization(),

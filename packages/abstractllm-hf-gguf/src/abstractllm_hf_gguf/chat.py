@@ -7,8 +7,9 @@ registered formats (``chatml``, ``llama-2``, ...). A file without a template use
 plain fallback (:func:`abstractllm.backend.plain_prompt_text`).
 
 Tools follow core's tool rule (:mod:`abstractllm.backend`): a format whose template renders
-them gets them (``tool_rendering == "native"``); any other format gets them described in
-the system message in the fallback format (``"prompted"``).
+them gets them (``tool_rendering == "native"``), with earlier calls and results adapted to what
+the template's tool-call family reads (:meth:`ChatFormat.family`); any other format gets them
+described in the system message in the family's markup, Hermes unless named (``"prompted"``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.blocks import messages_with_tool_prompt, template_renders_tools
+from abstractllm.blocks import ToolFamily, choose_family, messages_with_tool_prompt, template_renders_tools
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import normalize_tools
 
@@ -44,23 +45,35 @@ _Render = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], Rendered
 class ChatFormat:
     """A named way to render conversations; ``template`` is the Jinja source when there is one.
 
-    ``render(messages, tools)`` applies core's tool rule; ``tool_rendering`` says which
-    way tools are shown (``"native"`` or ``"prompted"``).
+    ``render(messages, tools, family)`` applies core's tool rule for a model of tool-call
+    ``family`` (default: :meth:`family`); ``tool_rendering`` says which way tools are shown
+    (``"native"`` or ``"prompted"``).
     """
 
     name: str
-    render: _Render
+    render: Callable[..., RenderedChat]
     template: str | None
     tool_rendering: str = "prompted"
+
+    def family(self, named: str | None = None) -> ToolFamily:
+        """The tool-call family of this format's model: ``named`` (the ``tool_format`` option), else the one
+        its template shows when it renders tools, else Hermes (core's prompted fallback)."""
+        return choose_family(self.template, native=self.tool_rendering == "native", named=named)
 
 
 def _with_tool_rule(name: str, render: _Render, template: str | None) -> ChatFormat:
     """``render`` wrapped so that tools it does not render go into the prompt (core's fallback)."""
     native = template_renders_tools(lambda messages, tools: render(messages, tools).text)
+    default = choose_family(template, native=native)
 
-    def render_with_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> RenderedChat:
+    def render_with_tools(
+        messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, family: ToolFamily | None = None
+    ) -> RenderedChat:
+        family = family or default
         if tools and not native:
-            return render(messages_with_tool_prompt(messages, normalize_tools(tools)), None)
+            return render(messages_with_tool_prompt(messages, normalize_tools(tools), family.markup), None)
+        if tools:
+            messages = family.messages_for_template(messages, template or "")
         return render(messages, tools)
 
     return ChatFormat(name, render_with_tools, template, "native" if native else "prompted")

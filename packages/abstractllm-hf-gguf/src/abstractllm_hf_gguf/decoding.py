@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.blocks import FALLBACK_MARKUP, ReplyAssembler
+from abstractllm.blocks import ReplyAssembler, ToolMarkup
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolCall
 from abstractllm_hf_gguf.grammars import sampling_constraint
@@ -59,7 +59,8 @@ class Plan:
     (not frozen: a frozen dataclass takes 1.1 µs to build instead of 0.4, on every call).
 
     ``stop`` holds the request's stop sequences and the chat format's; offered tools are
-    called with ``<tool_call>`` blocks (core's tool rule), native or prompted.
+    called in ``markup``, the model's tool-call family's (core's tool rule), native or prompted;
+    ``markers`` are the ids of that markup's special tokens, decoded as text.
     """
 
     request: GenerationRequest
@@ -69,6 +70,8 @@ class Plan:
     grammar: Any
     stop: tuple[str, ...]
     stop_token_ids: frozenset[int]
+    markup: ToolMarkup
+    markers: frozenset[int]
 
 
 class Run:
@@ -91,7 +94,7 @@ class Run:
         plan, model = self._plan, self._model
         budget = min(plan.max_tokens, model.n_ctx - len(plan.prompt_tokens))
         decoder = _UTF8(errors="replace")
-        reply = ReplyAssembler(plan.request, FALLBACK_MARKUP, stops=plan.stop)
+        reply = ReplyAssembler(plan.request, plan.markup, stops=plan.stop)
         stopped = False
         if budget > 0:
             model.llama.set_seed(self._seed)
@@ -106,7 +109,7 @@ class Run:
                     if model.is_end(token) or token in plan.stop_token_ids:
                         stopped = True
                         break
-                    text = reply.feed(decoder.decode(model.piece(token)))
+                    text = reply.feed(decoder.decode(model.piece(token, special=token in plan.markers)))
                     if text:
                         yield text
                     if reply.stopped:

@@ -14,21 +14,20 @@ A caller's own GBNF (the ``grammar`` option) stays llama.cpp's: compiled once pe
 by building llama.cpp's grammar sampler, so one llama.cpp cannot parse is an
 ``InvalidArgumentError`` before generation rather than a crash in it.
 
-A forced tool call is core's :func:`abstractllm.blocks.forced_call_schema`,
-wrapped in ``<tool_call>...</tool_call>``.
+A forced tool call is the shape the model's tool-call family gives (core's ``ToolFamily.forced_call``:
+a JSON schema between literal text, e.g. ``<tool_call>...</tool_call>``).
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
-from abstractllm.blocks import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, JsonConstraint, forced_call_schema
+from abstractllm.blocks import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, ConstraintRun, ForcedCall, JsonConstraint
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import ResponseFormat
-from abstractllm.tools import ToolDefinition
 from abstractllm_hf_gguf.model import LoadedModel
 
 __all__ = [
@@ -55,18 +54,22 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
     )
 
 
-def tool_call_grammar(model: LoadedModel, tools: Sequence[ToolDefinition], choice: str) -> JsonConstraint:
-    """The constraint for one call to the tool named ``choice`` (or any of ``tools`` for ``"required"``).
-
-    The call is ``{"name": ..., "arguments": {...}}`` with the arguments following the
-    tool's schema, wrapped in ``<tool_call>...</tool_call>``.
-    """
-    schema = forced_call_schema(tools, choice)
+def tool_call_grammar(model: LoadedModel, forced: ForcedCall, markers: Collection[int] = ()) -> JsonConstraint:
+    """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``
+    (or one of ``forced.others``); the special tokens ``markers`` are written as those tokens, not spelled out."""
+    specials = {model.piece(token, special=True).decode("utf-8", "replace"): token for token in markers}
     return _cached(
         model,
-        "tool:" + _canonical(schema),
+        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others, sorted(specials.items())]),
         lambda: JsonConstraint.compile(
-            _vocabulary(model), schema, mode=MODE, parameter="tools", prefix=TOOL_CALL_OPEN, suffix=TOOL_CALL_CLOSE
+            _vocabulary(model),
+            forced.schema,
+            mode=MODE,
+            parameter="tools",
+            prefix=forced.prefix,
+            suffix=forced.suffix,
+            alternatives=forced.others,
+            specials=specials,
         ),
     )
 

@@ -75,7 +75,9 @@ def load_backend(info: BackendInfo, config: ConfigManager) -> GGUFBackend:
         MODELS.release(key)
         raise
     name = spec.model_path if spec.model_path is not None else f"{spec.repo_id}/{path.name}"
-    return GGUFBackend(info, model, chat_format, name, release=lambda: MODELS.release(key), cache_key=key)
+    return GGUFBackend(
+        info, model, chat_format, name, release=lambda: MODELS.release(key), cache_key=key, tool_format=spec.tool_format
+    )
 
 
 def _load(path: Path, spec: LoadSpec) -> LoadedModel:

@@ -101,18 +101,23 @@ class LoadedModel:
             self._single[text] = ids[0] if len(ids) == 1 else None
         return self._single[text]
 
-    def piece(self, token: int) -> bytes:
-        """The bytes ``token`` stands for (special tokens render as nothing)."""
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        """The bytes ``token`` stands for (special tokens render as nothing, unless ``special``: as their text)."""
+        if special:
+            return self._render_piece(token, True)
         cached = self._pieces.get(token)
         if cached is None:
-            size = 64
-            buffer = ctypes.create_string_buffer(size)
-            length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, size, 0, False)
-            if length < 0:
-                buffer = ctypes.create_string_buffer(-length)
-                length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -length, 0, False)
-            cached = self._pieces[token] = buffer.raw[:length]
+            cached = self._pieces[token] = self._render_piece(token, False)
         return cached
+
+    def _render_piece(self, token: int, special: bool) -> bytes:
+        size = 64
+        buffer = ctypes.create_string_buffer(size)
+        length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, size, 0, special)
+        if length < 0:
+            buffer = ctypes.create_string_buffer(-length)
+            length = self._llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -length, 0, special)
+        return bytes(buffer.raw[:length])
 
     def is_end(self, token: int) -> bool:
         """Whether ``token`` ends generation (EOS, end-of-turn and the like)."""

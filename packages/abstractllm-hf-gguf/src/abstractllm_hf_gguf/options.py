@@ -38,7 +38,7 @@ def _check_grammar(value: Any) -> str | None:
 
 
 LOAD_OPTIONS: dict[str, Option] = {
-    **hf_options("device", "model_kwargs", "revision", "cache_dir", "prefix_cache_bytes"),
+    **hf_options("device", "model_kwargs", "revision", "cache_dir", "prefix_cache_bytes", "tool_format"),
     **{
         option.name: option
         for option in (
@@ -79,6 +79,7 @@ class LoadSpec:
     verbose: bool
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES
+    tool_format: str | None = None
 
     @property
     def label(self) -> str:
@@ -144,4 +145,5 @@ def load_spec(config: ConfigManager, *, gpu_available: bool) -> LoadSpec:
         verbose=bool(config.get_param("verbose", False)),
         model_kwargs=dict(model_kwargs),
         prefix_cache_bytes=int(config.get_param("prefix_cache_bytes", DEFAULT_PREFIX_CACHE_BYTES)),
+        tool_format=config.get_param("tool_format"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abstractllm.blocks import plain_prompt_text
+from abstractllm.blocks import ToolFamily, plain_prompt_text
 from abstractllm.request import GenerationRequest
 from abstractllm_hf_gguf.chat import ChatFormat
 from abstractllm_hf_gguf.model import LoadedModel
@@ -29,12 +29,12 @@ class Prompt:
         return len(self.tokens)
 
 
-def render_prompt(model: LoadedModel, chat_format: ChatFormat | None, request: GenerationRequest) -> Prompt:
-    """Tokens of ``request`` exactly as they are fed to the model."""
+def render_prompt(model: LoadedModel, chat_format: ChatFormat | None, request: GenerationRequest, family: ToolFamily) -> Prompt:
+    """Tokens of ``request`` exactly as they are fed to a model of tool-call ``family``."""
     if request.raw and request.prompt is not None:
         return Prompt(model.tokenize(request.prompt, add_bos=True), ())
     if chat_format is None:
-        return Prompt(model.tokenize(plain_prompt_text(request), add_bos=True), ())
+        return Prompt(model.tokenize(plain_prompt_text(request, family.markup), add_bos=True), ())
     tools = [tool.to_openai() for tool in request.tools] if request.offers_tools else None
-    rendered = chat_format.render(request.chat_dicts(), tools)
+    rendered = chat_format.render(request.chat_dicts(), tools, family)
     return Prompt(model.tokenize(rendered.text, add_bos=rendered.add_bos), rendered.stop)

@@ -30,6 +30,7 @@ from abstractllm_hf_pipeline.loading import load_weights
 from abstractllm_hf_pipeline.options import LoadSpec, OutputOptions
 from abstractllm_hf_pipeline.prompts import EncodedPrompt, encode_prompt, has_chat_template, tool_rendering
 from abstractllm_hf_pipeline.sinks import AsyncFutureSink, AsyncQueueSink, FutureSink, QueueSink
+from abstractllm_hf_pipeline.tool_calls import tool_setup
 
 __all__ = ["MODELS", "LoadedModel", "PipelineBackend"]
 
@@ -121,7 +122,13 @@ class PipelineBackend(Backend):
 
     def encode(self, request: GenerationRequest) -> EncodedPrompt:
         loaded = self.loaded
-        return encode_prompt(loaded.tokenizer, request, context_window=loaded.context_window, truncation=self._output.truncation)
+        return encode_prompt(
+            loaded.tokenizer,
+            request,
+            context_window=loaded.context_window,
+            truncation=self._output.truncation,
+            tools=tool_setup(loaded.tokenizer, self._output.tool_format),
+        )
 
     def _prompt(self, request: GenerationRequest) -> EncodedPrompt:
         """The prompt core encoded while checking the window, or, for a request built after that, a fresh one."""
@@ -239,6 +246,7 @@ class PipelineBackend(Backend):
             structured_output=True,
             tool_use=True,  # through the chat template, or the documented prompted fallback
             tool_rendering=tool_rendering(loaded.tokenizer) if loaded.chat_template else "prompted",
+            tool_format=tool_setup(loaded.tokenizer, self._output.tool_format).family.name,
             chat_template=True if loaded.chat_template else "fallback",
             quantization=self._spec.quantization,
             dynamic_batching=True,

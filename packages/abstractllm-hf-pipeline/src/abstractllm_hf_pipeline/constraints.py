@@ -2,9 +2,9 @@
 
 - ``response_format`` (``json_object`` / ``json_schema``): the reply is one compact
   JSON value of the schema (``{"type": "object"}`` for ``json_object``).
-- ``tool_choice="required"`` or a tool's name (with tools): the reply is one tool call,
-  ``<open>`` + core's :func:`abstractllm.backend.forced_call_schema` + ``<close>`` in
-  the model's tool markup (see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
+- ``tool_choice="required"`` or a tool's name (with tools): the reply is one tool call in
+  the model's tool-call family's markup (core's ``ToolFamily.forced_call``: a JSON schema
+  between literal text; see :mod:`abstractllm_hf_pipeline.tool_calls`). A forced tool
   call takes precedence over ``response_format``.
 
 The schema is compiled by :class:`abstractllm._private.token_constraint.JsonConstraint`, the
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
-from abstractllm.blocks import ConstraintRun, JsonConstraint, ToolMarkup, forced_call_schema
+from abstractllm.blocks import ConstraintRun, JsonConstraint, ToolFamily
 from abstractllm.errors import UnsupportedFeatureError
 from abstractllm.request import GenerationRequest
 
@@ -36,10 +36,12 @@ __all__ = ["GrammarCache", "GrammarLogitsProcessor", "constraint_key"]
 MODE = "pipeline"
 
 
-def constraint_key(request: GenerationRequest) -> str | None:
-    """A stable text naming the constraint ``request`` needs, or None when decoding is free."""
+def constraint_key(request: GenerationRequest, family: ToolFamily) -> str | None:
+    """A stable text naming the constraint ``request`` needs (its calls in ``family``'s markup), or None when
+    decoding is free."""
     if request.forces_tool_call:
-        return json.dumps({"tool_call": forced_call_schema(request.tools, request.tool_choice)}, sort_keys=True)
+        forced = family.forced_call(request.tools, request.tool_choice)
+        return json.dumps({"tool_call": [forced.prefix, forced.schema, forced.suffix, forced.others]}, sort_keys=True)
     if request.response_format is not None:
         return json.dumps({"json": request.response_format.json_schema()}, sort_keys=True)
     return None
@@ -53,32 +55,30 @@ class GrammarCache:
     for llguidance on the first constrained request, not at load.
     """
 
-    def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, vocab_size: int, stop_token_ids: Sequence[int], markup: ToolMarkup
-    ) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, vocab_size: int, stop_token_ids: Sequence[int]) -> None:
         self._tokenizer = tokenizer
         self._stop_ids = list(stop_token_ids)
         self._vocabulary: Any = None
-        self._markup = markup
         self._compiled: dict[str, JsonConstraint] = {}
         self._lock = threading.Lock()
         self.vocab_size = vocab_size
         self.compiles = 0
         self.compile_seconds = 0.0
 
-    def grammar_for(self, request: GenerationRequest) -> JsonConstraint | None:
-        """The compiled constraint ``request`` needs (cached), or None for free decoding.
+    def grammar_for(self, request: GenerationRequest, family: ToolFamily) -> JsonConstraint | None:
+        """The compiled constraint ``request`` needs (cached), or None for free decoding; a forced call
+        is written in ``family``'s markup.
 
         Raises ``UnsupportedFeatureError`` naming the keyword when the schema cannot be enforced.
         """
-        key = constraint_key(request)
+        key = constraint_key(request, family)
         if key is None:
             return None
         with self._lock:
             compiled = self._compiled.get(key)
             if compiled is None:
                 started = time.perf_counter()
-                compiled = self._compile(request)
+                compiled = self._compile(request, family)
                 self.compile_seconds += time.perf_counter() - started
                 self.compiles += 1
                 self._compiled[key] = compiled
@@ -103,12 +103,18 @@ class GrammarCache:
                 ) from exc
         return self._vocabulary
 
-    def _compile(self, request: GenerationRequest) -> JsonConstraint:
+    def _compile(self, request: GenerationRequest, family: ToolFamily) -> JsonConstraint:
         if request.forces_tool_call:
-            schema = forced_call_schema(request.tools, request.tool_choice)
+            forced = family.forced_call(request.tools, request.tool_choice)
             vocabulary = self._llguidance_vocabulary("tools")
             return JsonConstraint.compile(
-                vocabulary, schema, mode=MODE, parameter="tools", prefix=self._markup.open, suffix=self._markup.close
+                vocabulary,
+                forced.schema,
+                mode=MODE,
+                parameter="tools",
+                prefix=forced.prefix,
+                suffix=forced.suffix,
+                alternatives=forced.others,
             )
         assert request.response_format is not None
         vocabulary = self._llguidance_vocabulary("response_format")

@@ -25,7 +25,8 @@ class IncrementalDecoder:
     """Decodes a growing list of ids into text pieces whose concatenation is the reply.
 
     ``push(id)`` returns the new text (empty while a multi-byte character is
-    incomplete); ``finish()`` returns whatever is still held back.
+    incomplete); ``finish()`` returns whatever is still held back. With ``skip_special_tokens``,
+    the special tokens in ``keep`` (a tool-call family's markers) are still decoded.
     """
 
     def __init__(
@@ -35,9 +36,14 @@ class IncrementalDecoder:
         *,
         skip_special_tokens: bool,
         clean_up_tokenization_spaces: bool | None,
+        keep: frozenset[int] = frozenset(),
     ) -> None:
         self._tokenizer = tokenizer
-        self._ids = list(prompt_ids[-_CONTEXT_TOKENS:])
+        self._skipped: frozenset[int] = frozenset()
+        if skip_special_tokens and keep:  # skip the special tokens here, all but ``keep``
+            self._skipped = _special_ids(tokenizer) - keep
+            skip_special_tokens = False
+        self._ids = [token for token in prompt_ids[-_CONTEXT_TOKENS:] if token not in self._skipped]
         self._prefix = 0
         self._read = len(self._ids)
         self._kwargs: dict[str, bool] = {"skip_special_tokens": skip_special_tokens}
@@ -49,6 +55,8 @@ class IncrementalDecoder:
         return str(self._tokenizer.decode(self._ids[start:end], **self._kwargs))
 
     def push(self, token_id: int) -> str:
+        if token_id in self._skipped:
+            return ""
         self._ids.append(token_id)
         text = self._decode(self._prefix)
         if len(text) > len(self._prefix_text) and not text.endswith("\ufffd"):
@@ -64,3 +72,9 @@ class IncrementalDecoder:
         piece = text[len(self._prefix_text) :] if len(text) > len(self._prefix_text) else ""
         self._prefix_text = ""
         return piece
+
+
+def _special_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:
+    """Every id ``decode(skip_special_tokens=True)`` leaves out."""
+    added = (index for index, token in tokenizer.added_tokens_decoder.items() if token.special)
+    return frozenset((*tokenizer.all_special_ids, *added))

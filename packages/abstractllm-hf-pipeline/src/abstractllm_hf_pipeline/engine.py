@@ -50,7 +50,7 @@ from abstractllm_hf_pipeline.prefix_cache import PrefixCache, batch_cache, cache
 from abstractllm_hf_pipeline.progress import Batch, Resume, Row, StepWatch
 from abstractllm_hf_pipeline.prompts import EncodedPrompt
 from abstractllm_hf_pipeline.speculative import Speculator
-from abstractllm_hf_pipeline.tool_calls import call_reader, tool_markup
+from abstractllm_hf_pipeline.tool_calls import ToolSetup, call_reader, tool_setup
 from abstractllm_hf_pipeline.yielding import Costs
 
 __all__ = ["Engine", "Job", "Sink"]
@@ -141,9 +141,8 @@ class Engine:
         self.eos_ids: tuple[int, ...] = tuple(eos) if isinstance(eos, (list, tuple)) else ((eos,) if eos is not None else ())
         pad = config.pad_token_id if config.pad_token_id is not None else self.tokenizer.pad_token_id
         self.pad_id: int = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
-        self.markup = tool_markup(self.tokenizer)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
-        self.grammars = GrammarCache(self.tokenizer, self.vocab_size, self.eos_ids, self.markup)
+        self.grammars = GrammarCache(self.tokenizer, self.vocab_size, self.eos_ids)
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self._prefix_reusable = True  # False once the model's cache turns out not to be cuttable at any token
         #: Decoding steps run so far, over every ``generate`` call (a batch generating one token per row is one step).
@@ -227,10 +226,15 @@ class Engine:
         row.reason = "cancelled"
         job.sink.finish(self._complete(job, [row]))
 
+    def tools_for(self, output: OutputOptions) -> ToolSetup:
+        """How this model does tool calls for a job with ``output`` options (its ``tool_format``)."""
+        return tool_setup(self.tokenizer, output.tool_format)
+
     def _new_row(self, job: Job) -> Row:
         request = job.request
         prefix = job.prompt.text if job.output.return_full_text else ""
-        reader = call_reader(self.tokenizer, job.prompt.text, request.tools) if request.offers_tools else None
+        tools = self.tools_for(job.output)
+        reader = call_reader(self.tokenizer, job.prompt.text, request.tools, tools.markup) if request.offers_tools else None
         return Row(
             job=job,
             decoder=IncrementalDecoder(
@@ -238,8 +242,9 @@ class Engine:
                 job.prompt.ids,
                 skip_special_tokens=job.output.skip_special_tokens,
                 clean_up_tokenization_spaces=job.output.clean_up_tokenization_spaces,
+                keep=tools.markers if request.offers_tools else frozenset(),
             ),
-            reply=ReplyAssembler(request, self.markup, read_calls=reader, prefix=prefix),
+            reply=ReplyAssembler(request, tools.markup, read_calls=reader, prefix=prefix),
         )
 
     def _reused(self, jobs: Sequence[Job]) -> tuple[list[tuple[int, DynamicCache | None]], DynamicCache | None]:
@@ -320,7 +325,7 @@ class Engine:
                 torch.manual_seed(params.seed % SEED_MODULUS)
         if params.repetition_penalty is not None:
             kwargs["repetition_penalty"] = params.repetition_penalty
-        grammars = [self.grammars.grammar_for(job.request) for job in jobs]
+        grammars = [self.grammars.grammar_for(job.request, self.tools_for(job.output).family) for job in jobs]
         if any(grammar is not None for grammar in grammars):
             per_row = [grammar for job, grammar in zip(jobs, grammars, strict=True) for _ in range(job.rows)]
             kwargs["logits_processor"] = [GrammarLogitsProcessor(per_row, width, self.vocab_size)]

@@ -134,6 +134,8 @@ class OutputOptions:
     clean_up_tokenization_spaces: bool | None = None
     truncation: bool = False
     skip_special_tokens: bool = True
+    #: The ``tool_format`` option: the tool-call family named by the user (None: detected from the template).
+    tool_format: str | None = None
 
 
 def _invalid(parameter: str, value: Any, allowed: str, message: str) -> InvalidArgumentError:
@@ -343,4 +345,5 @@ def output_options(config: ConfigManager) -> OutputOptions:
         else _nested_bool(cleanup, "pipeline_kwargs['clean_up_tokenization_spaces']"),
         truncation=_nested_bool(kwargs.get("truncation", kwargs.get("truncate", False)), "pipeline_kwargs['truncation']"),
         skip_special_tokens=_nested_bool(kwargs.get("skip_special_tokens", True), "pipeline_kwargs['skip_special_tokens']"),
+        tool_format=config.get_param("tool_format"),
     )

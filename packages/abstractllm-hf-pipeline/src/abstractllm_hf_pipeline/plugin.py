@@ -58,6 +58,7 @@ INFO = BackendInfo(
             "cache_dir",
             "trust_remote_code",
             "prefix_cache_bytes",
+            "tool_format",
         ),
         **PIPELINE_OPTIONS,
     },

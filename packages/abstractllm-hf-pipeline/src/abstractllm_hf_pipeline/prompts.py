@@ -6,8 +6,9 @@
   add_generation_prompt=True)``, tokenized without adding special tokens again (the
   template writes them). Offered tools (``tool_choice != "none"``) follow core's rule
   (:mod:`abstractllm.backend`): passed to a template that renders them
-  (:func:`tool_rendering` is ``"native"``), otherwise described in the system message
-  in the fallback format (``"prompted"``).
+  (:func:`tool_rendering` is ``"native"``; earlier calls and results adapted to what the
+  model's tool-call family's template reads), otherwise described in the system message
+  in the family's markup (``"prompted"``).
 - No chat template: core's :func:`abstractllm.backend.plain_prompt_text` (one user
   turn as it is, anything more in the ``"Role: content"`` fallback, tools prompted).
 
@@ -17,20 +18,19 @@ With ``truncation`` the prompt keeps its *last* tokens so that prompt plus
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from abstractllm.blocks import messages_with_tool_prompt, plain_prompt_text, template_renders_tools
+from abstractllm.blocks import ToolMarkup, messages_with_tool_prompt, plain_prompt_text
 from abstractllm.request import GenerationRequest
-from abstractllm_hf_pipeline.tool_calls import tool_markup
+from abstractllm_hf_pipeline.tool_calls import ToolSetup, apply_template, tool_rendering, tool_setup
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template", "tool_rendering"]
+    from abstractllm.blocks import ToolFamily
 
-_RENDERING: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
+__all__ = ["EncodedPrompt", "encode_prompt", "has_chat_template", "tool_rendering"]
 
 
 @dataclass(frozen=True)
@@ -49,36 +49,23 @@ def has_chat_template(tokenizer: PreTrainedTokenizerBase) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def tool_rendering(tokenizer: PreTrainedTokenizerBase) -> str:
-    """``"native"`` when the tokenizer's chat template renders tools, else ``"prompted"`` (probed once per template)."""
-    template = str(getattr(tokenizer, "chat_template", None) or "")
-    known = _RENDERING.get(tokenizer)
-    if known is not None and known[0] == template:
-        return known[1]
-    native = bool(template) and template_renders_tools(lambda messages, tools: _apply(tokenizer, messages, tools))
-    rendering = "native" if native else "prompted"
-    _RENDERING[tokenizer] = (template, rendering)
-    return rendering
-
-
-def _render(tokenizer: PreTrainedTokenizerBase, request: GenerationRequest) -> tuple[str, bool]:
+def _render(
+    tokenizer: PreTrainedTokenizerBase, request: GenerationRequest, family: ToolFamily, markup: ToolMarkup
+) -> tuple[str, bool]:
     """The prompt text and whether the tokenizer must add its special tokens."""
     if request.raw and request.prompt is not None:
         return request.prompt, True
     if not has_chat_template(tokenizer):
-        return plain_prompt_text(request, tool_markup(tokenizer)), True
+        return plain_prompt_text(request, markup), True
     messages = request.chat_dicts()
     tools: list[Any] | None = None
     if request.offers_tools:
         if tool_rendering(tokenizer) == "native":
             tools = [tool.to_openai() for tool in request.tools]
+            messages = family.messages_for_template(messages, str(tokenizer.chat_template))
         else:
-            messages = messages_with_tool_prompt(messages, request.tools, tool_markup(tokenizer))
-    return _apply(tokenizer, messages, tools), False
-
-
-def _apply(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]], tools: list[Any] | None) -> str:
-    return str(tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True))
+            messages = messages_with_tool_prompt(messages, request.tools, markup)
+    return apply_template(tokenizer, messages, tools), False
 
 
 def encode_prompt(
@@ -87,9 +74,12 @@ def encode_prompt(
     *,
     context_window: int | None,
     truncation: bool,
+    tools: ToolSetup | None = None,
 ) -> EncodedPrompt:
-    """Render and tokenize ``request`` (see the module docstring for the rules)."""
-    text, add_special = _render(tokenizer, request)
+    """Render and tokenize ``request`` for a model doing tool calls as ``tools`` says (default: as its template
+    does; see the module docstring for the rules)."""
+    setup = tools or tool_setup(tokenizer)
+    text, add_special = _render(tokenizer, request, setup.family, setup.markup)
     ids: list[int] = tokenizer(text, add_special_tokens=add_special)["input_ids"]
     if truncation and context_window is not None:
         keep = max(1, context_window - request.params.max_tokens)

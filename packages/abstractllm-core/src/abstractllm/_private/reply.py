@@ -11,8 +11,10 @@ construction, and every mode (and any plugin) follows the same rules:
   including across pieces: text that may start one is held back until it cannot. Once one
   is seen ``stopped`` is True (generate no more) and nothing after it exists.
 - **Tool-call blocks** (when the request offers tools and the backend names the model's
-  :class:`~abstractllm._private.tool_format.ToolMarkup`): a block runs from ``markup.open``
-  to ``markup.close`` (or to the end of the reply). **Every block is taken out of the
+  :class:`~abstractllm._private.tool_format.ToolMarkup`, its tool-call family's): a block runs
+  from ``markup.open`` to ``markup.close`` (or to the end of the reply; always so for a
+  family without a close marker); with ``markup.leading_json`` a reply that starts with
+  ``{"name": ...`` is one block (held back until that is known). **Every block is taken out of the
   text, and all text outside blocks is kept**, before, between and after them, as the
   model wrote it: ``'Let me check.<tool_call>{...}</tool_call> Then I will answer.'``
   shows ``'Let me check. Then I will answer.'``. Blocks are read when the reply ends, by
@@ -44,7 +46,14 @@ from typing import Any
 from abstractllm._private.fenced_call import FencedCallGate
 from abstractllm._private.stops import StopSequenceFilter
 from abstractllm._private.structured import parse_structured
-from abstractllm._private.tool_format import FALLBACK_MARKUP, ToolCallScan, ToolMarkup, named_tool, read_tool_calls
+from abstractllm._private.tool_format import (
+    FALLBACK_MARKUP,
+    ToolCallScan,
+    ToolMarkup,
+    leading_call,
+    named_tool,
+    read_tool_calls,
+)
 from abstractllm.errors import OutputParsingError
 from abstractllm.request import GenerationRequest
 from abstractllm.response import Choice, StreamDelta, Usage
@@ -79,6 +88,7 @@ class ReplyAssembler:
         "_choice",
         "_gate",
         "_inside",
+        "_leading",
         "_markup",
         "_pending",
         "_prefix",
@@ -106,6 +116,7 @@ class ReplyAssembler:
         self._prefix = prefix
         self._pending = ""  # text after stop handling not yet sorted into shown text and blocks
         self._inside = False  # whether _pending starts inside a tool-call block
+        self._leading = self._markup is not None and self._markup.leading_json  # whether a bare call may still start the reply
         self._raw: list[str] = []  # the reply after stop handling, blocks included (kept when tools are offered)
         self._text: list[str] = []  # the visible text so far
         self.unmet: Unmet | None = None  #: set by ``finish`` when the reply ignored a constraint
@@ -148,7 +159,7 @@ class ReplyAssembler:
         calls = list(tool_calls)
         truncated = False
         raw = "".join(self._raw)
-        if self._markup is not None and self._markup.open in raw:
+        if self._markup is not None and self._markup.found_in(raw):
             scan = self._read_calls(raw) if self._read_calls is not None else read_tool_calls(raw, self._markup)
             calls.extend(scan.calls)
             if scan.truncated:
@@ -200,15 +211,26 @@ class ReplyAssembler:
         self._raw.append(text)
         pending = self._pending + text
         shown: list[str] = []
+        if self._leading:
+            verdict = leading_call(pending)
+            if verdict is None and not final:
+                self._pending = pending  # held until it is known whether the reply is a bare call
+                return ""
+            self._leading = False
+            if verdict:
+                self._inside, pending = True, ""
         while pending:
             if self._inside:
+                if not markup.close:  # a block without a close marker runs to the end of the reply
+                    pending = ""
+                    break
                 end = pending.find(markup.close)
                 if end < 0:
                     break
                 pending = pending[end + len(markup.close) :]
                 self._inside = False
                 continue
-            start = pending.find(markup.open)
+            start = pending.find(markup.open) if markup.open else -1
             if start >= 0:
                 shown.append(pending[:start])
                 pending = pending[start + len(markup.open) :]
@@ -224,7 +246,8 @@ class ReplyAssembler:
     def _unclosed_block(self, raw: str) -> ToolCall:
         """The call for a last block the model left open and unfinished (its reply, ``raw``, ended there)."""
         assert self._markup is not None
-        body = raw[raw.rfind(self._markup.open) + len(self._markup.open) :].strip()
+        at = raw.rfind(self._markup.open) if self._markup.open else -1
+        body = (raw[at + len(self._markup.open) :] if at >= 0 else raw).strip()
         return ToolCall(name=named_tool(body), arguments={}, error=f"the tool call ends before its JSON does: {body[:200]!r}")
 
 

@@ -20,6 +20,8 @@ itself does not depend on them.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from abstractllm._private.schema_bounds import bounded_schema
@@ -41,30 +43,53 @@ def json_grammar(
     suffix: str = "",
     free_values: bool = True,
     tokenizer: LLTokenizer | None = None,
+    alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
+    specials: Mapping[str, int] | None = None,
 ) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
-    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`).
-
-    With ``tokenizer``, a ``prefix`` or ``suffix`` that it reads as one special token (Qwen's
-    ``<tool_call>``) is that token: llguidance keeps special tokens apart from text, so the model's
-    own ``<tool_call>`` token would never match the text ``"<tool_call>"``.
-    """
+    (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`), or any of the
+    ``alternatives`` (more ``(prefix, schema, suffix)`` choices). With ``tokenizer``, a special token of it
+    written in a prefix or suffix (a tool-call marker such as ``[TOOL_CALLS]``) must be that token, as the
+    model writes it, rather than its text spelled in other tokens (``specials`` maps such tokens' text to
+    their ids when the tokenizer cannot tell, as llama.cpp's)."""
     from llguidance import LLMatcher
 
-    prepared = {**bounded_schema(schema, free_values=free_values), "x-guidance": _COMPACT}
-    if not prefix and not suffix:
-        return LLMatcher.grammar_from_json_schema(json.dumps(prepared))
-    parts = [_literal(prefix, tokenizer)] if prefix else []
-    parts += ["body"] + ([_literal(suffix, tokenizer)] if suffix else [])
-    return LLMatcher.grammar_from_lark(f"start: {' '.join(parts)}\nbody: %json {json.dumps(prepared)}\n")
+    def prepared(value: dict[str, Any]) -> str:
+        return json.dumps({**bounded_schema(value, free_values=free_values), "x-guidance": _COMPACT})
+
+    if not prefix and not suffix and not alternatives:
+        return LLMatcher.grammar_from_json_schema(prepared(schema))
+    choices = [(prefix, schema, suffix), *alternatives]
+    lines = ["start: " + " | ".join(f"call{index}" for index in range(len(choices)))]
+    for index, (before, value, after) in enumerate(choices):
+        parts = [*_literal(before, tokenizer, specials), f"body{index}", *_literal(after, tokenizer, specials)]
+        lines.append(f"call{index}: " + " ".join(parts))
+        lines.append(f"body{index}: %json {prepared(value)}")
+    return LLMatcher.grammar_from_lark("\n".join(lines) + "\n")
 
 
-def _literal(text: str, tokenizer: LLTokenizer | None) -> str:
-    """``text`` in a lark grammar: the special token it is for ``tokenizer``, else the quoted text."""
-    tokens = tokenizer.tokenize_str(text) if tokenizer is not None else []
-    if len(tokens) == 1 and tokenizer is not None and tokenizer.is_special_token(tokens[0]):
-        return f"<[{tokens[0]}]>"
-    return json.dumps(text)
+def _literal(text: str, tokenizer: LLTokenizer | None, specials: Mapping[str, int] | None = None) -> list[str]:
+    """Lark items matching ``text``: its special tokens by id (those of ``specials``, the text of each to its
+    id, when given; else those ``tokenizer`` finds in it), the rest as quoted text."""
+    if not text:
+        return []
+    if specials:
+        pattern = "(" + "|".join(re.escape(marker) for marker in sorted(specials, key=len, reverse=True)) + ")"
+        return [f"<[{specials[part]}]>" if part in specials else json.dumps(part) for part in re.split(pattern, text) if part]
+    if tokenizer is None:
+        return [json.dumps(text)]
+    items: list[str] = []
+    plain: list[int] = []
+    for token in [*tokenizer.tokenize_str(text), None]:
+        if token is not None and not tokenizer.is_special_token(token):
+            plain.append(token)
+            continue
+        if plain:
+            items.append(json.dumps(tokenizer.decode_str(plain)))
+            plain = []
+        if token is not None:
+            items.append(f"<[{token}]>")
+    return items
 
 
 class JsonConstraint:
@@ -85,8 +110,10 @@ class JsonConstraint:
         parameter: str,
         prefix: str = "",
         suffix: str = "",
+        alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
+        specials: Mapping[str, int] | None = None,
     ) -> JsonConstraint:
-        """Compile ``schema`` (wrapped in ``prefix``/``suffix``) for ``tokenizer``.
+        """Compile ``schema`` (wrapped in ``prefix``/``suffix``, or any of ``alternatives``) for ``tokenizer``.
 
         Raises ``UnsupportedFeatureError`` (``feature=parameter``) naming the keyword and
         ``mode`` when the schema cannot be enforced while decoding.
@@ -96,7 +123,15 @@ class JsonConstraint:
         error = ""
         for free_values in (True, False):  # bounded free values can make a recursive schema too deep to intersect
             try:
-                grammar = json_grammar(schema, prefix=prefix, suffix=suffix, free_values=free_values, tokenizer=tokenizer)
+                grammar = json_grammar(
+                    schema,
+                    prefix=prefix,
+                    suffix=suffix,
+                    free_values=free_values,
+                    tokenizer=tokenizer,
+                    alternatives=alternatives,
+                    specials=specials,
+                )
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc
             matcher = LLMatcher(tokenizer, grammar, log_level=0)

@@ -13,8 +13,10 @@ The rule:
   on both backends to exactly ``<open>`` + one JSON object of
   :func:`forced_call_schema` + ``<close>``, whichever way the tools were shown.
 - Replies are read by :func:`read_tool_calls`: every ``<open>`` followed by one JSON
-  value is a call (``arguments`` may be a JSON string or be named ``parameters``; the
-  ``<close>`` marker is optional). A block that is not a call is a ``ToolCall`` named
+  value is a call, or several when the value is a list (``arguments`` may be a JSON string
+  or be named ``parameters``; the ``<close>`` marker is optional). Other models' families
+  (:mod:`abstractllm._private.tool_families`) write other markup, described by the same
+  :class:`ToolMarkup` and read by the same function. A block that is not a call is a ``ToolCall`` named
   :data:`UNPARSED_NAME` with ``error`` set, never dropped, except the last block of a
   reply cut short (its JSON incomplete and no ``<close>``): that one is ``truncated``
   and the reply's finish reason is ``"length"``, as in OpenAI's API.
@@ -42,6 +44,7 @@ __all__ = [
     "call_markup",
     "ToolMarkup",
     "forced_call_schema",
+    "leading_call",
     "messages_with_tool_prompt",
     "named_tool",
     "read_tool_calls",
@@ -57,27 +60,64 @@ UNPARSED_NAME = "<unparsed>"
 #: The name of the tool :func:`template_renders_tools` renders to probe a template.
 PROBE_TOOL_NAME = "abstractllm_probe_tool_5f3a"
 
-_NAME = re.compile(r'"name"\s*:\s*"([^"\\]+)"')
+_NAME = re.compile(r'"(?:tool_)?name"\s*:\s*"([^"\\]+)"')
+
+
+#: A reply that starts with a JSON object whose first key is "name" (a bare call, Llama 3.x).
+_LEADING_CALL = re.compile(r'\s*\{\s*"name"\s*:')
+#: Everything that could still grow into :data:`_LEADING_CALL`.
+_LEADING_PARTIAL = re.compile(r'\s*(?:\{\s*(?:"(?:n(?:a(?:m(?:e(?:"\s*)?)?)?)?)?)?)?')
 
 
 @dataclass(frozen=True)
 class ToolMarkup:
-    """The text around one tool call's ``{"name": ..., "arguments": ...}`` JSON."""
+    """How a model writes tool calls around their ``{"name": ..., "arguments": ...}`` JSON.
+
+    A block runs from ``open`` to ``close``; an empty ``close`` means to the end of the reply
+    (several calls then follow each other, as a JSON list or values separated by ``;``).
+    ``leading_json``: a reply that starts with ``{"name": ...`` is one such block too (the
+    bare JSON calls of Llama 3.x). ``name_marker``: a call may also be written
+    ``<name><name_marker>{arguments}`` after ``open`` (Mistral's v11 ``get_weather[ARGS]{...}``).
+    ``item_open``/``item_close``: each call of a block may be wrapped in these (DeepSeek's
+    ``<|tool_call_begin|>`` ... ``<|tool_call_end|>`` inside ``<|tool_calls_begin|>`` ..., fullwidth bars).
+    """
 
     open: str
     close: str
+    leading_json: bool = False
+    name_marker: str = ""
+    item_open: str = ""
+    item_close: str = ""
+
+    def markers(self) -> tuple[str, ...]:
+        """Every marker text of this markup (to keep in decoded text when it is a special token)."""
+        return tuple(m for m in (self.open, self.close, self.name_marker, self.item_open, self.item_close) if m)
+
+    def found_in(self, reply: str) -> bool:
+        """Whether ``reply`` holds a block of this markup."""
+        return (bool(self.open) and self.open in reply) or (self.leading_json and leading_call(reply) is True)
+
+
+def leading_call(text: str) -> bool | None:
+    """Whether ``text`` (the start of a reply) starts with a bare JSON call; None while it cannot tell yet."""
+    if _LEADING_CALL.match(text):
+        return True
+    return None if _LEADING_PARTIAL.fullmatch(text) else False
 
 
 FALLBACK_MARKUP = ToolMarkup(TOOL_CALL_OPEN, TOOL_CALL_CLOSE)
 
 
-def forced_call_schema(tools: Sequence[ToolDefinition], choice: str) -> dict[str, Any]:
-    """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``)."""
+def forced_call_schema(
+    tools: Sequence[ToolDefinition], choice: str, arguments_key: str = "arguments", name_key: str = "name"
+) -> dict[str, Any]:
+    """The JSON schema of one call to the tool named ``choice`` (any of ``tools`` for ``"required"``),
+    its name under ``name_key`` and its arguments under ``arguments_key`` (``"parameters"`` for Llama 3.x)."""
     options = [
         {
             "type": "object",
-            "properties": {"name": {"const": tool.name}, "arguments": tool.input_schema or {"type": "object"}},
-            "required": ["name", "arguments"],
+            "properties": {name_key: {"const": tool.name}, arguments_key: tool.input_schema or {"type": "object"}},
+            "required": [name_key, arguments_key],
             "additionalProperties": False,
         }
         for tool in tools
@@ -145,15 +185,20 @@ def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str
     """Whether ``render(messages, tools)`` (a chat template) shows the tools it is given.
 
     A probe tool is rendered with and without ``tools``; the template renders tools when
-    the probe's name appears only in the first. A template that raises on tools does not.
+    the probe's name appears only in the first. A template that raises on tools does not;
+    one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
+    defined, even as None) does.
     """
     messages = [{"role": "user", "content": "hi"}]
     probe = {"type": "function", "function": {"name": PROBE_TOOL_NAME, "description": "probe", "parameters": {}}}
     try:
         with_tools = render(messages, [probe])
-        without = render(messages, None)
     except Exception:  # a template that refuses tools (or this probe) raises: it does not render them
         return False
+    try:
+        without = render(messages, None)
+    except Exception:  # a template that needs tools to render at all
+        without = ""
     return PROBE_TOOL_NAME in with_tools and PROBE_TOOL_NAME not in without
 
 
@@ -163,7 +208,7 @@ def tool_call_from_data(data: Any) -> ToolCall:
         return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call is not a JSON object: {json.dumps(data)[:200]}")
     nested = data.get("function")
     function: Mapping[str, Any] = nested if isinstance(nested, Mapping) else data
-    name = function.get("name")
+    name = function.get("name", function.get("tool_name"))  # Command R writes "tool_name"
     if not isinstance(name, str) or not name:
         return ToolCall(name=UNPARSED_NAME, arguments={}, error=f"the tool call names no tool: {json.dumps(data)[:200]}")
     arguments = function.get("arguments", function.get("parameters"))
@@ -187,34 +232,84 @@ class ToolCallScan:
 
 
 def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCallScan:
-    """Every tool-call block of ``reply`` (see the module docstring).
+    """Every tool-call block of ``reply`` (see the module docstring and :class:`ToolMarkup`).
 
     Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
     """
     scan = ToolCallScan()
+    if markup.leading_json and leading_call(reply) is True:
+        position: int | None = _read_block(reply, len(reply) - len(reply.lstrip()), markup, scan)
+    else:
+        position = reply.find(markup.open) if markup.open else -1
+        position = None if position < 0 else position + len(markup.open)
+    while position is not None and not scan.truncated:
+        position = _read_block(reply, position, markup, scan)
+    return scan
+
+
+def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) -> int | None:
+    """Read the block whose body starts at ``start`` into ``scan``; the body start of the next block, or None."""
     decoder = json.JSONDecoder()
-    position = reply.find(markup.open)
-    while position >= 0:
-        start = position + len(markup.open)
-        while start < len(reply) and reply[start].isspace():
-            start += 1
+    while True:
+        start = _after(reply, _skip_space(reply, start), markup.item_open)
+        named = _named_call_at(reply, start, markup.name_marker)
         try:
-            data, end = decoder.raw_decode(reply, start)
+            if named is not None:
+                arguments, end = decoder.raw_decode(reply, _skip_space(reply, named[1]))
+                scan.calls.append(tool_call_from_data({"name": named[0], "arguments": arguments}))
+            else:
+                data, end = decoder.raw_decode(reply, start)
+                scan.calls.extend(tool_call_from_data(item) for item in (data if isinstance(data, list) else [data]))
         except json.JSONDecodeError as exc:
-            close = reply.find(markup.close, start)
-            if close < 0:
+            stops = [
+                at for at in (reply.find(marker, start) for marker in (markup.item_close, markup.close) if marker) if at >= 0
+            ]
+            if not stops:
                 scan.truncated = True
-                return scan
-            body = reply[start:close]
+                return None
+            end = min(stops)
+            body = reply[start:end]
             scan.calls.append(
                 ToolCall(
-                    name=named_tool(body),
+                    name=named[0] if named is not None else named_tool(body),
                     arguments={},
                     error=f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}",
                 )
             )
-            position = reply.find(markup.open, close)
+        end = _after(reply, _skip_space(reply, end), markup.item_close)
+        if markup.item_open and reply.startswith(markup.item_open, _skip_space(reply, end)):
+            start = end  # the next call of the same block
             continue
-        scan.calls.append(tool_call_from_data(data))
-        position = reply.find(markup.open, end)
-    return scan
+        if markup.close:
+            following = reply.find(markup.open, end) if markup.open else -1
+            return None if following < 0 else following + len(markup.open)
+        # no close marker: the block runs on; more calls may follow (separated by ``;`` or ``,``, or a repeated ``open``)
+        start = _skip_space(reply, end)
+        while start < len(reply) and reply[start] in ";,":
+            start = _skip_space(reply, start + 1)
+        if markup.open and reply.startswith(markup.open, start):
+            start += len(markup.open)
+        elif start >= len(reply) or not (reply[start] in "{[" or _named_call_at(reply, start, markup.name_marker)):
+            return None
+
+
+def _after(text: str, start: int, marker: str) -> int:
+    """``start``, moved past ``marker`` when ``text`` has it there."""
+    return start + len(marker) if marker and text.startswith(marker, start) else start
+
+
+def _skip_space(text: str, start: int) -> int:
+    while start < len(text) and text[start].isspace():
+        start += 1
+    return start
+
+
+def _named_call_at(reply: str, start: int, marker: str) -> tuple[str, int] | None:
+    """``(name, index after the marker)`` when ``reply`` has ``<name><marker>`` at ``start`` (never for no marker)."""
+    at = reply.find(marker, start) if marker else -1
+    if at < 0:
+        return None
+    name = reply[start:at].strip()
+    if not name or not all(char.isalnum() or char in "_-." for char in name):
+        return None
+    return name, at + len(marker)

@@ -57,13 +57,16 @@ if TYPE_CHECKING:
     from abstractllm.blocks import TOOL_CALL_CLOSE as TOOL_CALL_CLOSE
     from abstractllm.blocks import TOOL_CALL_OPEN as TOOL_CALL_OPEN
     from abstractllm.blocks import ConstraintRun as ConstraintRun
+    from abstractllm.blocks import ForcedCall as ForcedCall
     from abstractllm.blocks import JsonConstraint as JsonConstraint
     from abstractllm.blocks import ReplyAssembler as ReplyAssembler
     from abstractllm.blocks import SharedModelCache as SharedModelCache
     from abstractllm.blocks import StopSequenceFilter as StopSequenceFilter
     from abstractllm.blocks import ToolCallScan as ToolCallScan
+    from abstractllm.blocks import ToolFamily as ToolFamily
     from abstractllm.blocks import ToolMarkup as ToolMarkup
     from abstractllm.blocks import Unmet as Unmet
+    from abstractllm.blocks import choose_family as choose_family
     from abstractllm.blocks import forced_call_schema as forced_call_schema
     from abstractllm.blocks import hub_cache_miss as hub_cache_miss
     from abstractllm.blocks import install_line as install_line

@@ -25,7 +25,8 @@ class Capabilities(Mapping[str, Any]):
 
     ``context_window`` is the tokens the model attends to (``max_tokens``, None when unknown).
     ``tool_rendering`` is ``"native"`` (the chat template renders tools) or ``"prompted"`` (core's
-    tool prompt) in the local modes, None where a server renders them. ``chat_template`` is True,
+    tool prompt) in the local modes, None where a server renders them; ``tool_format`` the tool-call
+    family the model writes (docs/tools.md), None where a server reads calls. ``chat_template`` is True,
     or ``"fallback"`` when the model has none and core's plain chat format is used (None: not known).
     ``chat_format`` names llama.cpp's chat format (GGUF). ``quantization`` names the weights'
     quantization, if any. ``multilingual`` and ``rag`` depend on the model, not the mode:
@@ -47,6 +48,7 @@ class Capabilities(Mapping[str, Any]):
     structured_output: bool = False
     tool_use: bool = False
     tool_rendering: str | None = None
+    tool_format: str | None = None
     chat_template: bool | str | None = None
     chat_format: str | None = None
     quantization: str | None = None
@@ -119,6 +121,7 @@ _KEY_OF: dict[str, str] = {
     "structured_output": ModelCapability.STRUCTURED_OUTPUT.value,
     "tool_use": ModelCapability.TOOL_USE.value,
     "tool_rendering": ModelCapability.TOOL_RENDERING.value,
+    "tool_format": ModelCapability.TOOL_FORMAT.value,
     "chat_template": ModelCapability.CHAT_TEMPLATE.value,
     "chat_format": ModelCapability.CHAT_FORMAT.value,
     "quantization": ModelCapability.QUANTIZATION.value,

@@ -81,6 +81,7 @@ class ModelCapability(str, Enum):
     FUNCTION_CALLING = "supports_function_calling"
     TOOL_USE = "supports_tool_use"
     TOOL_RENDERING = "tool_rendering"  # local modes: "native" (the chat template renders tools) or "prompted"
+    TOOL_FORMAT = "tool_format"  # local modes: the tool-call family the model writes ("hermes", "llama3", "mistral", ...)
     VISION = "supports_vision"
     FINE_TUNING = "supports_fine_tuning"
     EMBEDDINGS = "supports_embeddings"

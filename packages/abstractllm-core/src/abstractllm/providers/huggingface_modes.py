@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from abstractllm._private.tool_format_names import TOOL_FORMATS
 from abstractllm.options import (
     Option,
     check_bool,
@@ -87,6 +88,13 @@ HF_OPTIONS: dict[str, Option] = {
             check_float(0.0, exclusive_minimum=True),
             "Seconds a request may take in all (a deadline, retries each get their own); for streams, the wait for"
             " the first chunk and between chunks.",
+        ),
+        Option(
+            "tool_format",
+            None,
+            check_choice(*TOOL_FORMATS),
+            "Local modes: the tool-call family the model writes (" + ", ".join(TOOL_FORMATS) + "); default: detected"
+            " from the chat template.",
         ),
         Option(
             "prefix_cache_bytes",

@@ -59,7 +59,7 @@ class CapabilityChecks(ConformanceBase):
             value = capabilities.get(key)
             if key in DESCRIPTIVE_KEYS:
                 assert value in DESCRIPTIVE_KEYS[key], f"{key.value}={value!r}: expected one of {DESCRIPTIVE_KEYS[key]}"
-            elif key in (C.QUANTIZATION, C.CHAT_FORMAT):
+            elif key in (C.QUANTIZATION, C.CHAT_FORMAT, C.TOOL_FORMAT):
                 assert isinstance(value, (str, type(None))), f"{key.value}={value!r}: a name or None"
             elif key is not C.MAX_TOKENS:
                 assert isinstance(value, (bool, type(None))), f"{key.value}={value!r}: a claim is True or False"
