@@ -19,7 +19,14 @@ def build(out: Path) -> list[Path]:
     """Build the wheels into ``out``; returns the wheel files this build wrote (new or rewritten)."""
     before = {path: path.stat().st_mtime_ns for path in out.glob("*.whl")} if out.is_dir() else {}
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out)]
-    subprocess.run([*command, *(str(REPO / "packages" / name) for name in DISTRIBUTIONS)], check=True)
+    # pip's own lines are kept back (PIP_VERBOSE in the environment, as hatch's default env sets it,
+    # outweighs --quiet) and shown only when the build fails.
+    built = subprocess.run(
+        [*command, *(str(REPO / "packages" / name) for name in DISTRIBUTIONS)], capture_output=True, text=True, check=False
+    )
+    if built.returncode != 0:
+        sys.stderr.write(built.stdout + built.stderr)
+        raise subprocess.CalledProcessError(built.returncode, command)
     return sorted(path for path in out.glob("*.whl") if before.get(path) != path.stat().st_mtime_ns)
 
 

@@ -5,6 +5,7 @@ interpreter (the build needs hatchling only), and tests/test_install_from_checko
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_the_script_prints_each_wheel_it_wrote(tmp_path: Path) -> None:
             text=True,
             timeout=600,
             cwd=REPO,
+            env={**os.environ, "PIP_VERBOSE": "1"},  # as hatch's default environment runs it
         )
         assert result.returncode == 0, f"{attempt}: {result.stderr[-3000:]}"
         lines = result.stdout.splitlines()
