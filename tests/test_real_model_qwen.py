@@ -176,3 +176,23 @@ def test_a_json_schema_reply_is_valid_and_ends(qwen: Any) -> None:
     reply = llm.generate("Describe a person called Ann, aged 31, as JSON.", response_format=response_format, max_tokens=40)
     assert reply.finish_reason == "stop", str(reply)
     assert reply.parsed == {"name": "Ann", "age": 31}
+
+
+def get_weather(city: str) -> str:
+    """Get the current weather in a city."""
+    return json.dumps({"city": city, "sky": "sunny", "temperature_c": 23})
+
+
+def test_a_whole_tool_loop_answers_from_the_tool_result(qwen: Any) -> None:
+    """The call goes back to the template as Qwen's template expects it (``arguments | tojson`` of an
+    object, not of JSON text), so the model reads its own call and the result and answers."""
+    llm, _ = qwen
+    session = Session(provider=llm)
+    answer = session.generate_with_tools(QUESTION, tools=[get_weather], max_tokens=TOOL_TOKENS)
+    assert [message.role for message in session.messages] == ["user", "assistant", "tool", "assistant"]
+    assert (session.messages[1].tool_calls[0].name, session.messages[1].tool_calls[0].arguments) == (
+        "get_weather",
+        {"city": "Paris"},
+    )
+    assert answer.finish_reason == "stop", str(answer)
+    assert "23" in str(answer) and "sunny" in str(answer).lower(), str(answer)
