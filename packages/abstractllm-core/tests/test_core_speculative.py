@@ -67,6 +67,13 @@ def test_ngram_drafts_follow_the_latest_earlier_occurrence() -> None:
     assert index.draft(0) == []
 
 
+def test_a_draft_can_continue_drafted_tokens() -> None:
+    index = NgramIndex([1, 2, 3, 4, 5, 9, 2, 3], size=3)
+    assert index.draft(2, after=[7, 4]) == [5, 9]  # the n-gram ending the sequence with (7, 4) appended: 4
+    assert index.draft(3, after=[9, 2]) == [3]  # (3, 9, 2) never occurred; (9, 2) did, before the last token
+    assert index.draft(2, after=[8]) == []
+
+
 def test_the_longest_ngram_wins() -> None:
     index = NgramIndex([5, 1, 8, 6, 1, 9, 5, 1], size=2)
     assert index.draft(1) == [8]  # (5, 1) occurred at the start; the 1-gram 1 occurred later, before 9

@@ -15,6 +15,7 @@ def test_refused_at_create_llm_with_the_reason(gguf_f32: Path) -> None:
     with pytest.raises(InvalidArgumentError, match=r"llama\.cpp evaluates a draft") as caught:
         create_llm("huggingface", model_path=str(gguf_f32), speculative="prompt_lookup")
     assert caught.value.parameter == "speculative" and "pipeline" in str(caught.value)
+    assert "near" in str(caught.value) and "costs nearly k single steps" in str(caught.value)  # both measured reasons
 
 
 def test_refused_per_call_and_the_model_goes_on(llm: AbstractLLMInterface) -> None:

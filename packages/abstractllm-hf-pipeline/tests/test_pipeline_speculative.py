@@ -98,6 +98,29 @@ def test_drafts_are_accepted_and_counted(spec_llm: AbstractLLMInterface, fresh: 
     assert spec_llm.cache_info()["speculative_requests"] == after["speculative_requests"]  # type: ignore[index]
 
 
+def test_a_grammar_screens_drafts_and_drafts_its_forced_tokens(
+    spec_llm: AbstractLLMInterface, fresh: AbstractLLMInterface
+) -> None:
+    """Under a JSON schema the keys are drafted (the grammar forces them; they are not in the prompt), drafts the
+    grammar forbids are cut, and the reply stays plain decoding's."""
+    schema = {
+        "type": "object",
+        "properties": {"destination_city_name": {"type": "string"}, "number_of_days": {"type": "integer"}},
+        "required": ["destination_city_name", "number_of_days"],
+    }
+    arguments: dict[str, Any] = {
+        "max_tokens": 60,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}},
+    }
+    before = spec_llm.cache_info()
+    assert before is not None
+    reply = spec_llm.generate("Trip", **arguments)
+    after = spec_llm.cache_info()
+    assert after is not None and _summary(reply) == _summary(fresh.generate("Trip", **arguments))
+    assert "destination_city_name" in reply.text
+    assert after["accepted_tokens"] - before["accepted_tokens"] >= 2  # at least the keys' forced tokens
+
+
 def test_streamed_reply_equals_plain_decoding(spec_llm: AbstractLLMInterface, fresh: AbstractLLMInterface) -> None:
     for arguments in ({"stop": ["nine"]}, {"max_tokens": 50}):
         plain = fresh.generate(TEXT, raw=True, max_tokens=arguments.get("max_tokens", 60), stop=arguments.get("stop"))

@@ -176,13 +176,15 @@ class NgramIndex:
         for n in range(1, min(self._size, end + 1) + 1):
             self._ends[n - 1][tuple(ids[end - n + 1 : end + 1])] = end
 
-    def draft(self, count: int) -> list[int]:
-        """Up to ``count`` tokens that followed the sequence's last n-gram before (longest n first); [] if none."""
-        ids = self._ids
+    def draft(self, count: int, after: Sequence[int] = ()) -> list[int]:
+        """Up to ``count`` tokens that followed the last n-gram of the sequence (with ``after`` appended, for a draft
+        that continues other drafted tokens) before (longest n first); [] if none."""
         if count <= 0:
             return []
-        for n in range(min(self._size, len(ids)), 0, -1):
-            end = self._ends[n - 1].get(tuple(ids[len(ids) - n :]))
+        ids = self._ids
+        tail = [*ids[-self._size :], *after] if after else ids
+        for n in range(min(self._size, len(tail)), 0, -1):
+            end = self._ends[n - 1].get(tuple(tail[len(tail) - n :]))
             if end is not None:
                 return ids[end + 1 : end + 1 + count]
         return []

@@ -148,3 +148,11 @@ class GrammarLogitsProcessor(LogitsProcessor):
             scores[row, : forbidden.shape[0]].masked_fill_(forbidden, float("-inf"))
             scores[row, forbidden.shape[0] :] = float("-inf")  # logits past the tokenizer's vocabulary
         return scores
+
+    def screen(self, row: int, pending: Sequence[int], draft: Sequence[int]) -> tuple[int, list[int]]:
+        """For a speculative draft of ``row``, whose tokens ``pending`` were chosen after this processor's last call:
+        how many leading tokens of ``draft`` its constraint allows and the tokens it forces next
+        (:meth:`~abstractllm._private.token_constraint.ConstraintRun.screen`); ``(len(draft), [])`` for a row without
+        a constraint. The row's state is left as it was."""
+        run = self._runs[row]
+        return (len(draft), []) if run is None else run.screen(pending, draft)

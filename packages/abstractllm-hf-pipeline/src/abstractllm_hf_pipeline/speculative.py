@@ -8,7 +8,8 @@ runs its own loop on the model's forward pass and key/value cache:
 1. prefill the uncached prompt and choose the first token, as ``generate`` does;
 2. at every step, draft up to :class:`~abstractllm.speculative.DraftPolicy`'s length of tokens
    from the sequence's n-grams (:class:`~abstractllm.speculative.NgramIndex`) and feed the last
-   token with the draft in one forward pass;
+   token with the draft in one forward pass (under a grammar the draft is cut where the grammar
+   forbids it, or is the grammar's forced tokens; see ``_Run._draft``);
 3. walk the draft: at each position the logits processors (grammar, repetition penalty) and the
    argmax choose the token exactly as greedy ``generate`` would, the stopping criteria see it,
    and the walk goes on while the choice equals the drafted token;
@@ -38,6 +39,7 @@ from transformers import DynamicCache, LogitsProcessorList, RepetitionPenaltyLog
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 from abstractllm.speculative import DraftPolicy, NgramIndex, SpeculationStats, SpeculativeSettings
+from abstractllm_hf_pipeline.constraints import GrammarLogitsProcessor
 from abstractllm_hf_pipeline.prefix_cache import cacheable
 
 __all__ = ["Speculator"]
@@ -124,6 +126,9 @@ class _Run:
         self.drafted = self.accepted = self.verifications = 0
         self._keeps = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._sequence = self._mask = torch.empty(0)
+        #: The grammar of a constrained reply, which screens the drafts (one row: row 0), or None.
+        self._grammar = next((each for each in processors if isinstance(each, GrammarLogitsProcessor)), None)
+        self._heard = True  # whether the policy hears how the current draft fares
 
     def decode(self, input_ids: torch.Tensor) -> torch.Tensor:
         device = input_ids.device
@@ -151,15 +156,35 @@ class _Run:
                 position += 1  # the drafted token is greedy decoding's choice: its logits are already computed
                 continue
             if draft:
-                self._record(len(draft), position + hit)
+                self._record(len(draft), position + hit, heard=self._heard)
                 self._cut(len(ids) - 1)  # drop the key/values of the rejected draft tokens
             if done or made >= self._budget:
                 break
             room = self._budget - made - 1  # the pass after the draft yields one token more than it accepts
-            draft = index.draft(min(self._policy.length(), room)) if cuttable and room > 0 else []
+            draft, self._heard = self._draft(index, token, room) if cuttable and room > 0 else ([], True)
             logits = self._forward([token, *draft], device, keep=len(draft) + 1)
             position = 0
         return self._sequence[:, : len(ids)].clone()
+
+    def _draft(self, index: NgramIndex, token: int, room: int) -> tuple[list[int], bool]:
+        """The draft to check after ``token`` (at most ``room`` tokens), and whether the policy hears how it fares.
+
+        Free decoding drafts the policy's length of n-gram tokens. Under a grammar the n-gram draft is cut at its
+        first token the grammar forbids (it could not be chosen); when none of it is allowed, the grammar's forced
+        tokens (a key's name, say) are drafted, continued by the n-gram draft after them. Forced tokens are drafted
+        even while the policy pauses (they are nearly always chosen), and such drafts do not count for the policy.
+        """
+        length = min(self._policy.length(), room)
+        if self._grammar is None:
+            return index.draft(length), True
+        draft = index.draft(length)
+        allowed, forced = self._grammar.screen(0, [token], draft)
+        if allowed or not forced:
+            return draft[:allowed], True
+        forced = forced[: min(self._settings.draft_tokens, room)]
+        more = index.draft(length - len(forced), after=forced)
+        allowed, _ = self._grammar.screen(0, [token, *forced], more)
+        return [*forced, *more[:allowed]], length > 0
 
     def _choose(self, length: int, logits: torch.Tensor) -> tuple[int, bool]:
         """Greedy ``generate``'s next token after the first ``length`` tokens of the sequence, from this position's
@@ -186,8 +211,9 @@ class _Run:
         )
         return output.logits[0, -keep:]
 
-    def _record(self, drafted: int, accepted: int) -> None:
-        self._policy.record(drafted, accepted)
+    def _record(self, drafted: int, accepted: int, *, heard: bool) -> None:
+        if heard:
+            self._policy.record(drafted, accepted)
         self.drafted += drafted
         self.accepted += accepted
         self.verifications += 1

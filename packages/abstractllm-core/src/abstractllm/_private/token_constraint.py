@@ -169,6 +169,20 @@ class ConstraintRun:
         """The value is complete (or the run failed): only end-of-sequence may follow."""
         return bool(self._matcher.is_stopped())
 
+    def screen(self, pending: Sequence[int], draft: Sequence[int]) -> tuple[int, list[int]]:
+        """For a speculative draft, with the run left as it was: once the tokens ``pending`` followed (chosen but not
+        yet passed to :meth:`advance`), how many leading tokens of ``draft`` the constraint allows, and the tokens it forces
+        next (its fast-forward tokens: the canonical tokens of the text every continuation starts with; may be
+        empty). ``(0, [])`` when it does not allow ``pending``."""
+        consumed = self._matcher.try_consume_tokens(list(pending))
+        try:
+            if consumed < len(pending):
+                return 0, []
+            return self._matcher.validate_tokens(list(draft)), list(self._matcher.compute_ff_tokens())
+        finally:
+            if consumed:
+                self._matcher.rollback(consumed)
+
     def allowed(self) -> np.ndarray:
         """A boolean array over the vocabulary: True where the token may come next."""
         import numpy
