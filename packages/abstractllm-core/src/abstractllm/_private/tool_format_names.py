@@ -13,6 +13,7 @@ TOOL_FORMATS: tuple[str, ...] = (
     "command_r",
     "phi4_mini",
     "granite",
+    "functionary",
     "llama3",
     "hermes",
 )
