@@ -157,6 +157,15 @@ def test_mistral_v11_calls_are_read_one_marker_each() -> None:
     assert _every_way(BY_NAME["mistral"], text) == ("", "tool_calls", [(*PARIS, False), (*OSLO, False)])
 
 
+def test_functionary_calls_need_its_header_tokens_and_a_name() -> None:
+    # Qwen3-Coder's template writes <function=...> inside <tool_call>: Hermes, not Functionary
+    assert detect_family("<|im_start|>{{ '<tool_call>\\n<function=' + name + '>' }}</function></tool_call>").name == "hermes"
+    case = BY_NAME["functionary"]
+    assert _every_way(case, "a <functions> b") == ("a <functions> b", "stop", [])
+    shown, reason, calls = _every_way(case, '<function=get weather>{"city": "Paris"}</function>')  # no tool name
+    assert (shown, reason) == ("", "tool_calls") and [(name, error) for name, _, error in calls] == [(UNPARSED_NAME, True)]
+
+
 # -- forced calls ------------------------------------------------------------------------------------------
 
 

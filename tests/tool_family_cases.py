@@ -208,6 +208,7 @@ CASES.append(
         text_and_call=(f"Let me check.{_FN_PARIS}", "Let me check."),
         parallel=f'{_FN_PARIS}<function=get_weather>{{"city": "Oslo"}}</function>',
         malformed='<function=get_weather>{"city": Paris}</function>',
+        other_forms=('<function=get_weather> {"city": "Paris"} </function>', '<function=get_weather>{"city": "Paris"}'),
         template_history=[
             _USER,
             {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
