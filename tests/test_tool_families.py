@@ -166,6 +166,18 @@ def test_functionary_calls_need_its_header_tokens_and_a_name() -> None:
     assert (shown, reason) == ("", "tool_calls") and [(name, error) for name, _, error in calls] == [(UNPARSED_NAME, True)]
 
 
+def test_functionary_v32_segments_are_text_to_all_and_calls_to_a_tool() -> None:
+    case = BY_NAME["functionary_v32"]
+    assert _every_way(case, "all\nHello there.") == ("Hello there.", "stop", [])
+    text = 'all\nChecking.>>>get_weather\n{"city": "Paris"}>>>all\n Done.'
+    assert _every_way(case, text) == ("Checking. Done.", "tool_calls", [(*PARIS, False)])
+    # a ">>>" inside the arguments' JSON is part of the JSON
+    quoted = 'get_weather\n{"city": "a>>>b"}'
+    assert _every_way(case, quoted) == ("", "tool_calls", [("get_weather", {"city": "a>>>b"}, False)])
+    shown, reason, calls = _every_way(case, 'get_weather\n{"city": Paris}>>>all\nok')  # broken JSON, then text
+    assert (shown, reason, [(name, error) for name, _, error in calls]) == ("ok", "tool_calls", [("get_weather", True)])
+
+
 # -- forced calls ------------------------------------------------------------------------------------------
 
 

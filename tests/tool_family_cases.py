@@ -219,4 +219,24 @@ CASES.append(
         special_markers=False,
     )
 )
+_V32_PARIS = 'get_weather\n{"city": "Paris"}'
+CASES.append(
+    FamilyCase(
+        "functionary_v32",
+        "functionary_v3.2.jinja",
+        one_call=_V32_PARIS,  # the prompt ends with ">>>"
+        text_and_call=(f"all\nLet me check.>>>{_V32_PARIS}", "Let me check."),
+        parallel=f'{_V32_PARIS}>>>get_weather\n{{"city": "Oslo"}}',
+        malformed='get_weather\n{"city": Paris}',
+        other_forms=(f"all\n>>>{_V32_PARIS}", 'get_weather\n {"city": "Paris"}\n'),
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+        special_markers=False,
+    )
+)
 BY_NAME = {case.name: case for case in CASES}

@@ -23,6 +23,7 @@ _VERSION = 3  # of how a family model is built (part of its folder's name)
 FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
     "llama3": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
     "functionary": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
+    "functionary_v32": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
     "mistral": (
         "[TOOL_CALLS]",
         "[AVAILABLE_TOOLS]",
