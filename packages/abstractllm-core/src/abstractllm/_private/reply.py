@@ -21,7 +21,9 @@ construction, and every mode (and any plugin) follows the same rules:
   :func:`~abstractllm._private.tool_format.read_tool_calls` or the backend's own reader.
   A block that is not a call is a call named ``<unparsed>`` with ``error`` set, never
   dropped; so is a last block left open when the model ended its reply. A last block cut
-  short by ``max_tokens`` is no call at all.
+  short by ``max_tokens`` is no call at all. A markup of recipient segments (Functionary v3.2's
+  ``all\\ntext>>>get_weather\\n{...}``, :attr:`~abstractllm._private.tool_format.ToolMarkup.recipient_text`)
+  shows its text segments and takes out its call segments, each held until its JSON is complete.
 - **A call written as JSON** (tools offered, no ``response_format``, no call in the markup):
   a reply that is one JSON call, bare or in one code fence, naming an offered tool with valid
   arguments, is that call (:mod:`~abstractllm._private.fenced_call`); while it may become

@@ -81,10 +81,10 @@ class ToolMarkup:
     ``<name><name_marker>{arguments}`` after ``open`` (Mistral's v11 ``get_weather[ARGS]{...}``).
     ``item_open``/``item_close``: each call of a block may be wrapped in these (DeepSeek's
     ``<|tool_call_begin|>`` ... ``<|tool_call_end|>`` inside ``<|tool_calls_begin|>`` ..., fullwidth bars).
-    ``recipient_text``: the reply is a series of segments ``<recipient>\n<content>``, each after ``open``
+    ``recipient_text``: the reply is a series of segments ``<recipient>\\n<content>``, each after ``open``
     (the first after the ``open`` that ends the prompt); a segment to ``recipient_text`` is text to show,
     one to another recipient a call to that tool with the JSON content (Functionary v3.2's
-    ``all\nLet me check.>>>get_weather\n{...}``). Text that starts no ``<recipient>\n`` line is text.
+    ``all\\nLet me check.>>>get_weather\\n{...}``). Text that starts no ``<recipient>\\n`` line is text.
     """
 
     open: str
