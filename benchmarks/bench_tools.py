@@ -40,6 +40,8 @@ CALLS = {
     "<|END_ACTION|>",
     "deepseek_v3": f'{CALLS_BEGIN}{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Paris"}}\n```{CALL_END}{CALLS_END}',
     "deepseek": f'{CALLS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}{CALLS_END}',
+    "functionary": '<function=get_weather>{"city": "Paris"}</function>',
+    "functionary_v32": '>>>get_weather\n{"city": "Paris"}',  # after text written without its "all" line
 }
 WITH_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512), tools=(WEATHER,), tool_choice="auto")
 WITHOUT_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512))

@@ -104,7 +104,7 @@ def test_earlier_calls_render_as_the_template_reads_them(case: FamilyCase, famil
     assert ours == expected
     assert "get_weather" in ours and "18C" in ours  # the call and its result are in the prompt
     for marker in (setup.markup.open, setup.markup.close):
-        if marker:  # the markers are single special tokens, kept when a reply is decoded
+        if marker and case.special_markers:  # the markers are single special tokens, kept when a reply is decoded
             assert len(tokenizer.encode(marker, add_special_tokens=False)) == 1
 
 
@@ -155,6 +155,27 @@ def test_a_python_tag_block_that_is_not_json_is_an_error_call() -> None:
 def test_mistral_v11_calls_are_read_one_marker_each() -> None:
     text = '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}'
     assert _every_way(BY_NAME["mistral"], text) == ("", "tool_calls", [(*PARIS, False), (*OSLO, False)])
+
+
+def test_functionary_calls_need_its_header_tokens_and_a_name() -> None:
+    # Qwen3-Coder's template writes <function=...> inside <tool_call>: Hermes, not Functionary
+    assert detect_family("<|im_start|>{{ '<tool_call>\\n<function=' + name + '>' }}</function></tool_call>").name == "hermes"
+    case = BY_NAME["functionary"]
+    assert _every_way(case, "a <functions> b") == ("a <functions> b", "stop", [])
+    shown, reason, calls = _every_way(case, '<function=get weather>{"city": "Paris"}</function>')  # no tool name
+    assert (shown, reason) == ("", "tool_calls") and [(name, error) for name, _, error in calls] == [(UNPARSED_NAME, True)]
+
+
+def test_functionary_v32_segments_are_text_to_all_and_calls_to_a_tool() -> None:
+    case = BY_NAME["functionary_v32"]
+    assert _every_way(case, "all\nHello there.") == ("Hello there.", "stop", [])
+    text = 'all\nChecking.>>>get_weather\n{"city": "Paris"}>>>all\n Done.'
+    assert _every_way(case, text) == ("Checking. Done.", "tool_calls", [(*PARIS, False)])
+    # a ">>>" inside the arguments' JSON is part of the JSON
+    quoted = 'get_weather\n{"city": "a>>>b"}'
+    assert _every_way(case, quoted) == ("", "tool_calls", [("get_weather", {"city": "a>>>b"}, False)])
+    shown, reason, calls = _every_way(case, 'get_weather\n{"city": Paris}>>>all\nok')  # broken JSON, then text
+    assert (shown, reason, [(name, error) for name, _, error in calls]) == ("ok", "tool_calls", [("get_weather", True)])
 
 
 # -- forced calls ------------------------------------------------------------------------------------------

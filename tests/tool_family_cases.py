@@ -56,6 +56,7 @@ class FamilyCase:
     malformed: str  # a call whose JSON is broken, the reply ended by the model
     other_forms: tuple[str, ...] = ()  # other ways the family writes one call to get_weather(Paris)
     template_history: list[dict[str, Any]] = field(default_factory=list)
+    special_markers: bool = True  # whether the family's markers are special tokens of its real tokenizer
 
     def template_text(self) -> str:
         return (TEMPLATES / self.template).read_text(encoding="utf-8")
@@ -196,6 +197,46 @@ CASES.append(
             _ANSWER,
             _NEXT,
         ],
+    )
+)
+_FN_PARIS = '<function=get_weather>{"city": "Paris"}</function>'
+CASES.append(
+    FamilyCase(
+        "functionary",
+        "functionary_v3.1.jinja",
+        one_call=_FN_PARIS,
+        text_and_call=(f"Let me check.{_FN_PARIS}", "Let me check."),
+        parallel=f'{_FN_PARIS}<function=get_weather>{{"city": "Oslo"}}</function>',
+        malformed='<function=get_weather>{"city": Paris}</function>',
+        other_forms=('<function=get_weather> {"city": "Paris"} </function>', '<function=get_weather>{"city": "Paris"}'),
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+        special_markers=False,
+    )
+)
+_V32_PARIS = 'get_weather\n{"city": "Paris"}'
+CASES.append(
+    FamilyCase(
+        "functionary_v32",
+        "functionary_v3.2.jinja",
+        one_call=_V32_PARIS,  # the prompt ends with ">>>"
+        text_and_call=(f"all\nLet me check.>>>{_V32_PARIS}", "Let me check."),
+        parallel=f'{_V32_PARIS}>>>get_weather\n{{"city": "Oslo"}}',
+        malformed='get_weather\n{"city": Paris}',
+        other_forms=(f"all\n>>>{_V32_PARIS}", 'get_weather\n {"city": "Paris"}\n'),
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+        special_markers=False,
     )
 )
 BY_NAME = {case.name: case for case in CASES}

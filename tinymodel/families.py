@@ -22,6 +22,8 @@ _VERSION = 3  # of how a family model is built (part of its folder's name)
 #: The special tokens each family's real tokenizer has (its tool-call markers first).
 FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
     "llama3": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
+    "functionary": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
+    "functionary_v32": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
     "mistral": (
         "[TOOL_CALLS]",
         "[AVAILABLE_TOOLS]",

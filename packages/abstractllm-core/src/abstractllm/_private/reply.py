@@ -21,7 +21,9 @@ construction, and every mode (and any plugin) follows the same rules:
   :func:`~abstractllm._private.tool_format.read_tool_calls` or the backend's own reader.
   A block that is not a call is a call named ``<unparsed>`` with ``error`` set, never
   dropped; so is a last block left open when the model ended its reply. A last block cut
-  short by ``max_tokens`` is no call at all.
+  short by ``max_tokens`` is no call at all. A markup of recipient segments (Functionary v3.2's
+  ``all\\ntext>>>get_weather\\n{...}``, :attr:`~abstractllm._private.tool_format.ToolMarkup.recipient_text`)
+  shows its text segments and takes out its call segments, each held until its JSON is complete.
 - **A call written as JSON** (tools offered, no ``response_format``, no call in the markup):
   a reply that is one JSON call, bare or in one code fence, naming an offered tool with valid
   arguments, is that call (:mod:`~abstractllm._private.fenced_call`); while it may become
@@ -39,6 +41,7 @@ construction, and every mode (and any plugin) follows the same rules:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +51,7 @@ from abstractllm._private.stops import StopSequenceFilter
 from abstractllm._private.structured import parse_structured
 from abstractllm._private.tool_format import (
     FALLBACK_MARKUP,
+    RECIPIENT,
     ToolCallScan,
     ToolMarkup,
     leading_call,
@@ -94,6 +98,7 @@ class ReplyAssembler:
         "_prefix",
         "_raw",
         "_read_calls",
+        "_recipient",
         "_request",
         "_stops",
         "_text",
@@ -118,6 +123,7 @@ class ReplyAssembler:
         self._inside = False  # whether _pending starts inside a tool-call block
         self._leading = self._markup is not None and self._markup.leading_json  # whether a bare call may still start the reply
         self._raw: list[str] = []  # the reply after stop handling, blocks included (kept when tools are offered)
+        self._recipient: str | None = None  # for a markup of recipient segments: the current one's (None: not known yet)
         self._text: list[str] = []  # the visible text so far
         self.unmet: Unmet | None = None  #: set by ``finish`` when the reply ignored a constraint
         self._choice: Choice | None = None
@@ -166,7 +172,7 @@ class ReplyAssembler:
                 if reason == "length":
                     truncated = True
                 else:
-                    calls.append(self._unclosed_block(raw))
+                    calls.append(self._unclosed_block(raw, scan.cut_name))
         if self._gate is not None:
             held, fenced = self._gate.finish(recognize=not calls and not truncated and reason != "length")
             calls.extend(fenced)
@@ -209,6 +215,8 @@ class ReplyAssembler:
         if markup is None:
             return text
         self._raw.append(text)
+        if markup.recipient_text:
+            return self._sort_segments(markup, text, final=final)
         pending = self._pending + text
         shown: list[str] = []
         if self._leading:
@@ -243,12 +251,42 @@ class ReplyAssembler:
         self._pending = "" if final else pending
         return "".join(shown)
 
-    def _unclosed_block(self, raw: str) -> ToolCall:
-        """The call for a last block the model left open and unfinished (its reply, ``raw``, ended there)."""
+    def _sort_segments(self, markup: ToolMarkup, text: str, *, final: bool) -> str:
+        """:meth:`_sort` for a markup of recipient segments: text segments are shown, call segments taken out."""
+        pending = self._pending + text
+        shown: list[str] = []
+        while pending:
+            if self._recipient is None:  # at a segment's start: its recipient line, or plain text
+                head = RECIPIENT.match(pending)
+                if head is None and not final and _could_be_recipient(pending):
+                    break  # held until the line ends
+                self._recipient = head.group(1) if head else markup.recipient_text
+                pending = pending[head.end() :] if head else pending
+                continue
+            is_text = self._recipient == markup.recipient_text
+            end = 0 if is_text or (markup.open not in pending and not final) else _json_end(pending)
+            if not is_text and not final and (end == 0 or markup.open not in pending[end:]):
+                break  # a call segment is held (hidden) until its JSON is complete and a next segment starts
+            at = pending.find(markup.open, end)
+            cut = at if at >= 0 else len(pending) - (0 if final else _partial_suffix(pending, markup.open))
+            if is_text:
+                shown.append(pending[:cut])
+            if at < 0:
+                pending = pending[cut:]
+                break
+            pending, self._recipient = pending[at + len(markup.open) :], None
+        self._pending = "" if final else pending
+        return "".join(shown)
+
+    def _unclosed_block(self, raw: str, name: str = "") -> ToolCall:
+        """The call for a last block the model left open and unfinished (its reply, ``raw``, ended there);
+        ``name`` is the tool it names outside its JSON, when the markup says so."""
         assert self._markup is not None
         at = raw.rfind(self._markup.open) if self._markup.open else -1
         body = (raw[at + len(self._markup.open) :] if at >= 0 else raw).strip()
-        return ToolCall(name=named_tool(body), arguments={}, error=f"the tool call ends before its JSON does: {body[:200]!r}")
+        return ToolCall(
+            name=name or named_tool(body), arguments={}, error=f"the tool call ends before its JSON does: {body[:200]!r}"
+        )
 
 
 def unmet_constraint(request: GenerationRequest, text: str, finish_reason: str | None, calls: Sequence[ToolCall]) -> Unmet | None:
@@ -277,6 +315,19 @@ def unmet_constraint(request: GenerationRequest, text: str, finish_reason: str |
     except OutputParsingError as exc:
         return Unmet("response_format", exc.message, {"finish_reason": finish_reason, "reply_start": text[:200]}, exc)
     return None
+
+
+def _json_end(text: str) -> int:
+    """Where the JSON value ``text`` starts with (after spaces) ends; 0 when it is not (yet) one."""
+    try:
+        return json.JSONDecoder().raw_decode(text, len(text) - len(text.lstrip()))[1]
+    except json.JSONDecodeError:
+        return 0
+
+
+def _could_be_recipient(text: str) -> bool:
+    """Whether ``text`` (a segment's start, no line end yet) may still become a recipient line."""
+    return RECIPIENT.fullmatch(text + "\n") is not None
 
 
 def _partial_suffix(text: str, marker: str) -> int:

@@ -37,6 +37,7 @@ from abstractllm.tools import ToolCall, ToolDefinition
 __all__ = [
     "FALLBACK_MARKUP",
     "PROBE_TOOL_NAME",
+    "RECIPIENT",
     "TOOL_CALL_CLOSE",
     "TOOL_CALL_OPEN",
     "UNPARSED_NAME",
@@ -80,6 +81,10 @@ class ToolMarkup:
     ``<name><name_marker>{arguments}`` after ``open`` (Mistral's v11 ``get_weather[ARGS]{...}``).
     ``item_open``/``item_close``: each call of a block may be wrapped in these (DeepSeek's
     ``<|tool_call_begin|>`` ... ``<|tool_call_end|>`` inside ``<|tool_calls_begin|>`` ..., fullwidth bars).
+    ``recipient_text``: the reply is a series of segments ``<recipient>\\n<content>``, each after ``open``
+    (the first after the ``open`` that ends the prompt); a segment to ``recipient_text`` is text to show,
+    one to another recipient a call to that tool with the JSON content (Functionary v3.2's
+    ``all\\nLet me check.>>>get_weather\\n{...}``). Text that starts no ``<recipient>\\n`` line is text.
     """
 
     open: str
@@ -88,6 +93,7 @@ class ToolMarkup:
     name_marker: str = ""
     item_open: str = ""
     item_close: str = ""
+    recipient_text: str = ""
 
     def markers(self) -> tuple[str, ...]:
         """Every marker text of this markup (to keep in decoded text when it is a special token)."""
@@ -95,6 +101,8 @@ class ToolMarkup:
 
     def found_in(self, reply: str) -> bool:
         """Whether ``reply`` holds a block of this markup."""
+        if self.recipient_text:  # every reply is segments; one may be a call
+            return True
         return (bool(self.open) and self.open in reply) or (self.leading_json and leading_call(reply) is True)
 
 
@@ -223,12 +231,18 @@ def named_tool(body: str) -> str:
     return found.group(1) if found else UNPARSED_NAME
 
 
+#: A segment's recipient line (``<recipient>\n``), for :attr:`ToolMarkup.recipient_text` markups.
+RECIPIENT = re.compile(r"([A-Za-z0-9_.\-]+)\n")
+
+
 @dataclass
 class ToolCallScan:
-    """What :func:`read_tool_calls` found: the ``calls``, and whether the last block was cut short."""
+    """What :func:`read_tool_calls` found: the ``calls``, whether the last block was cut short, and the
+    tool that block names when its markup says so outside the JSON (``cut_name``; empty otherwise)."""
 
     calls: list[ToolCall] = field(default_factory=list)
     truncated: bool = False
+    cut_name: str = ""
 
 
 def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCallScan:
@@ -236,6 +250,8 @@ def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCal
 
     Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
     """
+    if markup.recipient_text:
+        return _read_segments(reply, markup)
     scan = ToolCallScan()
     if markup.leading_json and leading_call(reply) is True:
         position: int | None = _read_block(reply, len(reply) - len(reply.lstrip()), markup, scan)
@@ -291,6 +307,32 @@ def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) 
             start += len(markup.open)
         elif start >= len(reply) or not (reply[start] in "{[" or _named_call_at(reply, start, markup.name_marker)):
             return None
+
+
+def _read_segments(reply: str, markup: ToolMarkup) -> ToolCallScan:
+    """The calls of a reply of recipient segments (see :attr:`ToolMarkup.recipient_text`)."""
+    scan = ToolCallScan()
+    decoder = json.JSONDecoder()
+    position: int | None = 0
+    while position is not None:
+        head = RECIPIENT.match(reply, position)
+        name = head.group(1) if head else markup.recipient_text  # a segment with no recipient line is text
+        end = head.end() if head else position
+        if name != markup.recipient_text:
+            try:
+                arguments, end = decoder.raw_decode(reply, _skip_space(reply, end))
+                scan.calls.append(tool_call_from_data({"name": name, "arguments": arguments}))
+            except json.JSONDecodeError as exc:
+                following = reply.find(markup.open, end)
+                if following < 0:
+                    scan.truncated, scan.cut_name = True, name
+                    return scan
+                body = reply[end:following]
+                error = f"the tool call is not valid JSON ({json_error_text(exc)}): {body[:200]!r}"
+                scan.calls.append(ToolCall(name=name, arguments={}, error=error))
+        following = reply.find(markup.open, end)
+        position = None if following < 0 else following + len(markup.open)
+    return scan
 
 
 def _after(text: str, start: int, marker: str) -> int:

@@ -13,6 +13,8 @@ TOOL_FORMATS: tuple[str, ...] = (
     "command_r",
     "phi4_mini",
     "granite",
+    "functionary_v32",
+    "functionary",
     "llama3",
     "hermes",
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from abstractllm._private.tool_families.command_r import COMMAND_R
 from abstractllm._private.tool_families.deepseek import DEEPSEEK, DEEPSEEK_V3
 from abstractllm._private.tool_families.family import ToolFamily
+from abstractllm._private.tool_families.functionary import FUNCTIONARY, FUNCTIONARY_V32
 from abstractllm._private.tool_families.granite import GRANITE
 from abstractllm._private.tool_families.hermes import HERMES
 from abstractllm._private.tool_families.llama3 import LLAMA3
@@ -29,7 +30,19 @@ from abstractllm.errors import InvalidArgumentError
 __all__ = ["FAMILIES", "TOOL_FORMATS", "ToolFamily", "choose_family", "detect_family", "family_named"]
 
 #: Every family, in the order templates are matched (the more specific markers first; Hermes last).
-FAMILIES: tuple[ToolFamily, ...] = (MISTRAL_V11, MISTRAL, DEEPSEEK_V3, DEEPSEEK, COMMAND_R, PHI4_MINI, GRANITE, LLAMA3, HERMES)
+FAMILIES: tuple[ToolFamily, ...] = (
+    MISTRAL_V11,
+    MISTRAL,
+    DEEPSEEK_V3,
+    DEEPSEEK,
+    COMMAND_R,
+    PHI4_MINI,
+    GRANITE,
+    FUNCTIONARY_V32,
+    FUNCTIONARY,
+    LLAMA3,
+    HERMES,
+)
 _BY_NAME = {family.name: family for family in FAMILIES}
 
 
