@@ -177,9 +177,32 @@ class Engine:
         """Advance ``row`` over the tokens of ``ids`` (what this batch generated for it; ``base``: the tokens it
         had before) that it has not accounted for, until it ends."""
         step = row.length
+        if row.reason is None and not row.job.streaming and not row.job.request.params.stop:
+            self._replay_unwatched(row, ids[step - base :])
+            return
         while row.reason is None and step - base < len(ids):
             step += 1
             self.advance(row, ids[step - base - 1], step)
+
+    def _replay_unwatched(self, row: Row, ids: Sequence[int]) -> None:
+        """``replay`` for a row that has no stream and no stop sequences: ``advance`` over each of ``ids`` in turn
+        ends the row at the same token with the same reason, and its reply gets the same text, fed in one piece
+        (the assembler takes pieces of any size; without stop sequences it never stops a reply early)."""
+        if not ids:
+            return
+        params, cancelled = row.job.request.params, row.job.cancelled.is_set()
+        taken = ids[: 1 if cancelled else max(1, params.max_tokens - row.length)]
+        ended = next((index for index, token in enumerate(taken) if token in self.eos_ids), None)
+        text = row.decoder.push_all(taken if ended is None else taken[:ended])
+        if text:
+            row.reply.feed(text)
+        row.length += len(taken) if ended is None else ended + 1
+        if ended is not None:
+            row.reason = "stop"
+        elif row.length >= params.max_tokens:
+            row.reason = "length"
+        elif cancelled:
+            row.reason = "cancelled"
 
     def deliver(self, batch: Batch) -> None:
         """Hand every job of ``batch`` whose rows have all ended its result, once."""
