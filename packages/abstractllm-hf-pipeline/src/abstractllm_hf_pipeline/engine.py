@@ -389,15 +389,15 @@ class Engine:
         and the cached and whole widths."""
         cached = max(length for length, _ in reused)
         width = cached + max(len(ids) - length for ids, (length, _) in zip(starts, reused, strict=True))
-        input_ids = torch.full((len(starts), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(starts), width), dtype=torch.long)
-        for index, (ids, (length, _)) in enumerate(zip(starts, reused, strict=True)):
+        rows, masks = [], []
+        for ids, (length, _) in zip(starts, reused, strict=True):
             # [padding, reused prefix | padding, the rest]: the mask makes every row's positions those of its own tokens
-            input_ids[index, cached - length : cached] = torch.tensor(ids[:length], dtype=torch.long)
-            attention_mask[index, cached - length : cached] = 1
-            input_ids[index, width - (len(ids) - length) :] = torch.tensor(ids[length:], dtype=torch.long)
-            attention_mask[index, width - (len(ids) - length) :] = 1
-        return input_ids.to(self.device), attention_mask.to(self.device), cached, width
+            gaps = (cached - length, width - cached - (len(ids) - length))
+            rows.append([*[self.pad_id] * gaps[0], *ids[:length], *[self.pad_id] * gaps[1], *ids[length:]])
+            masks.append([*[0] * gaps[0], *[1] * length, *[0] * gaps[1], *[1] * (len(ids) - length)])
+        input_ids = torch.tensor(rows, dtype=torch.long, device=self.device)
+        attention_mask = torch.tensor(masks, dtype=torch.long, device=self.device)
+        return input_ids, attention_mask, cached, width
 
     def _prefilled(
         self, starts: Sequence[Sequence[int]], reused: list[tuple[int, DynamicCache | None]]
