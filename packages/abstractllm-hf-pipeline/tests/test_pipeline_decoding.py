@@ -14,7 +14,9 @@ from tinymodel import EXPECTED_COMPLETIONS
 PROMPTS = [prompt for prompt, _ in EXPECTED_COMPLETIONS] + ["Numbers:", "1 2 3", "zq", "France ,", "Café, naïve: é"]
 
 
-@pytest.mark.parametrize("clean_up", [None, True, False])
+# not True: this BPE tokenizer refuses clean-up with a warning given once per process, which
+# test_clean_up_tokenization_spaces_reaches_the_tokenizer looks for
+@pytest.mark.parametrize("clean_up", [None, False])
 @pytest.mark.parametrize("skip", [True, False])
 def test_direct_decode_equals_tokenizer_decode(tokenizer: Any, skip: bool, clean_up: bool | None) -> None:
     ids = tokenizer("Café, naïve: é 🙂 <|im_end|> Numbers: 1 2 3 .", add_special_tokens=True)["input_ids"]
