@@ -177,9 +177,32 @@ class Engine:
         """Advance ``row`` over the tokens of ``ids`` (what this batch generated for it; ``base``: the tokens it
         had before) that it has not accounted for, until it ends."""
         step = row.length
+        if row.reason is None and not row.job.streaming and not row.job.request.params.stop:
+            self._replay_unwatched(row, ids[step - base :])
+            return
         while row.reason is None and step - base < len(ids):
             step += 1
             self.advance(row, ids[step - base - 1], step)
+
+    def _replay_unwatched(self, row: Row, ids: Sequence[int]) -> None:
+        """``replay`` for a row that has no stream and no stop sequences: ``advance`` over each of ``ids`` in turn
+        ends the row at the same token with the same reason, and its reply gets the same text, fed in one piece
+        (the assembler takes pieces of any size; without stop sequences it never stops a reply early)."""
+        if not ids:
+            return
+        params, cancelled = row.job.request.params, row.job.cancelled.is_set()
+        taken = ids[: 1 if cancelled else max(1, params.max_tokens - row.length)]
+        ended = next((index for index, token in enumerate(taken) if token in self.eos_ids), None)
+        text = row.decoder.push_all(taken if ended is None else taken[:ended])
+        if text:
+            row.reply.feed(text)
+        row.length += len(taken) if ended is None else ended + 1
+        if ended is not None:
+            row.reason = "stop"
+        elif row.length >= params.max_tokens:
+            row.reason = "length"
+        elif cancelled:
+            row.reason = "cancelled"
 
     def deliver(self, batch: Batch) -> None:
         """Hand every job of ``batch`` whose rows have all ended its result, once."""
@@ -366,15 +389,15 @@ class Engine:
         and the cached and whole widths."""
         cached = max(length for length, _ in reused)
         width = cached + max(len(ids) - length for ids, (length, _) in zip(starts, reused, strict=True))
-        input_ids = torch.full((len(starts), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(starts), width), dtype=torch.long)
-        for index, (ids, (length, _)) in enumerate(zip(starts, reused, strict=True)):
+        rows, masks = [], []
+        for ids, (length, _) in zip(starts, reused, strict=True):
             # [padding, reused prefix | padding, the rest]: the mask makes every row's positions those of its own tokens
-            input_ids[index, cached - length : cached] = torch.tensor(ids[:length], dtype=torch.long)
-            attention_mask[index, cached - length : cached] = 1
-            input_ids[index, width - (len(ids) - length) :] = torch.tensor(ids[length:], dtype=torch.long)
-            attention_mask[index, width - (len(ids) - length) :] = 1
-        return input_ids.to(self.device), attention_mask.to(self.device), cached, width
+            gaps = (cached - length, width - cached - (len(ids) - length))
+            rows.append([*[self.pad_id] * gaps[0], *ids[:length], *[self.pad_id] * gaps[1], *ids[length:]])
+            masks.append([*[0] * gaps[0], *[1] * length, *[0] * gaps[1], *[1] * (len(ids) - length)])
+        input_ids = torch.tensor(rows, dtype=torch.long, device=self.device)
+        attention_mask = torch.tensor(masks, dtype=torch.long, device=self.device)
+        return input_ids, attention_mask, cached, width
 
     def _prefilled(
         self, starts: Sequence[Sequence[int]], reused: list[tuple[int, DynamicCache | None]]

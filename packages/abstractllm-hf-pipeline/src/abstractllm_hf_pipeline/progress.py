@@ -88,6 +88,7 @@ class StepWatch(StoppingCriteria):
         self._yield_to = yield_to
         self._ended = 0  # rows ended so far
         self._done: torch.Tensor | None = None  # which rows ended, as generate wants it (rebuilt when one ends)
+        self._eos = frozenset(engine.eos_ids)
         self.steps = 0
         self.yielded = False
         self.first = self.last = time.perf_counter()
@@ -100,16 +101,18 @@ class StepWatch(StoppingCriteria):
         if self.steps == 1:
             self.first = self.last
         step = input_ids.shape[1] - batch.width
+        tokens = input_ids[:, -1].tolist()
         ended = 0
-        for index, (row, base, token) in enumerate(zip(batch.rows, batch.bases, input_ids[:, -1].tolist(), strict=True)):
-            if row.reason is not None:
-                continue
-            if batch.follow:
-                engine.advance(row, token, base + step)
-            elif token in engine.eos_ids or row.job.cancelled.is_set():
-                engine.replay(row, base, input_ids[index, batch.width :].tolist())  # ends it: end of sequence or cancelled
-            if row.reason is not None:
-                ended += 1
+        if batch.follow or self._ending(tokens):  # else no row ends at this step: nothing to look at row by row
+            for index, (row, base, token) in enumerate(zip(batch.rows, batch.bases, tokens, strict=True)):
+                if row.reason is not None:
+                    continue
+                if batch.follow:
+                    engine.advance(row, token, base + step)
+                elif token in self._eos or row.job.cancelled.is_set():
+                    engine.replay(row, base, input_ids[index, batch.width :].tolist())  # ends it: end of sequence or cancelled
+                if row.reason is not None:
+                    ended += 1
         rows = len(batch.rows)
         if ended or self._done is None:
             self._ended += ended
@@ -121,6 +124,11 @@ class StepWatch(StoppingCriteria):
             self.yielded = True
             return torch.ones(rows, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
         return self._done  # type: ignore[return-value]
+
+    def _ending(self, tokens: list[int]) -> bool:
+        """Whether a row of a batch that is not followed may end at this step (``tokens``: every row's newest):
+        one made an end-of-sequence token (or the padding after one, when it is the same id) or was cancelled."""
+        return not self._eos.isdisjoint(tokens) or any(job.cancelled.is_set() for job in self._batch.jobs)
 
     def _yields(self) -> bool:
         """Whether newcomers should join now, or ended rows leave."""
