@@ -80,7 +80,10 @@ def test_plain_chat_gives_the_tiny_models_answer(llm: Any, messages: list[dict[s
 def test_a_stream_joins_to_the_reply(llm: Any) -> None:
     messages, expected = EXPECTED_CHATS[3]
     chunks = list(llm.generate(messages, stream=True))
-    assert len(chunks) > 2
+    # Text chunks, then the final one. How many: transformers serve sends one event per piece when its
+    # reader keeps up, and joins the texts queued meanwhile into one event when it fell behind (its
+    # read_queue_outputs says so), as on a loaded machine: CI once got the whole reply in one event.
+    assert len(chunks) >= 2 and all(str(chunk) for chunk in chunks[:-1]), chunks
     assert "".join(chunks) == expected
     assert chunks[-1].finish_reason == "stop"
 
