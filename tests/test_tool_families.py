@@ -192,7 +192,7 @@ def test_a_forced_call_admits_exactly_the_familys_markup_and_it_reads_back(name:
     from abstractllm._private.tool_format import read_tool_calls
 
     family = family_named(name)
-    folder = family_models.get(name.removesuffix("_v11"), family_models["llama3"])[0]
+    folder = family_models.get(name, family_models["llama3"])[0]
     tokenizer = AutoTokenizer.from_pretrained(folder)
     vocabulary = llguidance.hf.from_tokenizer(tokenizer, n_vocab=len(tokenizer))
     forced = family.forced_call([WEATHER, CLOCK], "get_weather")

@@ -105,6 +105,22 @@ CASES = [
         ],
     ),
     FamilyCase(
+        "mistral_v11",
+        "mistral_v13.jinja",
+        one_call='[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',
+        text_and_call=('Sure.[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}', "Sure."),
+        parallel='[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}',
+        malformed='[TOOL_CALLS]get_weather[ARGS]{"city": Paris}',
+        other_forms=(f"[TOOL_CALLS][{_P}]",),
+        template_history=[
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS, "3456789ab")]},
+            {"role": "tool", "content": "18C", "tool_call_id": "3456789ab", "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+    ),
+    FamilyCase(
         "phi4_mini",
         "phi4_mini.jinja",
         one_call='<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}<|/tool_call|>',
