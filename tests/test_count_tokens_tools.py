@@ -12,7 +12,7 @@ import pytest
 
 from abstractllm import create_llm
 from abstractllm.backend.messages import Message
-from abstractllm.errors import ContextWindowExceededError, InvalidArgumentError
+from abstractllm.errors import AbstractLLMError, ContextWindowExceededError, InvalidArgumentError
 from abstractllm.session import Session
 
 PROMPT = "What is the weather in Paris?"
@@ -128,3 +128,27 @@ def test_a_tool_loop_fits_each_request_with_its_tools(llm: Any) -> None:
     window = llm.get_capabilities()["max_tokens"]
     assert answer.usage.prompt_tokens < window - 48
     assert answer.usage.prompt_tokens < llm.count_tokens(session.messages[:-1], tools=[get_weather])  # old turns left out
+
+
+@pytest.mark.parametrize("mode", ["pipeline", "gguf"])
+def test_a_template_that_refuses_the_conversation_fails_the_count_as_it_fails_generate(
+    mode: str, family_models: dict[str, Any]
+) -> None:
+    """Mistral's template raises on two user turns in a row: count_tokens maps that error as generate does."""
+    if mode == "gguf":
+        pytest.importorskip("llama_cpp")
+    folder, gguf = family_models["mistral"]
+    llm = create_llm(
+        "huggingface", prefix_cache_bytes=0, **({"model": str(folder)} if mode == "pipeline" else {"model_path": str(gguf)})
+    )
+    two_users = [{"role": "user", "content": "Hello."}, {"role": "user", "content": PROMPT}]
+    try:
+        with pytest.raises(AbstractLLMError) as counted:
+            llm.count_tokens(two_users, tools=[get_weather])
+        with pytest.raises(AbstractLLMError) as generated:
+            llm.generate(two_users, tools=[get_weather], max_tokens=2)
+        assert type(counted.value) is type(generated.value) and str(counted.value) == str(generated.value)
+        assert "roles must alternate" in str(counted.value) and counted.value.__cause__ is not None
+        assert llm.count_tokens(two_users[1:], tools=[get_weather]) > llm.count_tokens(two_users[1:])  # still works
+    finally:
+        llm.unload()

@@ -53,10 +53,11 @@ class Session:
     reply enters the history when the stream ends). When the history outgrows the model's
     context window, the oldest turns are left out of the request (never the system prompt
     or the newest turn); the history itself keeps them. A backend that can count tokens
-    gets a request that fits; with one that cannot (the API and endpoint modes), the
-    server's ``ContextWindowExceededError`` makes the session leave out old turns in
-    proportion to the overflow it reports and send again, at most ``MAX_FIT_ATTEMPTS``
-    requests per call; later calls to that model start from the size it accepted.
+    gets a request that fits (counted with the tools and ``tool_choice`` it sends); with
+    one that cannot (the API and endpoint modes), the server's ``ContextWindowExceededError``
+    makes the session leave out old turns in proportion to the overflow it reports and send
+    again, at most ``MAX_FIT_ATTEMPTS`` requests per call; later calls to that model start
+    from the size it accepted.
     ``save``/``load`` use JSON written atomically; a file that fails to load changes nothing.
     """
 
