@@ -108,6 +108,18 @@ def test_the_session_leaves_out_old_turns_the_tools_would_not_leave_room_for(llm
         llm.generate(messages=history, prompt=PROMPT, tools=[get_weather], max_tokens=4)
 
 
+async def test_streamed_and_async_session_calls_fit_with_their_tools_too(llm: Any) -> None:
+    window = llm.get_capabilities()["max_tokens"]
+    streamed = Session(provider=llm)
+    _history_that_fits_only_without_tools(llm, streamed, 4)
+    chunks = list(streamed.generate(PROMPT, tools=[get_weather], max_tokens=4, stream=True))
+    assert chunks[-1].usage.prompt_tokens < window - 4 and streamed.messages[-2].content == PROMPT
+    awaited = Session(provider=llm)
+    _history_that_fits_only_without_tools(llm, awaited, 4)
+    reply = await awaited.generate_async(PROMPT, tools=[get_weather], max_tokens=4)
+    assert reply.usage.prompt_tokens < window - 4 and awaited.messages[-2].content == PROMPT
+
+
 def test_a_tool_loop_fits_each_request_with_its_tools(llm: Any) -> None:
     """The first request forces the call (the tiny model does not call after this history on its own), the
     second offers the tool with tool_choice "auto": both fit, each counted with the tool it sends."""
