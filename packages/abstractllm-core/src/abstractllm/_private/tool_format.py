@@ -85,6 +85,10 @@ class ToolMarkup:
     (the first after the ``open`` that ends the prompt); a segment to ``recipient_text`` is text to show,
     one to another recipient a call to that tool with the JSON content (Functionary v3.2's
     ``all\\nLet me check.>>>get_weather\\n{...}``). Text that starts no ``<recipient>\\n`` line is text.
+    ``read``: the family's own reader of a reply's blocks, for arguments that are not JSON (FunctionGemma's
+    ``call:get_weather{city:<escape>Paris<escape>}``); ``quote``: a token its arguments wrap strings in,
+    kept in the decoded text like the markers; ``stop``: a marker that ends the reply (what the model
+    writes after its calls when it goes on to imagine their results), cut as a stop sequence.
     """
 
     open: str
@@ -94,10 +98,14 @@ class ToolMarkup:
     item_open: str = ""
     item_close: str = ""
     recipient_text: str = ""
+    read: Callable[[str, ToolMarkup], ToolCallScan] | None = None
+    quote: str = ""
+    stop: str = ""
 
     def markers(self) -> tuple[str, ...]:
         """Every marker text of this markup (to keep in decoded text when it is a special token)."""
-        return tuple(m for m in (self.open, self.close, self.name_marker, self.item_open, self.item_close) if m)
+        every = (self.open, self.close, self.name_marker, self.item_open, self.item_close, self.quote, self.stop)
+        return tuple(m for m in every if m)
 
     def found_in(self, reply: str) -> bool:
         """Whether ``reply`` holds a block of this markup."""
@@ -192,13 +200,22 @@ def _calls_in_content(message: dict[str, Any], markup: ToolMarkup) -> dict[str, 
 def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str]) -> bool:
     """Whether ``render(messages, tools)`` (a chat template) shows the tools it is given.
 
-    A probe tool is rendered with and without ``tools``; the template renders tools when
-    the probe's name appears only in the first. A template that raises on tools does not;
-    one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
+    A probe tool is rendered with and without ``tools``, after a user turn, and if it is not shown,
+    after a system turn and a user turn (FunctionGemma's templates show tools in the system turn only);
+    the template renders tools when the probe's name appears only in the first. A template that raises
+    on tools does not; one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
     defined, even as None) does.
     """
-    messages = [{"role": "user", "content": "hi"}]
     probe = {"type": "function", "function": {"name": PROBE_TOOL_NAME, "description": "probe", "parameters": {}}}
+    user = {"role": "user", "content": "hi"}
+    return any(_shows_probe(render, messages, probe) for messages in ([user], [{"role": "system", "content": "probe"}, user]))
+
+
+def _shows_probe(
+    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str],
+    messages: list[dict[str, Any]],
+    probe: dict[str, Any],
+) -> bool:
     try:
         with_tools = render(messages, [probe])
     except Exception:  # a template that refuses tools (or this probe) raises: it does not render them
@@ -250,6 +267,8 @@ def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCal
 
     Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
     """
+    if markup.read is not None:
+        return markup.read(reply, markup)
     if markup.recipient_text:
         return _read_segments(reply, markup)
     scan = ToolCallScan()
