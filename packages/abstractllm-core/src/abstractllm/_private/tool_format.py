@@ -29,10 +29,12 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from abstractllm._private.structured import json_error_text
 from abstractllm.tools import ToolCall, ToolDefinition
+
+_Rendered = TypeVar("_Rendered")
 
 __all__ = [
     "FALLBACK_MARKUP",
@@ -49,6 +51,7 @@ __all__ = [
     "messages_with_tool_prompt",
     "named_tool",
     "read_tool_calls",
+    "render_chat",
     "template_renders_tools",
     "tool_call_from_data",
     "tool_prompt",
@@ -195,6 +198,25 @@ def _calls_in_content(message: dict[str, Any], markup: ToolMarkup) -> dict[str, 
         blocks.append(call_markup(str(function.get("name")), arguments, markup))
     message["content"] = (message.get("content") or "") + "".join(blocks)
     return message
+
+
+def render_chat(
+    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], _Rendered],
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+) -> _Rendered:
+    """``render(messages, tools)`` (a chat template); with no tools, a template that fails on ``tools=None``
+    (one that measures or iterates ``tools`` whenever it is defined: vLLM's FunctionGemma template) is
+    rendered with an empty list, and fails as it first did when that fails too."""
+    if tools is not None:
+        return render(messages, tools)
+    try:
+        return render(messages, None)
+    except Exception as exc:  # whatever the template raised; the same template is tried once more
+        try:
+            return render(messages, [])
+        except Exception:
+            raise exc from None
 
 
 def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str]) -> bool:

@@ -78,6 +78,14 @@ class ToolFamily:
         """``messages`` as this family's ``template`` reads earlier calls and their results."""
         return self.render_back(messages, template) if self.render_back is not None else messages
 
+    def history_for_template(self, messages: Messages, template: str) -> Messages:
+        """For a request offering no tools, to a template that renders tools: ``messages`` as
+        :meth:`messages_for_template` gives them when they hold an earlier call or result (the template reads
+        those the family's way with or without tools: a conversation is counted so), else unchanged."""
+        if any(message.get("tool_calls") or message.get("role") == "tool" for message in messages):
+            return self.messages_for_template(messages, template)
+        return messages
+
 
 def arguments_as_objects(messages: Messages, template: str = "") -> Messages:
     """Messages whose calls' ``arguments`` are JSON objects rather than JSON text (what templates that
