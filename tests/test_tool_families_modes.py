@@ -230,12 +230,6 @@ class Turns(Script):
 def test_a_tool_loop_runs_the_call_and_renders_its_result_back(loaded: Loaded) -> None:
     from abstractllm.session import Session
 
-    if loaded.case.name == "phi4_mini":
-        pytest.skip(
-            "llama.cpp's Phi-4-mini template iterates `tools` whenever it is defined, and transformers and"
-            " llama-cpp-python pass tools=None: it cannot render a conversation without tools, which Session's"
-            " context fitting counts (the template's limit, documented in docs/tools.md)"
-        )
     ran: list[str] = []
 
     def get_weather(city: str) -> str:
