@@ -155,3 +155,18 @@ def test_a_keyword_the_syntax_cannot_enforce_is_refused(family_models: dict[str,
     tool = ToolDefinition("f", "f", {"type": "object", "properties": {"a": {"type": "string", "pattern": "^a+$"}}})
     with pytest.raises(UnsupportedFeatureError, match="pattern"):
         _grammar(family_models, tool)
+
+
+def test_a_forced_string_cannot_hold_escape_spelled_in_other_tokens(family_models: dict[str, Any]) -> None:
+    """The text ``<escape>`` would end the string when the reply is read: the grammar refuses it inside one."""
+    grammar, tokenizer = _grammar(family_models, RICH)
+    escape = tokenizer.convert_tokens_to_ids("<escape>")
+    encode = tokenizer.encode
+    head = encode("<start_function_call>call:plan_trip{city:", add_special_tokens=False)
+    spelled = encode("<escape>", add_special_tokens=False, split_special_tokens=True)
+    assert escape not in spelled and len(spelled) > 1
+    run = grammar.start()
+    assert all(run.advance(token) for token in [*head, escape, *encode("a", add_special_tokens=False)])
+    assert not all(run.advance(token) for token in spelled)
+    run = grammar.start()  # the same text as the one token ends the string, as it should
+    assert all(run.advance(token) for token in [*head, escape, *encode("a", add_special_tokens=False), escape])

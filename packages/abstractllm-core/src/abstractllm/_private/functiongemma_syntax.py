@@ -178,7 +178,8 @@ _ANNOTATIONS = frozenset(("description", "title", "default", "examples", "$schem
 _HANDLED = frozenset(("type", "enum", "const", "properties", "required", "additionalProperties", "items", "anyOf", "oneOf"))
 _INTEGER = r"/-?(0|[1-9][0-9]{0,14})/"
 _NUMBER_RULE = r"/-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?/"
-_STRING_TEXT = r"/[^\x00-\x08\x0b-\x1f]*/"
+#: A string's text: no control characters but tab and line end, and never the text ``<escape>`` (spelled in other tokens).
+_STRING_TEXT = r"/[^\x00-\x08\x0b-\x1f]*/ & ~/(?s:.*<escape>.*)/"
 
 
 def value_rules(schema: Any, start: str, quote: str) -> list[str]:
@@ -200,6 +201,7 @@ class _Rules:
         self.lines: list[str] = []
         self.count = 0
         self.any_rule = ""
+        self.text = ""
 
     def fresh(self) -> str:
         self.count += 1
@@ -237,7 +239,7 @@ class _Rules:
 
     def typed(self, kind: str, schema: dict[str, Any]) -> str:
         simple: dict[str, Callable[[], str]] = {
-            "string": lambda: f"{self.quote} {_STRING_TEXT} {self.quote}",
+            "string": lambda: f"{self.quote} {self.string_text()} {self.quote}",
             "integer": lambda: _INTEGER,
             "number": lambda: _NUMBER_RULE,
             "boolean": lambda: '("true" | "false")',
@@ -298,13 +300,20 @@ class _Rules:
         """Any value (a schema that allows anything)."""
         if not self.any_rule:
             self.any_rule = f"{self.prefix}_any"
-            text = f"{self.quote} {_STRING_TEXT} {self.quote}"
+            text = f"{self.quote} {self.string_text()} {self.quote}"
             keyed = f'/[A-Za-z_][A-Za-z0-9_]{{0,63}}/ ":" {self.any_rule}'
             self.lines.append(
                 f'{self.any_rule}: {text} | {_NUMBER_RULE} | "true" | "false" | "null"'
                 f' | "[" ({self.any_rule} ("," {self.any_rule})*)? "]" | "{{" ({keyed} ("," {keyed})*)? "}}"'
             )
         return self.any_rule
+
+    def string_text(self) -> str:
+        """The terminal of a string's text (defined once)."""
+        if not self.text:
+            self.text = f"{self.prefix.upper()}_TEXT"
+            self.lines.append(f"{self.text}: {_STRING_TEXT}")
+        return self.text
 
     def free_object(self) -> str:
         anything = self.free()
