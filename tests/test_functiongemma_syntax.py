@@ -170,3 +170,27 @@ def test_a_forced_string_cannot_hold_escape_spelled_in_other_tokens(family_model
     assert not all(run.advance(token) for token in spelled)
     run = grammar.start()  # the same text as the one token ends the string, as it should
     assert all(run.advance(token) for token in [*head, escape, *encode("a", add_special_tokens=False), escape])
+
+
+@pytest.mark.parametrize(
+    "value", [{"city": "a, {b}: [c]", "days": 3, "rate": 2.5, "ok": False, "none": None, "list": [1, "x", {"k": []}]}, {}]
+)
+def test_written_arguments_read_back_as_they_were(value: dict[str, Any]) -> None:
+    from abstractllm._private.functiongemma_syntax import write_value
+
+    assert read_value(write_value(value), 0) == (value, len(write_value(value)))
+
+
+def test_tools_described_in_the_prompt_show_and_hand_back_calls_in_functiongemmas_syntax() -> None:
+    """A model named ``functiongemma`` whose template renders no tools is asked for, and shown, its own syntax."""
+    from abstractllm._private.tool_format import messages_with_tool_prompt
+
+    weather = ToolDefinition("get_weather", "Weather.", {"type": "object", "properties": {"city": {"type": "string"}}})
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    system, _, assistant = messages_with_tool_prompt(messages, [weather], MARKUP)
+    assert "<start_function_call>call:<tool name>{<argument>:<escape><value><escape>}<end_function_call>" in system["content"]
+    assert assistant["content"] == "<start_function_call>call:get_weather{city:<escape>Paris<escape>}<end_function_call>"
+    assert [(c.name, c.arguments) for c in read_tool_calls(assistant["content"], MARKUP).calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]

@@ -26,7 +26,7 @@ from typing import Any
 from abstractllm._private.tool_format import UNPARSED_NAME, ToolCallScan, ToolMarkup
 from abstractllm.tools import ToolCall
 
-__all__ = ["ESCAPE", "SYNTAX", "read_calls", "read_value", "value_rules"]
+__all__ = ["ESCAPE", "SYNTAX", "read_calls", "read_value", "value_rules", "write_call", "write_value"]
 
 #: The name of this syntax (a forced call's ``syntax``).
 SYNTAX = "functiongemma"
@@ -124,6 +124,22 @@ def _read_list(text: str, at: int) -> tuple[list[Any], int]:
         if text[at] != ",":
             raise ArgumentsError(f"expected ',' or ']' at {text[at : at + 20]!r}")
         at += 1
+
+
+def write_value(value: Any) -> str:
+    """``value`` (JSON data) in FunctionGemma's syntax: what :func:`read_value` reads back as ``value``."""
+    if isinstance(value, str):
+        return ESCAPE + value + ESCAPE
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{key}:{write_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(write_value(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def write_call(name: str, arguments: Any) -> str:
+    """One call's body as FunctionGemma writes it: ``call:NAME{...}``."""
+    return CALL_WORD + name + write_value(arguments if isinstance(arguments, dict) else {})
 
 
 def _skip(text: str, at: int) -> int:

@@ -89,8 +89,9 @@ class ToolMarkup:
     one to another recipient a call to that tool with the JSON content (Functionary v3.2's
     ``all\\nLet me check.>>>get_weather\\n{...}``). Text that starts no ``<recipient>\\n`` line is text.
     ``read``: the family's own reader of a reply's blocks, for arguments that are not JSON (FunctionGemma's
-    ``call:get_weather{city:<escape>Paris<escape>}``); ``quote``: a token its arguments wrap strings in,
-    kept in the decoded text like the markers; ``stop``: a marker that ends the reply (what the model
+    ``call:get_weather{city:<escape>Paris<escape>}``), and ``write`` its writer of one call (the name and the
+    arguments, between ``open`` and ``close``; for tools described in the prompt); ``quote``: a token its
+    arguments wrap strings in, kept in the decoded text like the markers; ``stop``: a marker that ends the reply (what the model
     writes after its calls when it goes on to imagine their results), cut as a stop sequence.
     """
 
@@ -102,6 +103,7 @@ class ToolMarkup:
     item_close: str = ""
     recipient_text: str = ""
     read: Callable[[str, ToolMarkup], ToolCallScan] | None = None
+    write: Callable[[str, Any], str] | None = None
     quote: str = ""
     stop: str = ""
 
@@ -151,11 +153,11 @@ def tool_prompt(tools: Sequence[ToolDefinition], markup: ToolMarkup = FALLBACK_M
         json.dumps({"name": t.name, "description": t.description, "parameters": t.input_schema}, ensure_ascii=False)
         for t in tools
     ]
-    example = json.dumps({"name": "<tool name>", "arguments": {"<argument>": "<value>"}})
+    example = call_markup("<tool name>", {"<argument>": "<value>"}, markup)
     return (
         "You can call these tools, one JSON object per tool:\n"
         + "\n".join(lines)
-        + f"\nTo call a tool, reply with {markup.open}{example}{markup.close} (one block per call)."
+        + f"\nTo call a tool, reply with {example} (one block per call)."
         " When no tool is needed, answer normally."
     )
 
@@ -180,7 +182,10 @@ def messages_with_tool_prompt(
 
 
 def call_markup(name: str, arguments: Any, markup: ToolMarkup = FALLBACK_MARKUP) -> str:
-    """One call written in the fallback format: ``<open>{"name": ..., "arguments": ...}<close>``."""
+    """One call written in the fallback format: ``<open>{"name": ..., "arguments": ...}<close>`` (or between
+    ``<open>`` and ``<close>`` as the markup's ``write`` writes it)."""
+    if markup.write is not None:
+        return f"{markup.open}{markup.write(name, arguments)}{markup.close}"
     return f"{markup.open}{json.dumps({'name': name, 'arguments': arguments})}{markup.close}"
 
 

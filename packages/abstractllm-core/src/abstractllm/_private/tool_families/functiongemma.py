@@ -14,7 +14,7 @@ prompt Google's documentation gives FunctionGemma. Earlier calls are handed back
 
 from __future__ import annotations
 
-from abstractllm._private.functiongemma_syntax import ESCAPE, SYNTAX, read_calls
+from abstractllm._private.functiongemma_syntax import ESCAPE, SYNTAX, read_calls, write_call
 from abstractllm._private.tool_families.family import Messages, ToolFamily, arguments_as_objects
 from abstractllm._private.tool_format import ToolMarkup
 
@@ -45,7 +45,7 @@ def _render_back(messages: Messages, template: str) -> Messages:
 
 FUNCTIONGEMMA = ToolFamily(
     "functiongemma",
-    ToolMarkup(OPEN, CLOSE, read=read_calls, quote=ESCAPE, stop=RESPONSE),
+    ToolMarkup(OPEN, CLOSE, read=read_calls, write=write_call, quote=ESCAPE, stop=RESPONSE),
     detect=lambda template: OPEN in template,
     named_call=(OPEN + "call:{name}", CLOSE),
     render_back=_render_back,
