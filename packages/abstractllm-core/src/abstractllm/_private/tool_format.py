@@ -16,7 +16,8 @@ The rule:
   value is a call, or several when the value is a list (``arguments`` may be a JSON string
   or be named ``parameters``; the ``<close>`` marker is optional). Other models' families
   (:mod:`abstractllm._private.tool_families`) write other markup, described by the same
-  :class:`ToolMarkup` and read by the same function. A block that is not a call is a ``ToolCall`` named
+  :class:`ToolMarkup` and read by the same function (or, for arguments that are not JSON, by the
+  markup's own ``read``: FunctionGemma's). A block that is not a call is a ``ToolCall`` named
   :data:`UNPARSED_NAME` with ``error`` set, never dropped, except the last block of a
   reply cut short (its JSON incomplete and no ``<close>``): that one is ``truncated``
   and the reply's finish reason is ``"length"``, as in OpenAI's API.
