@@ -41,25 +41,21 @@ _WORDS = {"true": True, "false": False, "null": None, "None": None}
 
 
 class ArgumentsError(ValueError):
-    """Text that is not a FunctionGemma value; ``incomplete`` when it ends before the value does."""
-
-    def __init__(self, message: str, *, incomplete: bool = False) -> None:
-        super().__init__(message)
-        self.incomplete = incomplete
+    """Text that is not (or not yet) a FunctionGemma value."""
 
 
 def read_value(text: str, start: int) -> tuple[Any, int]:
     """The value written at ``text[start:]`` (spaces before it skipped) and the index after it.
 
-    Raises ``ValueError`` when there is none (``.incomplete`` set when the text ends first).
+    Raises ``ValueError`` when there is none.
     """
     at = _skip(text, start)
     if at >= len(text):
-        raise ArgumentsError("the arguments end before a value", incomplete=True)
+        raise ArgumentsError("the arguments end before a value")
     if text.startswith(ESCAPE, at):
         end = text.find(ESCAPE, at + len(ESCAPE))
         if end < 0:
-            raise ArgumentsError("a string has no closing <escape>", incomplete=True)
+            raise ArgumentsError("a string has no closing <escape>")
         return text[at + len(ESCAPE) : end], end + len(ESCAPE)
     if text[at] == "{":
         return _read_object(text, at + 1)
@@ -73,8 +69,6 @@ def read_value(text: str, start: int) -> tuple[Any, int]:
     for word, meaning in _WORDS.items():
         if text.startswith(word, at):
             return meaning, at + len(word)
-    if any(word.startswith(text[at:]) for word in _WORDS) or text[at:] == "-":
-        raise ArgumentsError("the arguments end inside a value", incomplete=True)
     raise ArgumentsError(f"no value at {text[at : at + 20]!r} (strings are wrapped in <escape>)")
 
 
@@ -89,18 +83,17 @@ def _read_object(text: str, at: int) -> tuple[dict[str, Any], int]:
             key, at = read_value(text, at)
             at = _skip(text, at)
             if not text.startswith(":", at):
-                raise ArgumentsError("a key has no ':'", incomplete=at >= len(text))
+                raise ArgumentsError("a key has no ':'")
             at += 1
         else:
             found = _KEY.match(text, at)
             if found is None:
-                incomplete = _NAME.fullmatch(text[at:].strip() or "x") is not None
-                raise ArgumentsError(f"no key at {text[at : at + 20]!r}", incomplete=incomplete)
+                raise ArgumentsError(f"no key at {text[at : at + 20]!r}")
             key, at = found.group(1), found.end()
         result[str(key)], at = read_value(text, at)
         at = _skip(text, at)
         if at >= len(text):
-            raise ArgumentsError("the arguments end inside an object", incomplete=True)
+            raise ArgumentsError("the arguments end inside an object")
         if text[at] == "}":
             return result, at + 1
         if text[at] != ",":
@@ -118,7 +111,7 @@ def _read_list(text: str, at: int) -> tuple[list[Any], int]:
         result.append(value)
         at = _skip(text, at)
         if at >= len(text):
-            raise ArgumentsError("the arguments end inside a list", incomplete=True)
+            raise ArgumentsError("the arguments end inside a list")
         if text[at] == "]":
             return result, at + 1
         if text[at] != ",":
@@ -152,8 +145,9 @@ def read_calls(reply: str, markup: ToolMarkup) -> ToolCallScan:
     """Every ``<open>call:NAME{...}<close>`` block of ``reply`` (``markup``'s open and close markers).
 
     A block whose arguments cannot be read is a call (named as it says, else ``<unparsed>``) with
-    ``error`` set, when its close marker follows; a last block that ends before its arguments do is
-    ``truncated`` (``cut_name`` its tool).
+    ``error`` set, when its close marker follows; a last block without one is ``truncated`` (``cut_name``
+    its tool, when the block names it): core's reply assembler makes it no call when ``max_tokens`` cut
+    the reply, else a call with its error.
     """
     scan = ToolCallScan()
     position = reply.find(markup.open)
@@ -164,20 +158,18 @@ def read_calls(reply: str, markup: ToolMarkup) -> ToolCallScan:
         name = ""
         try:
             if not body.startswith(CALL_WORD):
-                if CALL_WORD.startswith(body.strip()):
-                    raise ArgumentsError("the block ends before its call", incomplete=True)
                 raise ArgumentsError("the block does not start with 'call:'")
             found = _NAME.match(body, len(CALL_WORD))
             at = _skip(body, found.end() if found else len(CALL_WORD))
             if not body.startswith("{", at):
-                raise ArgumentsError("no '{' after the tool's name", incomplete=at >= len(body))
+                raise ArgumentsError("no '{' after the tool's name")
             name = found.group() if found else ""  # complete: a '{' follows it
             arguments, end = read_value(body, at)
             if body[end:].strip():
                 raise ArgumentsError(f"text after the arguments: {body[end : end + 20]!r}")
             scan.calls.append(ToolCall(name=name or UNPARSED_NAME, arguments=arguments))
         except ArgumentsError as exc:
-            if close < 0 and exc.incomplete:
+            if close < 0:  # no close marker: the block runs to the end of the reply, which ended inside it
                 scan.truncated, scan.cut_name = True, name
                 return scan
             error = f"the tool call is not valid FunctionGemma ({exc}): {body[:200]!r}"
