@@ -249,6 +249,7 @@ def _functiongemma_case() -> FamilyCase:
     def call(city: str) -> str:
         return f"<start_function_call>call:get_weather{{city:<escape>{city}<escape>}}<end_function_call>"
 
+    paris_call = {"id": CALL_ID, "type": "function", "function": {"name": "get_weather", "arguments": _PARIS_ARGS}}
     imagined = "<start_function_response>response:get_weather{value:<escape>18C<escape>}<end_function_response>"
     return FamilyCase(
         "functiongemma",
@@ -264,7 +265,7 @@ def _functiongemma_case() -> FamilyCase:
         template_history=[
             {"role": "system", "content": DEVELOPER_PROMPT},  # its template shows tools in the system turn only
             _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
+            {"role": "assistant", "content": "", "tool_calls": [paris_call]},
             {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
             _ANSWER,
             _NEXT,
