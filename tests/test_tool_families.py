@@ -15,7 +15,7 @@ from abstractllm._private.tool_format_names import TOOL_FORMATS
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.request import GenerationParams, GenerationRequest
 from abstractllm.tools import ToolDefinition
-from tests.tool_family_cases import BY_NAME, CASES, OSLO, PARIS, WEATHER, FamilyCase, history
+from tests.tool_family_cases import BY_NAME, CASES, OSLO, PARIS, TEMPLATES, WEATHER, FamilyCase, history
 
 CLOCK = ToolDefinition("get_time", "Get the time.", {"type": "object", "properties": {}})
 
@@ -108,6 +108,27 @@ def test_earlier_calls_render_as_the_template_reads_them(case: FamilyCase, famil
             assert len(tokenizer.encode(marker, add_special_tokens=False)) == 1
 
 
+def test_mistral_v11_template_gets_each_call_and_result_with_one_9_character_id(family_models: dict[str, Any]) -> None:
+    """Mistral's v11 template writes an earlier call as ``name[CALL_ID]id[ARGS]{...}`` and its result as
+    ``[TOOL_RESULTS]id[TOOL_CONTENT]...``, and raises unless both ids have 9 characters: core hands them back
+    cut to the same 9 letters and digits (v13's template, the ``mistral_v11`` case, writes no ids)."""
+    from transformers import AutoTokenizer
+
+    from abstractllm_hf_pipeline.prompts import encode_prompt
+    from abstractllm_hf_pipeline.tool_calls import tool_setup
+
+    tokenizer = AutoTokenizer.from_pretrained(family_models["mistral_v11"][0])
+    tokenizer.chat_template = (TEMPLATES / "mistral_v11.jinja").read_text(encoding="utf-8")
+    assert tool_setup(tokenizer).family.name == "mistral_v11"
+    ours = encode_prompt(tokenizer, _request(), context_window=None, truncation=False).text
+    expected = tokenizer.apply_chat_template(
+        BY_NAME["mistral_v11"].template_history, tools=[WEATHER.to_openai()], tokenize=False, add_generation_prompt=True
+    )
+    assert ours == expected
+    assert '[TOOL_CALLS]get_weather[CALL_ID]3456789ab[ARGS]{"city": "Paris"}' in ours
+    assert "[TOOL_RESULTS]3456789ab[TOOL_CONTENT]18C[/TOOL_RESULTS]" in ours
+
+
 # -- reading replies, whole and streamed ---------------------------------------------------------------
 
 
@@ -192,7 +213,7 @@ def test_a_forced_call_admits_exactly_the_familys_markup_and_it_reads_back(name:
     from abstractllm._private.tool_format import read_tool_calls
 
     family = family_named(name)
-    folder = family_models.get(name.removesuffix("_v11"), family_models["llama3"])[0]
+    folder = family_models.get(name, family_models["llama3"])[0]
     tokenizer = AutoTokenizer.from_pretrained(folder)
     vocabulary = llguidance.hf.from_tokenizer(tokenizer, n_vocab=len(tokenizer))
     forced = family.forced_call([WEATHER, CLOCK], "get_weather")

@@ -40,8 +40,23 @@ def history() -> tuple[Message, ...]:
     )
 
 
-def _openai_call(arguments: Any, call_id: str = CALL_ID) -> dict[str, Any]:
-    return {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+_USER = {"role": "user", "content": "Weather in Paris?"}
+_ANSWER = {"role": "assistant", "content": "It is 18C in Paris."}
+_NEXT = {"role": "user", "content": "And tomorrow?"}
+_PARIS_ARGS = {"city": "Paris"}
+
+
+def openai_history(arguments: Any = _PARIS_ARGS, call_id: str = CALL_ID) -> list[dict[str, Any]]:
+    """:func:`history` in OpenAI's form, as most templates read it: the call's ``arguments`` as the template takes
+    them (an object, or its JSON text), its id ``call_id``."""
+    call = {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+    return [
+        _USER,
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "18C", "tool_call_id": call_id, "name": "get_weather"},
+        _ANSWER,
+        _NEXT,
+    ]
 
 
 @dataclass(frozen=True)
@@ -53,192 +68,129 @@ class FamilyCase:
     one_call: str  # one call to get_weather(Paris), nothing else
     text_and_call: tuple[str, str]  # (the model's text with one call, the text shown around it)
     parallel: str | None  # two calls (Paris, Oslo), when the family has parallel calls
-    malformed: str  # a call whose JSON is broken, the reply ended by the model
+    malformed: str = ""  # a call whose JSON is broken, the reply ended by the model (default: one_call, Paris unquoted)
     other_forms: tuple[str, ...] = ()  # other ways the family writes one call to get_weather(Paris)
-    template_history: list[dict[str, Any]] = field(default_factory=list)
+    template_history: list[dict[str, Any]] = field(default_factory=openai_history)
     special_markers: bool = True  # whether the family's markers are special tokens of its real tokenizer
+
+    def __post_init__(self) -> None:
+        if not self.malformed:
+            object.__setattr__(self, "malformed", self.one_call.replace('"Paris"', "Paris"))
 
     def template_text(self) -> str:
         return (TEMPLATES / self.template).read_text(encoding="utf-8")
 
 
-_USER = {"role": "user", "content": "Weather in Paris?"}
-_ANSWER = {"role": "assistant", "content": "It is 18C in Paris."}
-_NEXT = {"role": "user", "content": "And tomorrow?"}
-_PARIS_ARGS = {"city": "Paris"}
+def _oslo(paris: str) -> str:
+    """The call ``paris`` (to get_weather(Paris)) made to Oslo instead."""
+    return paris.replace("Paris", "Oslo")
+
+
 _P = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
-_O = '{"name": "get_weather", "arguments": {"city": "Oslo"}}'
 _LP = '{"name": "get_weather", "parameters": {"city": "Paris"}}'
-_LO = '{"name": "get_weather", "parameters": {"city": "Oslo"}}'
+_V11_PARIS = '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}'
+_PHI_PARIS = f"<|tool_call|>{_P}<|/tool_call|>"
+_DS_PARIS = f'{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}'
+_V3_PARIS = f'{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Paris"}}\n```{CALL_END}'
+_CR_PARIS = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": "Paris"}}'
+_CR_OSLO = '{"tool_call_id": "1", "tool_name": "get_weather", "parameters": {"city": "Oslo"}}'
+_FN_PARIS = '<function=get_weather>{"city": "Paris"}</function>'
+_V32_PARIS = 'get_weather\n{"city": "Paris"}'
+_JSON_ARGS = json.dumps(_PARIS_ARGS)  # for templates that write the arguments as the text they are given
+
+
+def _deepseek_case(name: str, template: str, paris: str, joiner: str = "", **more: Any) -> FamilyCase:
+    """A DeepSeek family's case: its call ``paris`` (and the same to Oslo) between its calls' begin and end markers."""
+
+    def block(*calls: str) -> str:
+        return CALLS_BEGIN + joiner.join(calls) + CALLS_END
+
+    return FamilyCase(
+        name, template, block(paris), (f"I will look.{block(paris)}", "I will look."), block(paris, _oslo(paris)), **more
+    )
+
+
+_GRANITE_HISTORY = [
+    _USER,
+    {"role": "assistant_tool_call", "content": json.dumps([{"name": "get_weather", "arguments": _PARIS_ARGS}])},
+    {"role": "tool_response", "content": "18C"},
+    _ANSWER,
+    _NEXT,
+]
 
 CASES = [
     FamilyCase(
         "llama3",
         "llama3.1_json.jinja",
-        one_call='{"name": "get_weather", "parameters": {"city": "Paris"}}',
-        text_and_call=(f"Let me check.<|python_tag|>{_LP}", "Let me check."),
-        parallel=f"{_LP}; {_LO}",
-        malformed='{"name": "get_weather", "parameters": {"city": Paris}}',
-        other_forms=('<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}',),
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
+        _LP,
+        (f"Let me check.<|python_tag|>{_LP}", "Let me check."),
+        f"{_LP}; {_oslo(_LP)}",
+        other_forms=(f"<|python_tag|>{_LP}",),
     ),
     FamilyCase(
         "mistral",
         "mistral_parallel.jinja",
-        one_call='[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]',
-        text_and_call=('Sure.[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]', "Sure."),
-        parallel=f"[TOOL_CALLS] [{_P}, {_O}]",
-        malformed='[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": Paris}}]',
-        other_forms=('[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}',),
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS, "3456789ab")]},
-            {"role": "tool", "content": "18C", "tool_call_id": "3456789ab", "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
+        f"[TOOL_CALLS][{_P}]",
+        (f"Sure.[TOOL_CALLS][{_P}]", "Sure."),
+        f"[TOOL_CALLS] [{_P}, {_oslo(_P)}]",
+        other_forms=(_V11_PARIS,),
+        template_history=openai_history(call_id="3456789ab"),
+    ),
+    FamilyCase(
+        "mistral_v11",
+        "mistral_v13.jinja",
+        _V11_PARIS,
+        (f"Sure.{_V11_PARIS}", "Sure."),
+        _V11_PARIS + _oslo(_V11_PARIS),
+        other_forms=(f"[TOOL_CALLS][{_P}]",),
+        template_history=openai_history(call_id="3456789ab"),
     ),
     FamilyCase(
         "phi4_mini",
         "phi4_mini.jinja",
-        one_call='<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}<|/tool_call|>',
-        text_and_call=(
-            'One moment.<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}<|/tool_call|> Done.',
-            "One moment. Done.",
-        ),
-        parallel='<|tool_call|>{"name": "get_weather", "arguments": {"city": "Paris"}}<|/tool_call|>'
-        '<|tool_call|>{"name": "get_weather", "arguments": {"city": "Oslo"}}<|/tool_call|>',
-        malformed='<|tool_call|>{"name": "get_weather", "arguments": {"city": Paris}}<|/tool_call|>',
-        other_forms=('<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]<|/tool_call|>',),
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
+        _PHI_PARIS,
+        (f"One moment.{_PHI_PARIS} Done.", "One moment. Done."),
+        _PHI_PARIS + _oslo(_PHI_PARIS),
+        other_forms=(f"<|tool_call|>[{_P}]<|/tool_call|>",),
     ),
     FamilyCase(
         "granite",
         "granite3.0.jinja",
-        one_call='<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
-        text_and_call=('Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]', "Checking."),
-        parallel=f"<|tool_call|>[{_P}, {_O}]",
-        malformed='<|tool_call|>[{"name": "get_weather", "arguments": {"city": Paris}}]',
-        template_history=[
-            _USER,
-            {"role": "assistant_tool_call", "content": json.dumps([{"name": "get_weather", "arguments": _PARIS_ARGS}])},
-            {"role": "tool_response", "content": "18C"},
-            _ANSWER,
-            _NEXT,
-        ],
+        f"<|tool_call|>[{_P}]",
+        (f"Checking.<|tool_call|>[{_P}]", "Checking."),
+        f"<|tool_call|>[{_P}, {_oslo(_P)}]",
+        template_history=_GRANITE_HISTORY,
     ),
-]
-_DS_BEGIN, _DS_END = CALLS_BEGIN, CALLS_END
-_DS_PARIS = f'{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}'
-_DS_OSLO = f'{CALL_BEGIN}get_weather{SEP}{{"city": "Oslo"}}{CALL_END}'
-CASES.append(
-    FamilyCase(
-        "deepseek",
-        "deepseek_v31.jinja",
-        one_call=f"{_DS_BEGIN}{_DS_PARIS}{_DS_END}",
-        text_and_call=(f"I will look.{_DS_BEGIN}{_DS_PARIS}{_DS_END}", "I will look."),
-        parallel=f"{_DS_BEGIN}{_DS_PARIS}{_DS_OSLO}{_DS_END}",
-        malformed=f'{_DS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": Paris}}{CALL_END}{_DS_END}',
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
-    )
-)
-_V3_PARIS = f'{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Paris"}}\n```{CALL_END}'
-_V3_OSLO = f'{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": "Oslo"}}\n```{CALL_END}'
-CASES.append(
-    FamilyCase(
-        "deepseek_v3",
-        "deepseek_v3.jinja",
-        one_call=f"{_DS_BEGIN}{_V3_PARIS}{_DS_END}",
-        text_and_call=(f"I will look.{_DS_BEGIN}{_V3_PARIS}{_DS_END}", "I will look."),
-        parallel=f"{_DS_BEGIN}{_V3_PARIS}\n{_V3_OSLO}{_DS_END}",
-        malformed=f'{_DS_BEGIN}{CALL_BEGIN}function{SEP}get_weather\n```json\n{{"city": Paris}}\n```{CALL_END}{_DS_END}',
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
-    )
-)
-_CR_PARIS = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": "Paris"}}'
-_CR_BROKEN = '{"tool_call_id": "0", "tool_name": "get_weather", "parameters": {"city": Paris}}'
-_CR_OSLO = '{"tool_call_id": "1", "tool_name": "get_weather", "parameters": {"city": "Oslo"}}'
-CASES.append(
+    _deepseek_case("deepseek", "deepseek_v31.jinja", _DS_PARIS, template_history=openai_history(_JSON_ARGS)),
+    _deepseek_case("deepseek_v3", "deepseek_v3.jinja", _V3_PARIS, "\n"),
     FamilyCase(
         "command_r",
         "command_r7b.jinja",
-        one_call=f"<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>",
-        text_and_call=(f"Checking.<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>", "Checking."),
-        parallel=f"<|START_ACTION|>[\n    {_CR_PARIS},\n    {_CR_OSLO}\n]<|END_ACTION|>",
-        malformed=f"<|START_ACTION|>[{_CR_BROKEN}]<|END_ACTION|>",
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(_PARIS_ARGS)]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
-    )
-)
-_FN_PARIS = '<function=get_weather>{"city": "Paris"}</function>'
-CASES.append(
+        f"<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>",
+        (f"Checking.<|START_ACTION|>[{_CR_PARIS}]<|END_ACTION|>", "Checking."),
+        f"<|START_ACTION|>[\n    {_CR_PARIS},\n    {_CR_OSLO}\n]<|END_ACTION|>",
+    ),
     FamilyCase(
         "functionary",
         "functionary_v3.1.jinja",
-        one_call=_FN_PARIS,
-        text_and_call=(f"Let me check.{_FN_PARIS}", "Let me check."),
-        parallel=f'{_FN_PARIS}<function=get_weather>{{"city": "Oslo"}}</function>',
-        malformed='<function=get_weather>{"city": Paris}</function>',
+        _FN_PARIS,
+        (f"Let me check.{_FN_PARIS}", "Let me check."),
+        _FN_PARIS + _oslo(_FN_PARIS),
         other_forms=('<function=get_weather> {"city": "Paris"} </function>', '<function=get_weather>{"city": "Paris"}'),
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
+        template_history=openai_history(_JSON_ARGS),
         special_markers=False,
-    )
-)
-_V32_PARIS = 'get_weather\n{"city": "Paris"}'
-CASES.append(
+    ),
     FamilyCase(
         "functionary_v32",
         "functionary_v3.2.jinja",
-        one_call=_V32_PARIS,  # the prompt ends with ">>>"
-        text_and_call=(f"all\nLet me check.>>>{_V32_PARIS}", "Let me check."),
-        parallel=f'{_V32_PARIS}>>>get_weather\n{{"city": "Oslo"}}',
-        malformed='get_weather\n{"city": Paris}',
+        _V32_PARIS,  # the prompt ends with ">>>"
+        (f"all\nLet me check.>>>{_V32_PARIS}", "Let me check."),
+        f"{_V32_PARIS}>>>{_oslo(_V32_PARIS)}",
         other_forms=(f"all\n>>>{_V32_PARIS}", 'get_weather\n {"city": "Paris"}\n'),
-        template_history=[
-            _USER,
-            {"role": "assistant", "content": "", "tool_calls": [_openai_call(json.dumps(_PARIS_ARGS))]},
-            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
-            _ANSWER,
-            _NEXT,
-        ],
+        template_history=openai_history(_JSON_ARGS),
         special_markers=False,
-    )
-)
+    ),
+]
 BY_NAME = {case.name: case for case in CASES}
 
 

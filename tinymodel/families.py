@@ -19,20 +19,28 @@ __all__ = ["CONTEXT", "FAMILY_TOKENS", "build_family_model"]
 CONTEXT = 4096
 _VERSION = 3  # of how a family model is built (part of its folder's name)
 
+
+def _deepseek_tokens(*words: str) -> tuple[str, ...]:
+    """DeepSeek's special tokens named by ``words``: ``"tool sep"`` is ``<\uff5ctool\u2581sep\uff5c>`` (fullwidth
+    bars U+FF5C around the words, joined by U+2581)."""
+    return tuple("<\uff5c" + name.replace(" ", "\u2581") + "\uff5c>" for name in words)
+
+
+#: DeepSeek's tool-call markers (before its tool-output ones) and its turn markers (after them).
+_DEEPSEEK_CALLS = ("tool calls begin", "tool calls end", "tool call begin", "tool call end", "tool sep")
+_DEEPSEEK_TURNS = ("User", "Assistant", "end of sentence")
+#: Mistral's special tokens for tools and turns, besides its tool-call markers.
+_MISTRAL = ("[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "[INST]", "[/INST]")
+#: Llama 3.1's special tokens (Functionary's models are Llama 3.1 fine-tunes).
+_LLAMA31 = ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>")
+
 #: The special tokens each family's real tokenizer has (its tool-call markers first).
 FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
-    "llama3": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
-    "functionary": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
-    "functionary_v32": ("<|python_tag|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
-    "mistral": (
-        "[TOOL_CALLS]",
-        "[AVAILABLE_TOOLS]",
-        "[/AVAILABLE_TOOLS]",
-        "[TOOL_RESULTS]",
-        "[/TOOL_RESULTS]",
-        "[INST]",
-        "[/INST]",
-    ),
+    "llama3": _LLAMA31,
+    "functionary": _LLAMA31,
+    "functionary_v32": _LLAMA31,
+    "mistral": ("[TOOL_CALLS]", *_MISTRAL),
+    "mistral_v11": ("[TOOL_CALLS]", "[ARGS]", "[CALL_ID]", *_MISTRAL, "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"),
     "phi4_mini": (
         "<|tool_call|>",
         "<|/tool_call|>",
@@ -60,41 +68,11 @@ FAMILY_TOKENS: dict[str, tuple[str, ...]] = {
         "<|START_TOOL_RESULT|>",
         "<|END_TOOL_RESULT|>",
     ),
-    "deepseek_v3": (
-        *(
-            "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581
-            for words in (
-                "tool calls begin",
-                "tool calls end",
-                "tool call begin",
-                "tool call end",
-                "tool sep",
-                "tool outputs begin",
-                "tool outputs end",
-                "tool output begin",
-                "tool output end",
-                "User",
-                "Assistant",
-                "end of sentence",
-            )
-        ),
+    "deepseek_v3": _deepseek_tokens(
+        *_DEEPSEEK_CALLS, "tool outputs begin", "tool outputs end", "tool output begin", "tool output end", *_DEEPSEEK_TURNS
     ),
     "deepseek": (
-        *(
-            "<\uff5c" + words.replace(" ", "\u2581") + "\uff5c>"  # <|tool_sep|> and the like, with U+FF5C and U+2581
-            for words in (
-                "tool calls begin",
-                "tool calls end",
-                "tool call begin",
-                "tool call end",
-                "tool sep",
-                "tool output begin",
-                "tool output end",
-                "User",
-                "Assistant",
-                "end of sentence",
-            )
-        ),
+        *_deepseek_tokens(*_DEEPSEEK_CALLS, "tool output begin", "tool output end", *_DEEPSEEK_TURNS),
         "<think>",
         "</think>",
     ),

@@ -160,3 +160,20 @@ def test_bad_parameter_values_are_refused_before_any_backend_code(ngram: Any, na
 
 def test_an_unknown_parameter_gets_a_did_you_mean(ngram: Any) -> None:
     refused(ngram, "temprature", "Did you mean 'temperature'", "the capital of", temprature=0.5)
+
+
+def test_parameters_met_before_are_still_checked_by_type_and_configuration(ngram: Any) -> None:
+    """Core reuses the params object of calls giving the same plain values; a value equal to one seen
+    before but of another type (False == 0) is still checked, and a configuration change still counts."""
+    first = ngram.generate("the capital of", temperature=0, max_tokens=3)
+    with pytest.raises(InvalidArgumentError) as caught:
+        ngram.generate("the capital of", temperature=False, max_tokens=3)
+    assert caught.value.parameter == "temperature"
+    assert ngram.generate("the capital of", temperature=0, max_tokens=3) == first  # still works afterwards
+    ngram.set_config(stop=["france"])
+    stopped = ngram.generate("the capital of", temperature=0, max_tokens=3)
+    assert "france" in first and "france" not in stopped and stopped.finish_reason == "stop"
+    listed = ngram.generate("the capital of", temperature=0, max_tokens=3, stop=["."])  # a list: checked every time
+    with pytest.raises(InvalidArgumentError):
+        ngram.generate("the capital of", temperature=0, max_tokens=3, stop=[1])
+    assert listed == ngram.generate("the capital of", temperature=0, max_tokens=3, stop=["."])

@@ -129,7 +129,11 @@ class ModelGuard:
 
     def __init__(self, free: Callable[[], None]) -> None:
         self._free = free
-        self._condition = threading.Condition()
+        # ``with self._lock`` holds the condition too (it is the condition's lock) without the Python-level
+        # ``Condition.__enter__``/``__exit__`` frames: four lock entries a streamed call, on every call
+        self._lock = threading.RLock()
+        self._condition = threading.Condition(self._lock)
+        self._sleepers = 0  # threads in ``self._condition.wait()``: a release with none skips notify_all
         self._hold: Hold | None = None
         self._readers = 0
         self._closed = False
@@ -146,13 +150,13 @@ class ModelGuard:
         return self._reading
 
     def _enter_reading(self) -> None:
-        with self._condition:
+        with self._lock:
             if self._closed:
                 raise UnsupportedOperationError(_UNLOADED)
             self._readers += 1
 
     def _leave_reading(self) -> None:
-        with self._condition:
+        with self._lock:
             self._readers -= 1
             if self._closed:  # only close() waits for readers
                 self._condition.notify_all()
@@ -168,11 +172,11 @@ class ModelGuard:
         return _Generation(self, owner, cancel)
 
     def _hold_blocking(self, owner: Owner, cancel: threading.Event | None) -> Hold:
-        with self._condition:
+        with self._lock:
             while (hold := self._take(owner)) is None:
                 if cancel is not None and cancel.is_set():
                     raise GenerationCancelled()
-                self._condition.wait()
+                self._sleep()
             hold.inside = True
         return hold
 
@@ -188,7 +192,7 @@ class ModelGuard:
         watched: tuple[Hold, int] | None = None  # a paused holder of this thread, and its progress when seen
         unread_since = 0.0
         while True:
-            with self._condition:
+            with self._lock:
                 now = time.monotonic()
                 hold = self._take(owner, refuse_conflict=now > deadline)
                 if hold is not None:
@@ -208,12 +212,12 @@ class ModelGuard:
             except TimeoutError:
                 pass
             finally:
-                with self._condition, contextlib.suppress(ValueError):
+                with self._lock, contextlib.suppress(ValueError):
                     self._async_waiters.remove((loop, woken))
 
     def release(self, hold: Hold) -> None:
         """End ``hold`` (idempotent) and wake the waiters."""
-        with self._condition:
+        with self._lock:
             if hold.released:
                 return
             hold.released = True
@@ -224,7 +228,7 @@ class ModelGuard:
 
     def enter(self, hold: Hold) -> None:
         """``hold``'s code goes back into llama.cpp; raises ``UnsupportedOperationError`` once closed."""
-        with self._condition:
+        with self._lock:
             if self._closed:
                 raise UnsupportedOperationError(_UNLOADED)
             hold.inside = True
@@ -232,20 +236,20 @@ class ModelGuard:
 
     def leave(self, hold: Hold) -> None:
         """``hold``'s code is out of llama.cpp (a stream handing over a chunk)."""
-        with self._condition:
+        with self._lock:
             hold.inside = False
             if self._closed:  # only close() waits for a hold to leave
                 self._condition.notify_all()
 
     def wake(self) -> None:
         """Let waiting callers re-check their ``cancel`` events."""
-        with self._condition:
+        with self._lock:
             self._wake_all()
 
     def close(self) -> None:
         """Refuse new calls, wait until no call is inside llama.cpp, then free. Idempotent."""
         me = threading.get_ident()
-        with self._condition:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -253,7 +257,7 @@ class ModelGuard:
             while self._readers or (self._hold is not None and self._hold.inside):
                 if self._hold is not None and self._hold.inside and self._hold.owner.thread == me:
                     raise UnsupportedOperationError("a GGUF model cannot be unloaded from inside its own generation")
-                self._condition.wait()
+                self._sleep()
         self._free()
 
     # -- internals (called with the condition held) -----------------------------------------
@@ -268,8 +272,18 @@ class ModelGuard:
             raise UnsupportedOperationError(_CONFLICT)
         return None
 
+    def _sleep(self) -> None:
+        self._sleepers += 1
+        try:
+            self._condition.wait()
+        finally:
+            self._sleepers -= 1
+
     def _wake_all(self) -> None:
-        self._condition.notify_all()
+        if self._sleepers:
+            self._condition.notify_all()
+        if not self._async_waiters:
+            return
         waiters, self._async_waiters = self._async_waiters, []
         for loop, woken in waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to wake

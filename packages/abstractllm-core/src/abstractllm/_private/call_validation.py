@@ -19,6 +19,10 @@ from abstractllm.tools import normalize_tool_choice, normalize_tools
 __all__ = ["CallValidator"]
 
 _CORE_NAMES = frozenset(GENERATION_OPTIONS)
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # parameter values a call's params are remembered by
+_PARAMS_SEEN = 64  # distinct parameter sets remembered per model
+_USER = MessageRole.USER.value
+_SYSTEM = MessageRole.SYSTEM.value
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class _CallDefaults:
     core: dict[str, Any]
     extra: dict[str, Any]
     system_prompt: str | None
+    params: GenerationParams  # the values as they are, for calls that set none
 
 
 class CallValidator:
@@ -43,6 +48,7 @@ class CallValidator:
         self._info = info
         self._config = config_manager
         self._defaults: _CallDefaults | None = None
+        self._params_seen: dict[tuple[Any, ...], GenerationParams] = {}
         self.options: dict[str, Option] = {**GENERATION_OPTIONS, **info.generation_options}
         self.where = f"generate() on {info.provider}/{info.mode}"
 
@@ -61,25 +67,13 @@ class CallValidator:
         """The validated request of one call; ``InvalidArgumentError`` naming the parameter otherwise."""
         where = self.where
         defaults = self._call_defaults()
-        core, extra = defaults.core, defaults.extra
-        if params:
-            given = validate_options(params, self.options, where=where, provider=self._info.provider, mode=self._info.mode)
-            core, extra = dict(core), dict(extra)
-            for name, value in given.items():
-                if name in _CORE_NAMES:
-                    core[name] = value
-                elif value is None:
-                    extra.pop(name, None)
-                else:
-                    extra[name] = value
-        for name, flag in (("stream", stream), ("raw", raw)):
-            if flag is not True and flag is not False:
-                raise InvalidArgumentError(
-                    f"{where}: {name} must be True or False, got {flag!r}", parameter=name, value=flag, allowed="True or False"
-                )
+        params_obj = self._params(defaults, params) if params else defaults.params
+        if stream is not True and stream is not False:
+            raise _flag_error(where, "stream", stream)
+        if raw is not True and raw is not False:
+            raise _flag_error(where, "raw", raw)
         if system_prompt is not None:
             check_text(system_prompt, f"{where}: system_prompt", parameter="system_prompt")
-        params_obj = GenerationParams(**core, extra=dict(extra))
         if stream and params_obj.num_return_sequences > 1:
             raise InvalidArgumentError(
                 f"{where}: stream=True returns one sequence; set num_return_sequences=1 or stream=False",
@@ -102,6 +96,32 @@ class CallValidator:
             response_format=normalize_response_format(response_format),
         )
 
+    def _params(self, defaults: _CallDefaults, given: Mapping[str, Any]) -> GenerationParams:
+        """The call's parameters over the configured ones. A params object is immutable, so
+        calls giving the same plain values (numbers, strings, None) at the same configuration
+        share one: checking them again would cost more than the rest of a call's validation."""
+        key: tuple[Any, ...] | None = (defaults.version, *((name, type(value), value) for name, value in given.items()))
+        if all(type(value) in _PLAIN for value in given.values()):
+            if (seen := self._params_seen.get(key)) is not None:  # type: ignore[arg-type]
+                return seen
+        else:
+            key = None
+        checked = validate_options(given, self.options, where=self.where, provider=self._info.provider, mode=self._info.mode)
+        core, extra = dict(defaults.core), dict(defaults.extra)
+        for name, value in checked.items():
+            if name in _CORE_NAMES:
+                core[name] = value
+            elif value is None:
+                extra.pop(name, None)
+            else:
+                extra[name] = value
+        params = GenerationParams(**core, extra=extra)
+        if key is not None:
+            if len(self._params_seen) >= _PARAMS_SEEN:
+                self._params_seen.clear()
+            self._params_seen[key] = params
+        return params
+
     def _call_defaults(self) -> _CallDefaults:
         """The configured generation values, recomputed only after the configuration changed."""
         cached = self._defaults
@@ -109,11 +129,14 @@ class CallValidator:
         if cached is None or cached.version != version:
             effective = self._config.effective(self.options)
             configured = self._config.get_param("system_prompt")
+            core = {name: value for name, value in effective.items() if name in _CORE_NAMES}
+            extra = {name: value for name, value in effective.items() if name not in _CORE_NAMES and value is not None}
             cached = _CallDefaults(
                 version=version,
-                core={name: value for name, value in effective.items() if name in _CORE_NAMES},
-                extra={name: value for name, value in effective.items() if name not in _CORE_NAMES and value is not None},
+                core=core,
+                extra=extra,
                 system_prompt=configured if isinstance(configured, str) else None,
+                params=GenerationParams(**core, extra=extra),
             )
             self._defaults = cached
         return cached
@@ -136,7 +159,7 @@ def _conversation(
             )
         plain = prompt
         if prompt:
-            history.append(Message(role=MessageRole.USER.value, content=prompt))
+            history.append(Message(role=_USER, content=prompt))
     elif prompt is None:
         if not history:
             raise InvalidArgumentError(
@@ -160,8 +183,14 @@ def _conversation(
             allowed="raw=True with a plain string prompt only",
         )
     if system_prompt is not None:
-        history = [message for message in history if message.role != MessageRole.SYSTEM.value]
-        history.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
-    if len(history) != 1 or history[0].role != MessageRole.USER.value:
+        history = [message for message in history if message.role != _SYSTEM]
+        history.insert(0, Message(role=_SYSTEM, content=system_prompt))
+    if len(history) != 1 or history[0].role != _USER:
         plain = None if not raw else plain
     return history, plain
+
+
+def _flag_error(where: str, name: str, value: Any) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{where}: {name} must be True or False, got {value!r}", parameter=name, value=value, allowed="True or False"
+    )

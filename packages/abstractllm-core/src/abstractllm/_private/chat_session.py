@@ -357,11 +357,7 @@ class Session:
         history when the final answer arrives; a loop that fails or is interrupted on the
         way leaves the history as it was.
         """
-        kwargs.pop("max_tool_calls", None)
-        _check_rounds(max_tool_rounds)
-        definitions, functions = self._tool_setup(tools, tool_functions)
-        model = self._model(provider)
-        loop = self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
+        model, functions, loop = self._start_tool_loop(prompt, tools, tool_functions, max_tool_rounds, provider, kwargs)
         try:
             step = next(loop)
             while True:
@@ -383,11 +379,7 @@ class Session:
         **kwargs: Any,
     ) -> GenerateResponse:
         """:meth:`generate_with_tools` for asyncio; async tool functions are awaited."""
-        kwargs.pop("max_tool_calls", None)
-        _check_rounds(max_tool_rounds)
-        definitions, functions = self._tool_setup(tools, tool_functions)
-        model = self._model(provider)
-        loop = self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
+        model, functions, loop = self._start_tool_loop(prompt, tools, tool_functions, max_tool_rounds, provider, kwargs)
         try:
             step = next(loop)
             while True:
@@ -400,6 +392,22 @@ class Session:
                     step = loop.send(await self._fit.send_async(model, step.messages, step.generate_async))
         except StopIteration as finished:
             return cast(GenerateResponse, finished.value)
+
+    def _start_tool_loop(
+        self,
+        prompt: str | None,
+        tools: Sequence[Any] | None,
+        tool_functions: Mapping[str, Callable[..., Any]] | None,
+        max_tool_rounds: int,
+        provider: AbstractLLMInterface | None,
+        kwargs: dict[str, Any],
+    ) -> tuple[AbstractLLMInterface, dict[str, Callable[..., Any]], Generator[_Ask | _RunTools, Any, GenerateResponse]]:
+        """A tool loop's arguments checked: the model, the tools' functions, and the loop (not started)."""
+        kwargs.pop("max_tool_calls", None)
+        _check_rounds(max_tool_rounds)
+        definitions, functions = self._tool_setup(tools, tool_functions)
+        model = self._model(provider)
+        return model, functions, self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
 
     def _tool_loop(
         self, model: AbstractLLMInterface, kwargs: dict[str, Any], prompt: str | None, max_tool_rounds: int, tools: list[Any]

@@ -437,6 +437,9 @@ class AbstractLLMInterface:
         self, delta: StreamDelta, request: GenerationRequest, clock: StreamClock, check: StreamedReplyCheck
     ) -> StreamChunk:
         clock.saw(delta)
+        if delta.finish_reason is None and not delta.tool_calls:  # a piece of text: the common case, kept short
+            check.feed(delta.text, None)
+            return StreamChunk(delta.text, model=self.model)
         check.feed(delta.text, delta.finish_reason)  # the last chunk of a reply the schema rejects is an error
         calls = check_tool_calls(delta.tool_calls, request.tools) if delta.tool_calls else None
         timing = clock.timing() if delta.finish_reason is not None else None

@@ -328,7 +328,7 @@ def _read_block(reply: str, start: int, markup: ToolMarkup, scan: ToolCallScan) 
                 at for at in (reply.find(marker, start) for marker in (markup.item_close, markup.close) if marker) if at >= 0
             ]
             if not stops:
-                scan.truncated = True
+                scan.truncated, scan.cut_name = True, named[0] if named is not None else ""
                 return None
             end = min(stops)
             body = reply[start:end]

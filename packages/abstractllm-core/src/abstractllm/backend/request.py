@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from abstractllm.backend.enums import MessageRole
@@ -34,7 +34,9 @@ class ResponseFormat:
 class GenerationParams:
     """Validated sampling parameters (see ``abstractllm.options.GENERATION_OPTIONS``).
 
-    ``extra`` holds validated backend-specific generation options.
+    ``extra`` holds validated backend-specific generation options. A params object may be shared
+    by many requests (core reuses one for calls giving the same values): read it, never change it;
+    ``dataclasses.replace`` makes a changed copy.
     """
 
     temperature: float = 0.7
@@ -105,8 +107,11 @@ class GenerationRequest:
         return encoding.value if encoding is not None and encoding.source == self._prompt_source() else None
 
     def with_encoded(self, value: Any) -> GenerationRequest:
-        """This request carrying ``value`` as its :attr:`encoded` prompt."""
-        return replace(self, encoding=PromptEncoding(value, self._prompt_source()))
+        """This request carrying ``value`` as its :attr:`encoded` prompt (a copy; this one is unchanged)."""
+        copy = object.__new__(type(self))  # ``dataclasses.replace`` would run __init__ again: 2 µs a call
+        copy.__dict__.update(self.__dict__)
+        object.__setattr__(copy, "encoding", PromptEncoding(value, self._prompt_source()))
+        return copy
 
     def _prompt_source(self) -> tuple[Any, ...]:
         return (self.messages, self.prompt, self.raw, self.tools, self.tool_choice, self.response_format)
