@@ -42,6 +42,7 @@ CALLS = {
     "deepseek": f'{CALLS_BEGIN}{CALL_BEGIN}get_weather{SEP}{{"city": "Paris"}}{CALL_END}{CALLS_END}',
     "functionary": '<function=get_weather>{"city": "Paris"}</function>',
     "functionary_v32": '>>>get_weather\n{"city": "Paris"}',  # after text written without its "all" line
+    "functiongemma": "<start_function_call>call:get_weather{city:<escape>Paris<escape>}<end_function_call>",
 }
 WITH_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512), tools=(WEATHER,), tool_choice="auto")
 WITHOUT_TOOLS = GenerationRequest(messages=(), params=GenerationParams(max_tokens=512))

@@ -218,7 +218,13 @@ def test_a_forced_call_admits_exactly_the_familys_markup_and_it_reads_back(name:
     vocabulary = llguidance.hf.from_tokenizer(tokenizer, n_vocab=len(tokenizer))
     forced = family.forced_call([WEATHER, CLOCK], "get_weather")
     grammar = JsonConstraint.compile(
-        vocabulary, forced.schema, mode="test", parameter="tools", prefix=forced.prefix, suffix=forced.suffix
+        vocabulary,
+        forced.schema,
+        mode="test",
+        parameter="tools",
+        prefix=forced.prefix,
+        suffix=forced.suffix,
+        syntax=forced.syntax,
     )
     body = {family.name_key: "get_weather", family.arguments_key: {"city": "Paris"}}
     import json
@@ -226,6 +232,9 @@ def test_a_forced_call_admits_exactly_the_familys_markup_and_it_reads_back(name:
     value = json.dumps([body] if family.list_body else body, separators=(",", ":"))
     if family.named_call is not None:  # the name is in the markup, the JSON is the arguments
         value = '{"city":"Paris"}'
+    if forced.syntax == "functiongemma":  # bare keys, strings wrapped in <escape>
+        assert not grammar.accepts(forced.prefix + value + forced.suffix)
+        value = "{city:<escape>Paris<escape>}"
     text = forced.prefix + value + forced.suffix
     assert grammar.accepts(text), text
     assert not grammar.accepts('<tool_call>{"name":"get_time","arguments":{}}</tool_call>') or name == "hermes"

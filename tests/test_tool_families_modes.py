@@ -153,7 +153,7 @@ def test_malformed_calls_have_their_documented_outcomes(loaded: Loaded) -> None:
     wrong = case.one_call.replace("get_weather", "get_time")
     (name, _, error), *_ = _reply(loaded, wrong)[2]
     assert name == "get_time" and error is not None and "unknown tool" in error
-    invalid = case.one_call.replace('"Paris"', "5")
+    invalid = case.one_call.replace('"Paris"', "5").replace("<escape>Paris<escape>", "5")  # FunctionGemma's string
     (name, arguments, error), *_ = _reply(loaded, invalid)[2]
     assert (name, arguments) == ("get_weather", {"city": 5}) and error is not None and "invalid arguments" in error
 
@@ -282,5 +282,50 @@ def test_a_named_family_rules_over_the_template(mode: str, tiny_models: Any) -> 
         assert _reply(loaded, hermes)[2] == []  # the template's own family is not read any more
         forced = llm.generate("Weather?", tools=[CITY_TOOL], tool_choice="get_weather", temperature=0, max_tokens=64)
         assert [(call.name, call.error) for call in forced.tool_calls] == [("get_weather", None)]
+    finally:
+        llm.unload()
+
+
+TRIP_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "plan_trip",
+        "description": "Plan a trip.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "enum": ["Paris", "Oslo"]},
+                "days": {"type": "integer"},
+                "budget": {"type": "number"},
+                "flexible": {"type": "boolean"},
+                "travel": {"type": "object", "properties": {"mode": {"enum": ["train", "plane"]}}, "required": ["mode"]},
+            },
+            "required": ["city", "days", "budget", "flexible", "travel"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_forced_functiongemma_call_carries_every_kind_of_value(mode: str, family_models: dict[str, Any]) -> None:
+    """FunctionGemma's arguments are not JSON: a call forced in its syntax (strings, integers, numbers,
+    booleans, a nested object) is decoded for real and reads back as arguments valid for the schema."""
+    from abstractllm import create_llm
+
+    folder, gguf = family_models["functiongemma"]
+    if mode == "gguf":
+        pytest.importorskip("llama_cpp")
+    where = {"model_path": str(gguf)} if mode == "gguf" else {"model": str(folder), "device": "cpu"}
+    llm = create_llm("huggingface", prefix_cache_bytes=0, **where)
+    try:
+        response = llm.generate("Plan it.", tools=[TRIP_TOOL], tool_choice="plan_trip", temperature=0, max_tokens=96)
+        assert response.finish_reason == "tool_calls"
+        (call,) = response.tool_calls
+        assert call.name == "plan_trip" and call.error is None, call
+        arguments = call.arguments
+        assert arguments["city"] in ("Paris", "Oslo") and arguments["travel"]["mode"] in ("train", "plane")
+        assert isinstance(arguments["days"], int) and isinstance(arguments["flexible"], bool)
+        assert isinstance(arguments["budget"], (int, float)) and not isinstance(arguments["budget"], bool)
     finally:
         llm.unload()

@@ -192,3 +192,38 @@ CASES = [
     ),
 ]
 BY_NAME = {case.name: case for case in CASES}
+
+
+def _functiongemma_case() -> FamilyCase:
+    """FunctionGemma: its calls' arguments are not JSON (bare keys, strings wrapped in ``<escape>``)."""
+    from abstractllm._private.tool_families.functiongemma import DEVELOPER_PROMPT
+
+    def call(city: str) -> str:
+        return f"<start_function_call>call:get_weather{{city:<escape>{city}<escape>}}<end_function_call>"
+
+    paris_call = {"id": CALL_ID, "type": "function", "function": {"name": "get_weather", "arguments": _PARIS_ARGS}}
+    imagined = "<start_function_response>response:get_weather{value:<escape>18C<escape>}<end_function_response>"
+    return FamilyCase(
+        "functiongemma",
+        "functiongemma.jinja",
+        one_call=call("Paris"),
+        text_and_call=(f"Let me check.{call('Paris')}", "Let me check."),
+        parallel=call("Paris") + call("Oslo"),
+        malformed="<start_function_call>call:get_weather{city:Paris}<end_function_call>",
+        other_forms=(
+            call("Paris") + imagined,  # the model goes on to imagine the result: <start_function_response> ends the reply
+            "<start_function_call>call:get_weather{ city : <escape>Paris<escape> }<end_function_call>",
+        ),
+        template_history=[
+            {"role": "system", "content": DEVELOPER_PROMPT},  # its template shows tools in the system turn only
+            _USER,
+            {"role": "assistant", "content": "", "tool_calls": [paris_call]},
+            {"role": "tool", "content": "18C", "tool_call_id": CALL_ID, "name": "get_weather"},
+            _ANSWER,
+            _NEXT,
+        ],
+    )
+
+
+CASES.append(_functiongemma_case())
+BY_NAME["functiongemma"] = CASES[-1]

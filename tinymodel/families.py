@@ -109,3 +109,17 @@ def build_family_model(tiny_dir: Path, out_root: Path, family: str, template: st
     except OSError:  # another process built it first
         shutil.rmtree(partial, ignore_errors=True)
     return folder, gguf
+
+
+# FunctionGemma (Gemma-3-270M based): its function-calling tokens, string delimiter and Gemma's turn tokens.
+FAMILY_TOKENS["functiongemma"] = (
+    "<start_function_call>",
+    "<end_function_call>",
+    "<escape>",
+    "<start_function_response>",
+    "<end_function_response>",
+    "<start_function_declaration>",
+    "<end_function_declaration>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from abstractllm._private.plain_prompt import plain_prompt_text
 from abstractllm._private.tool_format import (
     UNPARSED_NAME,
@@ -131,3 +133,32 @@ def test_tools_offered_to_a_model_without_template_use_the_fallback_format() -> 
     assert json.loads(lines[1])["name"] == "get_weather"
     assert 'Assistant: <tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>' in lines
     assert lines[-2:] == ["Tool (get_weather): rain", "Assistant:"]
+
+
+def _in_system_turn_only(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    """A template showing tools beside a system message only (vLLM's FunctionGemma template does)."""
+    shown = json.dumps(tools) if tools and messages[0]["role"] == "system" else ""
+    return "".join(str(message["content"]) for message in messages) + shown
+
+
+def test_a_template_showing_tools_in_its_system_turn_only_renders_them() -> None:
+    assert template_renders_tools(_in_system_turn_only)
+
+
+def test_a_template_failing_on_no_tools_is_rendered_with_an_empty_list() -> None:
+    from abstractllm._private.tool_format import render_chat
+
+    def measures_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        if tools is None:
+            raise TypeError("object of type 'NoneType' has no len()")
+        return f"{len(tools)} tools"
+
+    messages = [{"role": "user", "content": "hi"}]
+    assert render_chat(measures_tools, messages, None) == "0 tools"
+    assert render_chat(measures_tools, messages, [{"type": "function"}]) == "1 tools"
+
+    def refuses(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        raise ValueError(f"refused {tools!r}")
+
+    with pytest.raises(ValueError, match=r"^refused None$"):  # the first failure, not the retry's
+        render_chat(refuses, messages, None)

@@ -8,7 +8,7 @@
   :func:`sequence_seed`, ``seed + i``) and :func:`join_streams` (what ``Backend.generate`` does
   by default); these three are the contract's, repeated here for one import line;
 - prompts: :func:`plain_prompt_text` (a model without a chat template) and the one tool rule,
-  :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :class:`ToolMarkup`,
+  :func:`messages_with_tool_prompt`, :func:`template_renders_tools`, :func:`render_chat`, :class:`ToolMarkup`,
   :data:`FALLBACK_MARKUP`, :data:`TOOL_CALL_OPEN`, :data:`TOOL_CALL_CLOSE`,
   :func:`forced_call_schema`;
 - tool-call families (docs/tools.md): :class:`ToolFamily` (a family's markup, forced-call shape
@@ -49,6 +49,7 @@ from abstractllm._private.tool_format import ToolMarkup as ToolMarkup
 from abstractllm._private.tool_format import forced_call_schema as forced_call_schema
 from abstractllm._private.tool_format import messages_with_tool_prompt as messages_with_tool_prompt
 from abstractllm._private.tool_format import read_tool_calls as read_tool_calls
+from abstractllm._private.tool_format import render_chat as render_chat
 from abstractllm._private.tool_format import template_renders_tools as template_renders_tools
 from abstractllm._private.tool_format import tool_call_from_data as tool_call_from_data
 from abstractllm.backend.sequences import join_streams as join_streams
@@ -79,6 +80,7 @@ __all__ = [
     "plain_prompt_text",
     "progress_only_on_a_terminal",
     "read_tool_calls",
+    "render_chat",
     "sequence_request",
     "sequence_seed",
     "template_renders_tools",

@@ -26,6 +26,9 @@ __all__ = ["GGUFBackend"]
 _PROBE = "\u2063probe\u2063"
 
 
+_NO_TOKENS: frozenset[int] = frozenset()  # a plan without stop tokens or markers
+
+
 class GGUFBackend(Backend):
     """One ``create_llm`` of a GGUF file: a chat format over a shared :class:`LoadedModel`.
 
@@ -227,25 +230,30 @@ class GGUFBackend(Backend):
                 allowed=f"fewer than {window} prompt tokens",
             )
         params = request.params
-        refuse_speculation(params.extra.get("speculative"))
+        extra = params.extra
+        if extra:
+            refuse_speculation(extra.get("speculative"))
         grammar = None
         if request.forces_tool_call:  # one call in the model's tool-call family's markup, native or prompted
             grammar = tool_call_grammar(self._model, self._family.forced_call(request.tools, request.tool_choice), self._markers)
         if grammar is None and request.response_format is not None:
             grammar = response_grammar(self._model, request.response_format)
-        if grammar is None and params.extra.get("grammar"):
-            grammar = gbnf_grammar(self._model, params.extra["grammar"])
-        stop_ids = frozenset(token for token in (self._model.single_token(text) for text in prompt.stop) if token is not None)
+        if grammar is None and extra and extra.get("grammar"):
+            grammar = gbnf_grammar(self._model, extra["grammar"])
+        stop, stop_ids = params.stop, _NO_TOKENS
+        if prompt.stop:  # the chat format's own end strings
+            stop = tuple(dict.fromkeys((*params.stop, *prompt.stop)))
+            stop_ids = frozenset(token for token in map(self._model.single_token, prompt.stop) if token is not None)
         return Plan(
             request=request,
             prompt_tokens=prompt.tokens,
             max_tokens=params.max_tokens,
             sampling=sampling_arguments(params),
             grammar=grammar,
-            stop=tuple(dict.fromkeys((*params.stop, *prompt.stop))) if prompt.stop else params.stop,
+            stop=stop,
             stop_token_ids=stop_ids,
             markup=self._family.markup,
-            markers=self._markers if request.offers_tools else frozenset(),
+            markers=self._markers if request.offers_tools else _NO_TOKENS,
         )
 
     def _seed(self, request: GenerationRequest) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abstractllm.blocks import ToolFamily, choose_family, messages_with_tool_prompt, template_renders_tools
+from abstractllm.blocks import ToolFamily, choose_family, messages_with_tool_prompt, render_chat, template_renders_tools
 from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import normalize_tools
 
@@ -74,6 +74,8 @@ def _with_tool_rule(name: str, render: _Render, template: str | None) -> ChatFor
             return render(messages_with_tool_prompt(messages, normalize_tools(tools), family.markup), None)
         if tools:
             messages = family.messages_for_template(messages, template or "")
+        elif native:
+            messages = family.history_for_template(messages, template or "")
         return render(messages, tools)
 
     return ChatFormat(name, render_with_tools, template, "native" if native else "prompted")
@@ -127,7 +129,11 @@ def make_chat_format(name: str | None, metadata: Mapping[str, Any], bos_token: s
         formatter = Jinja2ChatFormatter(template=templates[name], eos_token=eos_token, bos_token=bos_token)
 
         def render_template(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> RenderedChat:
-            result = formatter(messages=messages, tools=tools or None)  # type: ignore[arg-type]
+            result = render_chat(
+                lambda chat, given: formatter(messages=chat, tools=given),  # type: ignore[arg-type]
+                messages,
+                tools or None,
+            )
             return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
 
         return _with_tool_rule(name, render_template, templates[name])

@@ -55,12 +55,14 @@ def response_grammar(model: LoadedModel, response_format: ResponseFormat) -> Jso
 
 
 def tool_call_grammar(model: LoadedModel, forced: ForcedCall, markers: Collection[int] = ()) -> JsonConstraint:
-    """The constraint for one forced call: ``forced.prefix``, one JSON value of ``forced.schema``, ``forced.suffix``
-    (or one of ``forced.others``); the special tokens ``markers`` are written as those tokens, not spelled out."""
+    """The constraint for one forced call: ``forced.prefix``, one value of ``forced.schema`` (written in
+    ``forced.syntax``), ``forced.suffix`` (or one of ``forced.others``); the special tokens ``markers`` are written as
+    those tokens, not spelled out."""
     specials = {model.piece(token, special=True).decode("utf-8", "replace"): token for token in markers}
     return _cached(
         model,
-        "tool:" + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others, sorted(specials.items())]),
+        "tool:"
+        + _canonical([forced.prefix, forced.schema, forced.suffix, forced.others, forced.syntax, sorted(specials.items())]),
         lambda: JsonConstraint.compile(
             _vocabulary(model),
             forced.schema,
@@ -70,6 +72,7 @@ def tool_call_grammar(model: LoadedModel, forced: ForcedCall, markers: Collectio
             suffix=forced.suffix,
             alternatives=forced.others,
             specials=specials,
+            syntax=forced.syntax,
         ),
     )
 

@@ -133,6 +133,7 @@ class ModelGuard:
         # ``Condition.__enter__``/``__exit__`` frames: four lock entries a streamed call, on every call
         self._lock = threading.RLock()
         self._condition = threading.Condition(self._lock)
+        self._sleepers = 0  # threads in ``self._condition.wait()``: a release with none skips notify_all
         self._hold: Hold | None = None
         self._readers = 0
         self._closed = False
@@ -175,7 +176,7 @@ class ModelGuard:
             while (hold := self._take(owner)) is None:
                 if cancel is not None and cancel.is_set():
                     raise GenerationCancelled()
-                self._condition.wait()
+                self._sleep()
             hold.inside = True
         return hold
 
@@ -256,7 +257,7 @@ class ModelGuard:
             while self._readers or (self._hold is not None and self._hold.inside):
                 if self._hold is not None and self._hold.inside and self._hold.owner.thread == me:
                     raise UnsupportedOperationError("a GGUF model cannot be unloaded from inside its own generation")
-                self._condition.wait()
+                self._sleep()
         self._free()
 
     # -- internals (called with the condition held) -----------------------------------------
@@ -271,8 +272,18 @@ class ModelGuard:
             raise UnsupportedOperationError(_CONFLICT)
         return None
 
+    def _sleep(self) -> None:
+        self._sleepers += 1
+        try:
+            self._condition.wait()
+        finally:
+            self._sleepers -= 1
+
     def _wake_all(self) -> None:
-        self._condition.notify_all()
+        if self._sleepers:
+            self._condition.notify_all()
+        if not self._async_waiters:
+            return
         waiters, self._async_waiters = self._async_waiters, []
         for loop, woken in waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to wake

@@ -41,7 +41,9 @@ def constraint_key(request: GenerationRequest, family: ToolFamily) -> str | None
     decoding is free."""
     if request.forces_tool_call:
         forced = family.forced_call(request.tools, request.tool_choice)
-        return json.dumps({"tool_call": [forced.prefix, forced.schema, forced.suffix, forced.others]}, sort_keys=True)
+        return json.dumps(
+            {"tool_call": [forced.prefix, forced.schema, forced.suffix, forced.others, forced.syntax]}, sort_keys=True
+        )
     if request.response_format is not None:
         return json.dumps({"json": request.response_format.json_schema()}, sort_keys=True)
     return None
@@ -115,6 +117,7 @@ class GrammarCache:
                 prefix=forced.prefix,
                 suffix=forced.suffix,
                 alternatives=forced.others,
+                syntax=forced.syntax,
             )
         assert request.response_format is not None
         vocabulary = self._llguidance_vocabulary("response_format")

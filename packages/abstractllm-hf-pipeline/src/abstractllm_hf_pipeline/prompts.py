@@ -65,6 +65,8 @@ def _render(
             messages = family.messages_for_template(messages, str(tokenizer.chat_template))
         else:
             messages = messages_with_tool_prompt(messages, request.tools, markup)
+    elif tool_rendering(tokenizer) == "native":
+        messages = family.history_for_template(messages, str(tokenizer.chat_template))
     return apply_template(tokenizer, messages, tools), False
 
 

@@ -28,6 +28,7 @@ from abstractllm.blocks import (
     ToolMarkup,
     choose_family,
     read_tool_calls,
+    render_chat,
     template_renders_tools,
     tool_call_from_data,
 )
@@ -90,8 +91,13 @@ def tool_rendering(tokenizer: PreTrainedTokenizerBase) -> str:
 
 
 def apply_template(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]], tools: list[Any] | None) -> str:
-    """The chat template applied to ``messages`` and ``tools``, ending with the assistant's turn."""
-    return str(tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True))
+    """The chat template applied to ``messages`` and ``tools``, ending with the assistant's turn (core's
+    :func:`~abstractllm.blocks.render_chat`: an empty list for a template that cannot take no tools)."""
+
+    def render(chat: list[dict[str, Any]], given: list[Any] | None) -> str:
+        return str(tokenizer.apply_chat_template(chat, tools=given, tokenize=False, add_generation_prompt=True))
+
+    return render_chat(render, messages, tools)
 
 
 def _response_template(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any] | None:

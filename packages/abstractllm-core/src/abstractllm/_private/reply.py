@@ -84,7 +84,8 @@ class ReplyAssembler:
     (``markup=None``: the model writes no calls, its text passes as it is). ``read_calls``
     reads the calls of the whole reply text (markup included, stop sequences cut) when the
     model has a reader of its own; by default :func:`read_tool_calls` with ``markup``.
-    ``stops`` are the stop sequences to cut (default: the request's). ``prefix`` is shown
+    ``stops`` are the stop sequences to cut (default: the request's; with tools offered, the markup's
+    ``stop`` too). ``prefix`` is shown
     before the first text (a reply that repeats its prompt) and is part of ``text``.
     """
 
@@ -115,8 +116,11 @@ class ReplyAssembler:
         prefix: str = "",
     ) -> None:
         self._request = request
-        self._stops = StopSequenceFilter(request.params.stop if stops is None else stops)
         self._markup = markup if request.offers_tools else None
+        cuts = tuple(request.params.stop if stops is None else stops)
+        if self._markup is not None and self._markup.stop:  # the markup's own end of the reply
+            cuts = (*cuts, self._markup.stop)
+        self._stops = StopSequenceFilter(cuts)
         self._read_calls = read_calls
         self._prefix = prefix
         self._pending = ""  # text after stop handling not yet sorted into shown text and blocks

@@ -23,6 +23,9 @@ class StopSequenceFilter:
 
     def __init__(self, stops: Sequence[str]) -> None:
         self._stops = tuple(stops)
+        firsts = {stop[0] for stop in self._stops if stop}
+        #: The first character every stop sequence starts with, when they share one (text without it holds none).
+        self._first = firsts.pop() if len(firsts) == 1 and all(self._stops) else None
         self._held = ""
         self.stopped = False
 
@@ -30,7 +33,7 @@ class StopSequenceFilter:
         if self.stopped:
             return ""
         text = self._held + piece
-        if not self._stops:
+        if not self._stops or (self._first is not None and self._first not in text):
             self._held = ""
             return text
         cut, found = truncate_at_stop(text, self._stops)
@@ -47,10 +50,15 @@ class StopSequenceFilter:
         return "" if self.stopped else held
 
     def _longest_stop_prefix_suffix(self, text: str) -> int:
+        """The length of the longest end of ``text`` that starts a stop sequence (only where its first character is)."""
         best = 0
         for stop in self._stops:
-            for length in range(min(len(stop) - 1, len(text)), best, -1):
-                if text.endswith(stop[:length]):
-                    best = length
+            if not stop:
+                continue
+            at = text.find(stop[0], max(0, len(text) - len(stop) + 1))
+            while at >= 0 and len(text) - at > best:
+                if stop.startswith(text[at:]):
+                    best = len(text) - at
                     break
+                at = text.find(stop[0], at + 1)
         return best

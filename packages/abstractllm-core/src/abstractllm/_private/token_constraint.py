@@ -45,27 +45,43 @@ def json_grammar(
     tokenizer: LLTokenizer | None = None,
     alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
     specials: Mapping[str, int] | None = None,
+    syntax: str = "json",
 ) -> str:
     """The llguidance grammar for one compact JSON value of ``schema``, between the literal ``prefix`` and ``suffix``
     (``free_values``: see :func:`abstractllm._private.schema_bounds.bounded_schema`), or any of the
     ``alternatives`` (more ``(prefix, schema, suffix)`` choices). With ``tokenizer``, a special token of it
     written in a prefix or suffix (a tool-call marker such as ``[TOOL_CALLS]``) must be that token, as the
     model writes it, rather than its text spelled in other tokens (``specials`` maps such tokens' text to
-    their ids when the tokenizer cannot tell, as llama.cpp's)."""
+    their ids when the tokenizer cannot tell, as llama.cpp's). ``syntax="functiongemma"``: the value is
+    written in FunctionGemma's syntax instead of JSON (:mod:`abstractllm._private.functiongemma_syntax`)."""
     from llguidance import LLMatcher
 
     def prepared(value: dict[str, Any]) -> str:
         return json.dumps({**bounded_schema(value, free_values=free_values), "x-guidance": _COMPACT})
 
-    if not prefix and not suffix and not alternatives:
+    if not prefix and not suffix and not alternatives and syntax == "json":
         return LLMatcher.grammar_from_json_schema(prepared(schema))
     choices = [(prefix, schema, suffix), *alternatives]
     lines = ["start: " + " | ".join(f"call{index}" for index in range(len(choices)))]
     for index, (before, value, after) in enumerate(choices):
         parts = [*_literal(before, tokenizer, specials), f"body{index}", *_literal(after, tokenizer, specials)]
         lines.append(f"call{index}: " + " ".join(parts))
-        lines.append(f"body{index}: %json {prepared(value)}")
+        if syntax == "json":
+            lines.append(f"body{index}: %json {prepared(value)}")
+        else:
+            lines.extend(_value_rules(syntax, value, f"body{index}", tokenizer, specials))
     return LLMatcher.grammar_from_lark("\n".join(lines) + "\n")
+
+
+def _value_rules(
+    syntax: str, schema: dict[str, Any], start: str, tokenizer: LLTokenizer | None, specials: Mapping[str, int] | None
+) -> list[str]:
+    """The rules of one value of ``schema`` written in a family's own ``syntax``."""
+    from abstractllm._private.functiongemma_syntax import ESCAPE, SYNTAX, value_rules
+
+    if syntax != SYNTAX:
+        raise ValueError(f"unknown value syntax {syntax!r}")
+    return value_rules(schema, start, " ".join(_literal(ESCAPE, tokenizer, specials)))
 
 
 def _literal(text: str, tokenizer: LLTokenizer | None, specials: Mapping[str, int] | None = None) -> list[str]:
@@ -112,8 +128,10 @@ class JsonConstraint:
         suffix: str = "",
         alternatives: Sequence[tuple[str, dict[str, Any], str]] = (),
         specials: Mapping[str, int] | None = None,
+        syntax: str = "json",
     ) -> JsonConstraint:
-        """Compile ``schema`` (wrapped in ``prefix``/``suffix``, or any of ``alternatives``) for ``tokenizer``.
+        """Compile ``schema`` (wrapped in ``prefix``/``suffix``, or any of ``alternatives``; its value written in
+        ``syntax``, see :func:`json_grammar`) for ``tokenizer``.
 
         Raises ``UnsupportedFeatureError`` (``feature=parameter``) naming the keyword and
         ``mode`` when the schema cannot be enforced while decoding.
@@ -131,6 +149,7 @@ class JsonConstraint:
                     tokenizer=tokenizer,
                     alternatives=alternatives,
                     specials=specials,
+                    syntax=syntax,
                 )
             except ValueError as exc:  # not a JSON object: core checks schemas first, so this is a compiler limit
                 raise refusal(str(exc), mode=mode, parameter=parameter) from exc

@@ -16,7 +16,8 @@ The rule:
   value is a call, or several when the value is a list (``arguments`` may be a JSON string
   or be named ``parameters``; the ``<close>`` marker is optional). Other models' families
   (:mod:`abstractllm._private.tool_families`) write other markup, described by the same
-  :class:`ToolMarkup` and read by the same function. A block that is not a call is a ``ToolCall`` named
+  :class:`ToolMarkup` and read by the same function (or, for arguments that are not JSON, by the
+  markup's own ``read``: FunctionGemma's). A block that is not a call is a ``ToolCall`` named
   :data:`UNPARSED_NAME` with ``error`` set, never dropped, except the last block of a
   reply cut short (its JSON incomplete and no ``<close>``): that one is ``truncated``
   and the reply's finish reason is ``"length"``, as in OpenAI's API.
@@ -29,10 +30,12 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from abstractllm._private.structured import json_error_text
 from abstractllm.tools import ToolCall, ToolDefinition
+
+_Rendered = TypeVar("_Rendered")
 
 __all__ = [
     "FALLBACK_MARKUP",
@@ -49,6 +52,7 @@ __all__ = [
     "messages_with_tool_prompt",
     "named_tool",
     "read_tool_calls",
+    "render_chat",
     "template_renders_tools",
     "tool_call_from_data",
     "tool_prompt",
@@ -85,6 +89,11 @@ class ToolMarkup:
     (the first after the ``open`` that ends the prompt); a segment to ``recipient_text`` is text to show,
     one to another recipient a call to that tool with the JSON content (Functionary v3.2's
     ``all\\nLet me check.>>>get_weather\\n{...}``). Text that starts no ``<recipient>\\n`` line is text.
+    ``read``: the family's own reader of a reply's blocks, for arguments that are not JSON (FunctionGemma's
+    ``call:get_weather{city:<escape>Paris<escape>}``), and ``write`` its writer of one call (the name and the
+    arguments, between ``open`` and ``close``; for tools described in the prompt); ``quote``: a token its
+    arguments wrap strings in, kept in the decoded text like the markers; ``stop``: a marker that ends the reply (what the model
+    writes after its calls when it goes on to imagine their results), cut as a stop sequence.
     """
 
     open: str
@@ -94,10 +103,15 @@ class ToolMarkup:
     item_open: str = ""
     item_close: str = ""
     recipient_text: str = ""
+    read: Callable[[str, ToolMarkup], ToolCallScan] | None = None
+    write: Callable[[str, Any], str] | None = None
+    quote: str = ""
+    stop: str = ""
 
     def markers(self) -> tuple[str, ...]:
         """Every marker text of this markup (to keep in decoded text when it is a special token)."""
-        return tuple(m for m in (self.open, self.close, self.name_marker, self.item_open, self.item_close) if m)
+        every = (self.open, self.close, self.name_marker, self.item_open, self.item_close, self.quote, self.stop)
+        return tuple(m for m in every if m)
 
     def found_in(self, reply: str) -> bool:
         """Whether ``reply`` holds a block of this markup."""
@@ -140,11 +154,11 @@ def tool_prompt(tools: Sequence[ToolDefinition], markup: ToolMarkup = FALLBACK_M
         json.dumps({"name": t.name, "description": t.description, "parameters": t.input_schema}, ensure_ascii=False)
         for t in tools
     ]
-    example = json.dumps({"name": "<tool name>", "arguments": {"<argument>": "<value>"}})
+    example = call_markup("<tool name>", {"<argument>": "<value>"}, markup)
     return (
         "You can call these tools, one JSON object per tool:\n"
         + "\n".join(lines)
-        + f"\nTo call a tool, reply with {markup.open}{example}{markup.close} (one block per call)."
+        + f"\nTo call a tool, reply with {example} (one block per call)."
         " When no tool is needed, answer normally."
     )
 
@@ -169,7 +183,10 @@ def messages_with_tool_prompt(
 
 
 def call_markup(name: str, arguments: Any, markup: ToolMarkup = FALLBACK_MARKUP) -> str:
-    """One call written in the fallback format: ``<open>{"name": ..., "arguments": ...}<close>``."""
+    """One call written in the fallback format: ``<open>{"name": ..., "arguments": ...}<close>`` (or between
+    ``<open>`` and ``<close>`` as the markup's ``write`` writes it)."""
+    if markup.write is not None:
+        return f"{markup.open}{markup.write(name, arguments)}{markup.close}"
     return f"{markup.open}{json.dumps({'name': name, 'arguments': arguments})}{markup.close}"
 
 
@@ -189,16 +206,44 @@ def _calls_in_content(message: dict[str, Any], markup: ToolMarkup) -> dict[str, 
     return message
 
 
+def render_chat(
+    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], _Rendered],
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+) -> _Rendered:
+    """``render(messages, tools)`` (a chat template); with no tools, a template that fails on ``tools=None``
+    (one that measures or iterates ``tools`` whenever it is defined: vLLM's FunctionGemma template) is
+    rendered with an empty list, and fails as it first did when that fails too."""
+    if tools is not None:
+        return render(messages, tools)
+    try:
+        return render(messages, None)
+    except Exception as exc:  # whatever the template raised; the same template is tried once more
+        try:
+            return render(messages, [])
+        except Exception:
+            raise exc from None
+
+
 def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str]) -> bool:
     """Whether ``render(messages, tools)`` (a chat template) shows the tools it is given.
 
-    A probe tool is rendered with and without ``tools``; the template renders tools when
-    the probe's name appears only in the first. A template that raises on tools does not;
-    one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
+    A probe tool is rendered with and without ``tools``, after a user turn, and if it is not shown,
+    after a system turn and a user turn (FunctionGemma's templates show tools in the system turn only);
+    the template renders tools when the probe's name appears only in the first. A template that raises
+    on tools does not; one that raises only without them (Phi-4-mini's iterates ``tools`` whenever it is
     defined, even as None) does.
     """
-    messages = [{"role": "user", "content": "hi"}]
     probe = {"type": "function", "function": {"name": PROBE_TOOL_NAME, "description": "probe", "parameters": {}}}
+    user = {"role": "user", "content": "hi"}
+    return any(_shows_probe(render, messages, probe) for messages in ([user], [{"role": "system", "content": "probe"}, user]))
+
+
+def _shows_probe(
+    render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str],
+    messages: list[dict[str, Any]],
+    probe: dict[str, Any],
+) -> bool:
     try:
         with_tools = render(messages, [probe])
     except Exception:  # a template that refuses tools (or this probe) raises: it does not render them
@@ -250,6 +295,8 @@ def read_tool_calls(reply: str, markup: ToolMarkup = FALLBACK_MARKUP) -> ToolCal
 
     Each JSON value is read with ``raw_decode``, so markup inside JSON strings is harmless.
     """
+    if markup.read is not None:
+        return markup.read(reply, markup)
     if markup.recipient_text:
         return _read_segments(reply, markup)
     scan = ToolCallScan()

@@ -13,6 +13,7 @@ TOOL_FORMATS: tuple[str, ...] = (
     "command_r",
     "phi4_mini",
     "granite",
+    "functiongemma",
     "functionary_v32",
     "functionary",
     "llama3",

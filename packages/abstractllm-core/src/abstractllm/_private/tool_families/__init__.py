@@ -19,6 +19,7 @@ from abstractllm._private.tool_families.command_r import COMMAND_R
 from abstractllm._private.tool_families.deepseek import DEEPSEEK, DEEPSEEK_V3
 from abstractllm._private.tool_families.family import ToolFamily
 from abstractllm._private.tool_families.functionary import FUNCTIONARY, FUNCTIONARY_V32
+from abstractllm._private.tool_families.functiongemma import FUNCTIONGEMMA
 from abstractllm._private.tool_families.granite import GRANITE
 from abstractllm._private.tool_families.hermes import HERMES
 from abstractllm._private.tool_families.llama3 import LLAMA3
@@ -38,6 +39,7 @@ FAMILIES: tuple[ToolFamily, ...] = (
     COMMAND_R,
     PHI4_MINI,
     GRANITE,
+    FUNCTIONGEMMA,
     FUNCTIONARY_V32,
     FUNCTIONARY,
     LLAMA3,

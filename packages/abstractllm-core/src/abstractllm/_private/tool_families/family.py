@@ -20,23 +20,25 @@ Messages = list[dict[str, Any]]
 class ForcedCall:
     """What a forced call must be: literal ``prefix``, one JSON value of ``schema``, literal ``suffix``; or
     any of ``others``, more ``(prefix, schema, suffix)`` choices (one per tool, for families that write
-    the tool's name outside the JSON)."""
+    the tool's name outside the JSON). ``syntax`` is how the value is written: ``"json"``, or a family's
+    own (``"functiongemma"``: :mod:`abstractllm._private.functiongemma_syntax`)."""
 
     prefix: str
     schema: dict[str, Any]
     suffix: str
     others: tuple[tuple[str, dict[str, Any], str], ...] = ()
+    syntax: str = "json"
 
 
-def named_forced_call(tools: Sequence[ToolDefinition], choice: str, prefix: str, suffix: str) -> ForcedCall:
+def named_forced_call(tools: Sequence[ToolDefinition], choice: str, prefix: str, suffix: str, syntax: str = "json") -> ForcedCall:
     """A forced call for a family that writes ``prefix`` (with ``{name}`` for the tool's name), the
-    arguments' JSON, then ``suffix``: one choice per tool ``choice`` allows."""
+    arguments (in ``syntax``), then ``suffix``: one choice per tool ``choice`` allows."""
     shapes = [
         (prefix.format(name=tool.name), tool.input_schema or {"type": "object"}, suffix)
         for tool in tools
         if choice == "required" or tool.name == choice
     ]
-    return ForcedCall(*shapes[0], others=tuple(shapes[1:]))
+    return ForcedCall(*shapes[0], others=tuple(shapes[1:]), syntax=syntax)
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,13 @@ class ToolFamily:
     #: For families writing ``<prefix with the name><arguments JSON><suffix>``: ``(prefix, suffix)``, the
     #: prefix holding ``{name}`` (see :func:`named_forced_call`).
     named_call: tuple[str, str] | None = None
+    #: How a forced call's arguments are written (see :class:`ForcedCall`).
+    syntax: str = "json"
 
     def forced_call(self, tools: Sequence[ToolDefinition], choice: str) -> ForcedCall:
         """The shape of one call to ``choice`` (any of ``tools`` for ``"required"``) in this family's markup."""
         if self.named_call is not None:
-            return named_forced_call(tools, choice, *self.named_call)
+            return named_forced_call(tools, choice, *self.named_call, syntax=self.syntax)
         schema = forced_call_schema(tools, choice, self.arguments_key, self.name_key)
         if self.list_body:
             schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": 1}
@@ -73,6 +77,14 @@ class ToolFamily:
     def messages_for_template(self, messages: Messages, template: str) -> Messages:
         """``messages`` as this family's ``template`` reads earlier calls and their results."""
         return self.render_back(messages, template) if self.render_back is not None else messages
+
+    def history_for_template(self, messages: Messages, template: str) -> Messages:
+        """For a request offering no tools, to a template that renders tools: ``messages`` as
+        :meth:`messages_for_template` gives them when they hold an earlier call or result (the template reads
+        those the family's way with or without tools: a conversation is counted so), else unchanged."""
+        if any(message.get("tool_calls") or message.get("role") == "tool" for message in messages):
+            return self.messages_for_template(messages, template)
+        return messages
 
 
 def arguments_as_objects(messages: Messages, template: str = "") -> Messages:
