@@ -141,8 +141,13 @@ def test_unclaimed_features_are_refused(ngram: Any) -> None:
     def lookup(city: str) -> str:
         return city
 
-    with pytest.raises(UnsupportedFeatureError):
+    with pytest.raises(UnsupportedFeatureError) as caught:
         ngram.generate("paris", tools=[lookup])
+    with pytest.raises(UnsupportedFeatureError) as counted:  # counting what generate would send refuses it alike
+        ngram.count_tokens("paris", tools=[lookup])
+    assert (str(counted.value), counted.value.feature) == (str(caught.value), "tools")
+    assert (counted.value.provider, counted.value.mode) == ("ngram", ngram.mode)
+    assert ngram.count_tokens("paris", tools=[lookup], tool_choice="none") == ngram.count_tokens("paris") == 1  # none offered
 
 
 def test_capabilities_answer_members_and_strings(ngram: Any) -> None:

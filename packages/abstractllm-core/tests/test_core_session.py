@@ -109,7 +109,7 @@ def test_old_turns_are_left_out_to_fit_the_context_window(ngram: Any) -> None:
     reply = session.generate("the capital of", temperature=0, max_tokens=4)
     assert str(reply) == " france ."
     assert len(session.messages) == 15  # the history itself keeps everything
-    sent = session._request_messages(ngram, [], 4)
+    sent = session._request_messages(ngram, [], {"max_tokens": 4})
     assert sent[0].content == "system words stay"
     assert [m.content for m in sent[-2:]] == ["the capital of", " france ."]
     assert ngram.count_tokens(sent) < 256

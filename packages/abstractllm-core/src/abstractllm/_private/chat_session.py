@@ -53,10 +53,11 @@ class Session:
     reply enters the history when the stream ends). When the history outgrows the model's
     context window, the oldest turns are left out of the request (never the system prompt
     or the newest turn); the history itself keeps them. A backend that can count tokens
-    gets a request that fits; with one that cannot (the API and endpoint modes), the
-    server's ``ContextWindowExceededError`` makes the session leave out old turns in
-    proportion to the overflow it reports and send again, at most ``MAX_FIT_ATTEMPTS``
-    requests per call; later calls to that model start from the size it accepted.
+    gets a request that fits (counted with the tools and ``tool_choice`` it sends); with
+    one that cannot (the API and endpoint modes), the server's ``ContextWindowExceededError``
+    makes the session leave out old turns in proportion to the overflow it reports and send
+    again, at most ``MAX_FIT_ATTEMPTS`` requests per call; later calls to that model start
+    from the size it accepted.
     ``save``/``load`` use JSON written atomically; a file that fails to load changes nothing.
     """
 
@@ -188,16 +189,21 @@ class Session:
             )
         return model
 
-    def _request_messages(self, model: AbstractLLMInterface, pending: Sequence[Message], max_tokens: Any) -> list[Message]:
-        """The history and ``pending`` turns to send, trimmed to the context window."""
-        return self._fit.trim(model, [*self.messages, *pending], max_tokens)
+    def _request_messages(
+        self, model: AbstractLLMInterface, pending: Sequence[Message], params: Mapping[str, Any], system_prompt: str | None = None
+    ) -> list[Message]:
+        """The history and ``pending`` turns to send (``system_prompt``, if given, in place of the
+        session's), trimmed to the context window as a request with ``params`` (its tools too) takes it."""
+        system = [] if system_prompt is None else [Message(role=MessageRole.SYSTEM.value, content=system_prompt)]
+        history = [m for m in self.messages if not system or m.role != MessageRole.SYSTEM.value]
+        return self._fit.trim(model, [*system, *history, *pending], params)
 
     def _begin(
         self, prompt: str | None, model: AbstractLLMInterface, params: dict[str, Any]
     ) -> tuple[list[Message], list[Message]]:
-        """The new user turn (not yet in the history) and the messages to send. A
-        ``system_prompt`` in ``params`` replaces the session's for this request only (it is
-        popped from ``params``)."""
+        """The new user turn (not yet in the history) and the messages to send with ``params``
+        (the request's keywords). A ``system_prompt`` in ``params`` replaces the session's for
+        this request only (it is popped from ``params``)."""
         system_prompt = params.pop("system_prompt", None)
         pending: list[Message] = []
         if prompt is not None:
@@ -206,11 +212,7 @@ class Session:
             pending.append(_new_message(MessageRole.USER, prompt))
         if not self.messages and not pending:
             raise InvalidArgumentError("nothing to send: pass a prompt", parameter="prompt", value=None)
-        messages = self._request_messages(model, pending, params.get("max_tokens"))
-        if system_prompt is not None:
-            messages = [m for m in messages if m.role != MessageRole.SYSTEM.value]
-            messages.insert(0, Message(role=MessageRole.SYSTEM.value, content=system_prompt))
-        return pending, messages
+        return pending, self._request_messages(model, pending, params, system_prompt)
 
     def generate(
         self,
@@ -234,7 +236,7 @@ class Session:
         if stream:  # the parameters are checked now, as the model's own stream does; nothing starts
             model.generate(messages=messages, stream=True, **kwargs).close()
             return self._stream(model, pending, messages, kwargs)
-        reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs))
+        reply = self._fit.send(model, messages, lambda fitted: model.generate(messages=fitted, **kwargs), kwargs)
         self._commit([*pending, _reply_message(reply)])
         return reply
 
@@ -261,7 +263,7 @@ class Session:
             first = next(chunks, None)  # the request is refused, if at all, by now
             return ([] if first is None else [first]), chunks
 
-        first, rest = self._fit.send(model, messages, open_stream)
+        first, rest = self._fit.send(model, messages, open_stream, kwargs)
         chunks: list[StreamChunk] = []
         try:
             for chunk in itertools.chain(first, rest):
@@ -289,7 +291,7 @@ class Session:
         if stream:
             await (await model.generate_async(messages=messages, stream=True, **kwargs)).aclose()
             return self._stream_async(model, pending, messages, kwargs)
-        reply = await self._fit.send_async(model, messages, lambda fitted: model.generate_async(messages=fitted, **kwargs))
+        reply = await self._fit.send_async(model, messages, lambda sent: model.generate_async(messages=sent, **kwargs), kwargs)
         self._commit([*pending, _reply_message(reply)])
         return reply
 
@@ -306,7 +308,7 @@ class Session:
             first = await anext(chunks, None)  # the request is refused, if at all, by now
             return ([] if first is None else [first]), chunks
 
-        first, rest = await self._fit.send_async(model, messages, open_stream)
+        first, rest = await self._fit.send_async(model, messages, open_stream, kwargs)
         chunks: list[StreamChunk] = []
         try:
             for chunk in first:
@@ -364,7 +366,7 @@ class Session:
                 if isinstance(step, _RunTools):
                     step = loop.send(run_tool_calls(step.calls, functions, model._plugins, round_=step.round, session_id=self.id))
                 else:
-                    step = loop.send(self._fit.send(model, step.messages, step.generate))
+                    step = loop.send(self._fit.send(model, step.messages, step.generate, step.params))
         except StopIteration as finished:
             return cast(GenerateResponse, finished.value)
 
@@ -389,7 +391,7 @@ class Session:
                     )
                     step = loop.send(results)
                 else:
-                    step = loop.send(await self._fit.send_async(model, step.messages, step.generate_async))
+                    step = loop.send(await self._fit.send_async(model, step.messages, step.generate_async, step.params))
         except StopIteration as finished:
             return cast(GenerateResponse, finished.value)
 
@@ -414,20 +416,18 @@ class Session:
     ) -> Generator[_Ask | _RunTools, Any, GenerateResponse]:
         """One tool loop without its I/O (shared by the sync and async drivers): yields each
         request to send (answered with the reply) and each round of tool calls to run
-        (answered with the result messages); records every turn and returns the final reply."""
-        turns, messages = self._begin(prompt, model, kwargs)
-        reply: GenerateResponse = yield _Ask(model, messages, {**kwargs, "tools": tools})
+        (answered with the result messages); records every turn and returns the final reply.
+        Each request is fitted to the window with the tools and ``tool_choice`` it sends."""
+        params = {**kwargs, "tools": tools}
+        turns, messages = self._begin(prompt, model, params)
+        reply: GenerateResponse = yield _Ask(model, messages, params)
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             turns.append(_reply_message(reply))
             turns.extend((yield _RunTools(reply.tool_calls, round_)))
-            params = {
-                **kwargs,
-                "tools": tools,
-                "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds),
-            }
-            reply = yield _Ask(model, self._request_messages(model, turns, kwargs.get("max_tokens")), params)
+            params = {**params, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
+            reply = yield _Ask(model, self._request_messages(model, turns, params), params)
         self._commit([*turns, _reply_message(reply), *not_run_for_round_limit(reply.tool_calls, max_tool_rounds)])
         return reply
 

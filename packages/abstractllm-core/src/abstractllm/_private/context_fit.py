@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from abstractllm.backend.messages import Message
@@ -33,7 +33,9 @@ class ContextFit:
     """Leaves the oldest turns of a conversation out of a request until it fits the window.
 
     Never the system prompt or the newest turn (nor a tool result without its call). A
-    backend that counts tokens gets a request that fits (:meth:`trim`). With one that
+    backend that counts tokens gets a request that fits (:meth:`trim`), counted as it is sent:
+    ``params``, the request's keyword arguments to ``generate``, give the room kept for
+    ``max_tokens`` and the ``tools`` offered as ``tool_choice`` says. With one that
     cannot (the API and endpoint modes), :meth:`send` sends, and after each
     ``ContextWindowExceededError`` leaves out old turns in proportion to the overflow the
     server reports and sends again, at most :data:`MAX_FIT_ATTEMPTS` requests per call;
@@ -45,25 +47,28 @@ class ContextFit:
         #: and the model it was for.
         self._accepted: tuple[weakref.ref[AbstractLLMInterface], int] | None = None
 
-    def trim(self, model: AbstractLLMInterface, messages: Sequence[Message], max_tokens: Any) -> list[Message]:
+    def trim(self, model: AbstractLLMInterface, messages: Sequence[Message], params: Mapping[str, Any]) -> list[Message]:
         """``messages`` without the oldest turns the window of a token-counting ``model`` cannot hold
-        (room kept for ``max_tokens``, or the configured value, up to half the window)."""
+        with ``params``' tools (room kept for their ``max_tokens``, or the configured value, up to half the window)."""
         fitted = list(messages)
         window = model.get_capabilities().get("max_tokens")
         if not isinstance(window, int):
             return fitted
+        max_tokens = params.get("max_tokens")
         reserve = max_tokens if isinstance(max_tokens, int) else model.config_manager.get_param("max_tokens", 0)
         budget = max(window - min(int(reserve or 0), window // 2), 1)
         while len(fitted) > 1:
-            used = model.count_tokens(fitted)  # None: the model cannot count, and the conversation goes as it is
+            used = _count(model, fitted, params)  # None: the model cannot count, and the conversation goes as it is
             if used is None or used < budget or not _leave_out_oldest_turn(fitted):
                 break
             logger.debug("leaving out the oldest turn to fit %d tokens", window)
         return fitted
 
-    def send(self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], R]) -> R:
-        """``send(fitted)``, sending fewer old turns after each ``ContextWindowExceededError``."""
-        attempts = self._attempts(model, messages)
+    def send(
+        self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], R], params: Mapping[str, Any]
+    ) -> R:
+        """``send(fitted)`` (a request with ``params``), sending fewer old turns after each ``ContextWindowExceededError``."""
+        attempts = self._attempts(model, messages, params)
         fitted = next(attempts)
         while True:
             try:
@@ -75,10 +80,14 @@ class ContextFit:
                 return reply
 
     async def send_async(
-        self, model: AbstractLLMInterface, messages: list[Message], send: Callable[[list[Message]], Awaitable[R]]
+        self,
+        model: AbstractLLMInterface,
+        messages: list[Message],
+        send: Callable[[list[Message]], Awaitable[R]],
+        params: Mapping[str, Any],
     ) -> R:
         """:meth:`send` for asyncio."""
-        attempts = self._attempts(model, messages)
+        attempts = self._attempts(model, messages, params)
         fitted = next(attempts)
         while True:
             try:
@@ -89,7 +98,7 @@ class ContextFit:
                 _accepted(attempts)
                 return reply
 
-    def _attempts(self, model: AbstractLLMInterface, messages: list[Message]) -> _Attempts:
+    def _attempts(self, model: AbstractLLMInterface, messages: list[Message], params: Mapping[str, Any]) -> _Attempts:
         """The requests of one call (shared by :meth:`send` and :meth:`send_async`)."""
         if self._accepted is not None and self._accepted[0]() is model:
             messages = _cut_to(messages, self._accepted[1])
@@ -99,7 +108,7 @@ class ContextFit:
                 if attempt > 1:
                     self._accepted = (weakref.ref(model), _characters(messages))
                 return
-            shorter = _shorter(model, messages, refusal) if attempt < MAX_FIT_ATTEMPTS else None
+            shorter = _shorter(model, messages, params, refusal) if attempt < MAX_FIT_ATTEMPTS else None
             if shorter is None:
                 raise refusal
             messages = shorter
@@ -110,11 +119,18 @@ def _accepted(attempts: _Attempts) -> None:
         attempts.send(None)
 
 
-def _shorter(model: AbstractLLMInterface, messages: list[Message], refusal: ContextWindowExceededError) -> list[Message] | None:
+def _count(model: AbstractLLMInterface, messages: Sequence[Message], params: Mapping[str, Any]) -> int | None:
+    """Prompt tokens of ``messages`` sent with ``params``' tools and ``tool_choice``, or None."""
+    return model.count_tokens(messages, tools=params.get("tools"), tool_choice=params.get("tool_choice"))
+
+
+def _shorter(
+    model: AbstractLLMInterface, messages: list[Message], params: Mapping[str, Any], refusal: ContextWindowExceededError
+) -> list[Message] | None:
     """``messages`` without enough of the oldest turns to fit, judged from what the server
     said; None when nothing can be left out, or when the model counts tokens itself (its
     request was already trimmed, so the newest turn alone does not fit)."""
-    if model.count_tokens(messages) is not None:
+    if _count(model, messages, params) is not None:
         return None
     shorter = list(messages)
     if not _leave_out_oldest_turn(shorter):

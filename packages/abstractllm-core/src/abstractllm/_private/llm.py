@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from abstractllm._private.call_validation import CallValidator
 from abstractllm._private.error_mapping import map_exception
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["AbstractLLMInterface"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class AbstractLLMInterface:
@@ -281,10 +283,19 @@ class AbstractLLMInterface:
         self._observer.call("generate_async", request, started, completion=completion, timing=response.timing)
         return response
 
-    def count_tokens(self, prompt: str | Sequence[Message | Mapping[str, Any]], system_prompt: str | None = None) -> int | None:
-        """Exact prompt tokens for this input (chat template included), or None if the backend cannot tell."""
-        request = self._build_request(prompt, system_prompt, False, None, None, None, False, None, {}, check_window=False)
-        return self._require_backend().count_tokens(request)
+    def count_tokens(
+        self,
+        prompt: str | Sequence[Message | Mapping[str, Any]],
+        system_prompt: str | None = None,
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+    ) -> int | None:
+        """Exact prompt tokens ``generate`` sends for these arguments (chat template included, and the
+        ``tools`` as ``tool_choice`` offers them), or None if the backend cannot tell. Bad ``tools`` or
+        ``tool_choice``, and a backend's failure to render, raise what ``generate`` raises."""
+        request = self._build_request(prompt, system_prompt, False, tools, tool_choice, None, False, None, {}, check_window=False)
+        return self._backend_call(self._require_backend().count_tokens, request)
 
     # -- resources ------------------------------------------------------------------------
 
@@ -360,24 +371,28 @@ class AbstractLLMInterface:
             error.with_context(provider=self.provider, mode=self.mode, model=self._model_name())
             raise
 
+    def _backend_call(self, method: Callable[[GenerationRequest], T], request: GenerationRequest) -> T:
+        """``method(request)``, its exception mapped as ``generate`` maps a backend's."""
+        try:
+            return method(request)
+        except Exception as exc:
+            error = self._map(exc)
+            raise error from error.__cause__
+
     def _model_name(self) -> str | None:
         return self._backend.model_name if self._backend is not None else None
 
-    def _check_features(self, request: GenerationRequest) -> None:
+    def _check_features(self, request: GenerationRequest) -> None:  # errors get provider and mode in _build_request
         capabilities = self.capabilities
         if request.offers_tools and not capabilities.tool_use:
             raise UnsupportedFeatureError(
                 f"{self.provider}/{self.mode} cannot call tools with this model",
                 feature="tools",
-                provider=self.provider,
-                mode=self.mode,
             )
         if request.response_format is not None and not capabilities.structured_output:
             raise UnsupportedFeatureError(
                 f"{self.provider}/{self.mode} cannot produce structured output with this model",
                 feature="response_format",
-                provider=self.provider,
-                mode=self.mode,
             )
 
     def _with_window_checked(self, request: GenerationRequest) -> GenerationRequest:
@@ -386,11 +401,7 @@ class AbstractLLMInterface:
         window = self.capabilities.context_window
         if not isinstance(window, int):
             return request
-        try:
-            encoded = backend.encode(request)
-        except Exception as exc:
-            error = self._map(exc)
-            raise error from error.__cause__
+        encoded = self._backend_call(backend.encode, request)
         if encoded is None:
             return request
         used = len(encoded)
@@ -398,9 +409,6 @@ class AbstractLLMInterface:
             raise ContextWindowExceededError(
                 f"the prompt takes {used} tokens but the context window of {self.model} is {window} tokens;"
                 " shorten the prompt or the conversation",
-                provider=self.provider,
-                mode=self.mode,
-                model=self.model,
                 context_window=window,
                 content_length=used,
                 value=used,

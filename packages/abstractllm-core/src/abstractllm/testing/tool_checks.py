@@ -1,5 +1,5 @@
-"""Conformance checks of tool use, for a backend that claims it: a forced call, ``auto``, and a
-whole loop through a :class:`~abstractllm.Session` whose tool result reaches the model."""
+"""Conformance checks of tool use, for a backend that claims it: a forced call, ``auto``, the tools
+counted as sent, and a whole loop through a :class:`~abstractllm.Session` whose tool result reaches the model."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ class ToolChecks(ConformanceBase):
             assert reply.finish_reason in ("stop", "length")
         refused = self.ask(llm, "none")
         assert not refused.tool_calls and refused.finish_reason in ("stop", "length")
+
+    def test_claimed_tool_use_counts_the_tools_it_sends(self, llm: AbstractLLMInterface) -> None:
+        """``count_tokens`` with the tool and a ``tool_choice`` equals the ``usage.prompt_tokens`` of
+        the reply to the same call, and counts an offered tool (skipped when the backend cannot count)."""
+        self.require(llm, ModelCapability.TOOL_USE)
+        bare = llm.count_tokens(self.tool_prompt)
+        if bare is None:
+            pytest.skip("the backend cannot count tokens (count_tokens returns None)")
+        for tool_choice in ("auto", "get_weather", "none"):
+            counted = llm.count_tokens(self.tool_prompt, tools=[weather_tool("", [])], tool_choice=tool_choice)
+            assert self.ask(llm, tool_choice).usage.prompt_tokens == counted, f"tool_choice={tool_choice!r}"
+            if tool_choice != "none":
+                assert counted is not None and counted > bare, f"tool_choice={tool_choice!r}: the tool is not counted"
 
     def test_claimed_tool_use_runs_a_whole_loop_through_a_session(self, llm: AbstractLLMInterface) -> None:
         """The forced call runs the tool once with the call's arguments, its result is recorded as
