@@ -281,3 +281,12 @@ def test_a_tool_result_that_cannot_be_turned_into_text_is_given_as_the_tools_err
     sent = router.posts()[-1]["body"]["messages"]
     assert sent[-1]["role"] == "tool" and "cannot be turned into text" in sent[-1]["content"]  # the model was told
     strict_openai_sequence(sent)
+
+
+def test_a_system_prompt_given_to_the_loop_holds_for_every_round(session: Session, router: Any) -> None:
+    router.reset()
+    router.script(WEATHER_CALL)
+    session.generate_with_tools("weather in Paris?", tools=[get_weather], system_prompt="answer in French")
+    systems = [[m["content"] for m in post["body"]["messages"] if m["role"] == "system"] for post in router.posts()]
+    assert systems == [["answer in French"], ["answer in French"]]  # was: the session's own in the second round
+    assert session.messages[0].content == "keep me"  # the history keeps the session's

@@ -15,11 +15,12 @@ from abstractllm._private.context_fit import ContextFit
 from abstractllm._private.llm import AbstractLLMInterface
 from abstractllm._private.session_files import read_session_file, write_json_atomically
 from abstractllm._private.tool_hooks import not_run_for_round_limit, run_tool_calls, run_tool_calls_async
+from abstractllm._private.tool_loop_steps import Ask, RunTools, check_rounds, later_tool_choice
 from abstractllm.backend.messages import Message, check_text, normalize_messages
 from abstractllm.enums import MessageRole
 from abstractllm.errors import InvalidArgumentError, UnsupportedOperationError
 from abstractllm.response import GenerateResponse, StreamChunk
-from abstractllm.tools import ToolCall, ToolDefinition, normalize_tools
+from abstractllm.tools import ToolDefinition, normalize_tools
 
 __all__ = ["Session"]
 
@@ -363,7 +364,7 @@ class Session:
         try:
             step = next(loop)
             while True:
-                if isinstance(step, _RunTools):
+                if isinstance(step, RunTools):
                     step = loop.send(run_tool_calls(step.calls, functions, model._plugins, round_=step.round, session_id=self.id))
                 else:
                     step = loop.send(self._fit.send(model, step.messages, step.generate, step.params))
@@ -385,7 +386,7 @@ class Session:
         try:
             step = next(loop)
             while True:
-                if isinstance(step, _RunTools):
+                if isinstance(step, RunTools):
                     results = await run_tool_calls_async(
                         step.calls, functions, model._plugins, round_=step.round, session_id=self.id
                     )
@@ -403,73 +404,34 @@ class Session:
         max_tool_rounds: int,
         provider: AbstractLLMInterface | None,
         kwargs: dict[str, Any],
-    ) -> tuple[AbstractLLMInterface, dict[str, Callable[..., Any]], Generator[_Ask | _RunTools, Any, GenerateResponse]]:
+    ) -> tuple[AbstractLLMInterface, dict[str, Callable[..., Any]], Generator[Ask | RunTools, Any, GenerateResponse]]:
         """A tool loop's arguments checked: the model, the tools' functions, and the loop (not started)."""
         kwargs.pop("max_tool_calls", None)
-        _check_rounds(max_tool_rounds)
+        check_rounds(max_tool_rounds)
         definitions, functions = self._tool_setup(tools, tool_functions)
         model = self._model(provider)
         return model, functions, self._tool_loop(model, kwargs, prompt, max_tool_rounds, definitions)
 
     def _tool_loop(
         self, model: AbstractLLMInterface, kwargs: dict[str, Any], prompt: str | None, max_tool_rounds: int, tools: list[Any]
-    ) -> Generator[_Ask | _RunTools, Any, GenerateResponse]:
+    ) -> Generator[Ask | RunTools, Any, GenerateResponse]:
         """One tool loop without its I/O (shared by the sync and async drivers): yields each
         request to send (answered with the reply) and each round of tool calls to run
         (answered with the result messages); records every turn and returns the final reply.
         Each request is fitted to the window with the tools and ``tool_choice`` it sends."""
         params = {**kwargs, "tools": tools}
+        system_prompt = params.get("system_prompt")  # an override holds for every request of the loop
         turns, messages = self._begin(prompt, model, params)
-        reply: GenerateResponse = yield _Ask(model, messages, params)
+        reply: GenerateResponse = yield Ask(model, messages, params)
         for round_ in range(1, max_tool_rounds + 1):
             if not reply.tool_calls:
                 break
             turns.append(_reply_message(reply))
-            turns.extend((yield _RunTools(reply.tool_calls, round_)))
-            params = {**params, "tool_choice": _later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
-            reply = yield _Ask(model, self._request_messages(model, turns, params), params)
+            turns.extend((yield RunTools(reply.tool_calls, round_)))
+            params = {**params, "tool_choice": later_tool_choice(kwargs.get("tool_choice"), round_, max_tool_rounds)}
+            reply = yield Ask(model, self._request_messages(model, turns, params, system_prompt), params)
         self._commit([*turns, _reply_message(reply), *not_run_for_round_limit(reply.tool_calls, max_tool_rounds)])
         return reply
-
-
-@dataclasses.dataclass(frozen=True)
-class _Ask:
-    """A request of a tool loop: ``messages`` (before fitting) for ``model`` with ``params``."""
-
-    model: AbstractLLMInterface
-    messages: list[Message]
-    params: dict[str, Any]
-
-    def generate(self, fitted: list[Message]) -> GenerateResponse:
-        return self.model.generate(messages=fitted, **self.params)
-
-    async def generate_async(self, fitted: list[Message]) -> GenerateResponse:
-        return await self.model.generate_async(messages=fitted, **self.params)
-
-
-@dataclasses.dataclass(frozen=True)
-class _RunTools:
-    """The tool calls of one round of a tool loop."""
-
-    calls: list[ToolCall]
-    round: int
-
-
-def _check_rounds(max_tool_rounds: Any) -> None:
-    if isinstance(max_tool_rounds, bool) or not isinstance(max_tool_rounds, int) or max_tool_rounds < 1:
-        raise InvalidArgumentError(
-            f"max_tool_rounds must be an integer ≥ 1, got {max_tool_rounds!r}",
-            parameter="max_tool_rounds",
-            value=max_tool_rounds,
-            allowed="an integer ≥ 1",
-        )
-
-
-def _later_tool_choice(requested: Any, round_: int, max_tool_rounds: int) -> str:
-    """``tool_choice`` for the request after tool round ``round_``: "none" after the last
-    allowed round (or when the caller asked for none), "auto" otherwise, so that a forced
-    choice cannot make the model call tools in every round."""
-    return "none" if round_ >= max_tool_rounds or requested == "none" else "auto"
 
 
 def _new_message(
