@@ -10,22 +10,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from abstractllm._private.call_validation import CallValidator
+from abstractllm._private.delivery import Delivery
 from abstractllm._private.error_mapping import map_exception
-from abstractllm._private.observe import Observer, StreamClock
-from abstractllm._private.reply_check import StreamedReplyCheck, require_valid_reply
+from abstractllm._private.observe import Observer
 from abstractllm.backend import Backend, BackendInfo, Capabilities
 from abstractllm.backend.messages import Message
 from abstractllm.config import ConfigManager
 from abstractllm.errors import (
     AbstractLLMError,
     ContextWindowExceededError,
-    GenerationError,
     UnsupportedFeatureError,
     UnsupportedOperationError,
 )
 from abstractllm.request import GenerationRequest
-from abstractllm.response import Completion, GenerateResponse, StreamChunk, StreamDelta, Timing
-from abstractllm.tools import check_tool_calls
+from abstractllm.response import GenerateResponse, StreamChunk, Timing
 
 if TYPE_CHECKING:
     from abstractllm._private.plugins import Plugins
@@ -56,6 +54,7 @@ class AbstractLLMInterface:
         self._capabilities: Capabilities | None = None
         self._validator = CallValidator(info, config_manager)
         self._observer = Observer(plugins, info.provider, info.mode, self._model_name)
+        self._delivery = Delivery(plugins, self._observer, info.provider, info.mode, lambda: self.model, self._map)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -194,11 +193,11 @@ class AbstractLLMInterface:
         request = self._build_request(prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params)
         backend = self._require_backend()
         if stream:
-            return self._stream(backend, request)
+            return self._delivery.stream(backend, request)
         started = time.perf_counter()
         try:
             completion = self._plugins.call("abstractllm_generate", backend.generate, backend, request)
-            response = self._response(completion, request, Timing(total=time.perf_counter() - started))
+            response = self._delivery.response(completion, request, Timing(total=time.perf_counter() - started))
         except Exception as exc:
             error = self._map(exc)
             self._observer.call("generate", request, started, error=error)
@@ -268,11 +267,11 @@ class AbstractLLMInterface:
         request = self._build_request(prompt, system_prompt, stream, tools, tool_choice, response_format, raw, messages, params)
         backend = self._require_backend()
         if stream:
-            return self._stream_async(backend, request)
+            return self._delivery.stream_async(backend, request)
         started = time.perf_counter()
         try:
             completion = await self._plugins.call("abstractllm_generate_async", backend.generate_async, backend, request)
-            response = self._response(completion, request, Timing(total=time.perf_counter() - started))
+            response = self._delivery.response(completion, request, Timing(total=time.perf_counter() - started))
         except Exception as exc:
             error = self._map(exc)
             self._observer.call("generate_async", request, started, error=error)
@@ -415,85 +414,3 @@ class AbstractLLMInterface:
                 allowed=f"fewer than {window} prompt tokens",
             )
         return request.with_encoded(encoded)  # before any plugin sees it (see GenerationRequest.encoded)
-
-    def _response(self, completion: Completion, request: GenerationRequest, timing: Timing) -> GenerateResponse:
-        if not completion.choices:
-            raise self._map(GenerationError("the backend returned no sequence"))
-        responses = []
-        for choice in completion.choices:
-            require_valid_reply(choice.text, request.response_format, choice.finish_reason)  # never a false success
-            calls = check_tool_calls(choice.tool_calls, request.tools) if choice.tool_calls else []
-            responses.append(
-                GenerateResponse(
-                    choice.text,
-                    model=completion.model or self.model,
-                    provider=self.provider,
-                    mode=self.mode,
-                    finish_reason=choice.finish_reason,
-                    usage=completion.usage,
-                    timing=timing,
-                    tool_calls=calls,
-                    response_format=request.response_format,
-                    plugins=self._plugins,
-                )
-            )
-        first = responses[0]
-        first.choices = responses
-        return first
-
-    def _chunk(
-        self, delta: StreamDelta, request: GenerationRequest, clock: StreamClock, check: StreamedReplyCheck
-    ) -> StreamChunk:
-        clock.saw(delta)
-        if delta.finish_reason is None and not delta.tool_calls:  # a piece of text: the common case, kept short
-            check.feed(delta.text, None)
-            return StreamChunk(delta.text, model=self.model)
-        check.feed(delta.text, delta.finish_reason)  # the last chunk of a reply the schema rejects is an error
-        calls = check_tool_calls(delta.tool_calls, request.tools) if delta.tool_calls else None
-        timing = clock.timing() if delta.finish_reason is not None else None
-        return StreamChunk(
-            delta.text, finish_reason=delta.finish_reason, usage=delta.usage, tool_calls=calls, model=self.model, timing=timing
-        )
-
-    def _stream(self, backend: Backend, request: GenerationRequest) -> Generator[StreamChunk, None, None]:
-        clock = StreamClock(self._observer.active)
-        check = StreamedReplyCheck(request.response_format)
-        deltas = self._plugins.call("abstractllm_generate_stream", backend.stream, backend, request)
-        try:
-            for delta in deltas:
-                yield self._chunk(delta, request, clock, check)
-        except GeneratorExit:
-            self._observer.stream("stream", request, clock, abandoned=True)
-            raise
-        except Exception as exc:
-            error = self._map(exc)
-            self._observer.stream("stream", request, clock, error=error)
-            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
-        finally:
-            close = getattr(deltas, "close", None)
-            if close is not None:
-                close()
-        self._observer.stream("stream", request, clock)
-
-    async def _stream_async(self, backend: Backend, request: GenerationRequest) -> AsyncGenerator[StreamChunk, None]:
-        clock = StreamClock(self._observer.active)
-        check = StreamedReplyCheck(request.response_format)
-        deltas = self._plugins.call("abstractllm_generate_stream_async", backend.stream_async, backend, request)
-        try:
-            async for delta in deltas:
-                yield self._chunk(delta, request, clock, check)
-        except GeneratorExit:
-            self._observer.stream("stream_async", request, clock, abandoned=True)
-            raise
-        except Exception as exc:
-            error = self._map(exc)
-            self._observer.stream("stream_async", request, clock, error=error)
-            raise error from error.__cause__  # the backend's exception, or an abstractllm error's own cause
-        except BaseException:  # cancelled
-            self._observer.stream("stream_async", request, clock, abandoned=True)
-            raise
-        finally:  # the backend's stream lets go of its model now, not when the loop finalises it
-            close = getattr(deltas, "aclose", None)
-            if close is not None:
-                await close()
-        self._observer.stream("stream_async", request, clock)
