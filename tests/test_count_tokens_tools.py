@@ -161,6 +161,8 @@ def test_a_template_that_refuses_the_conversation_fails_the_count_as_it_fails_ge
             llm.generate(two_users, tools=[get_weather], max_tokens=2)
         assert type(counted.value) is type(generated.value) and str(counted.value) == str(generated.value)
         assert "roles must alternate" in str(counted.value) and counted.value.__cause__ is not None
+        # the same documented error in both modes: the caller's conversation, refused by the model's template
+        assert isinstance(counted.value, InvalidArgumentError) and counted.value.parameter == "messages"
         assert llm.count_tokens(two_users[1:], tools=[get_weather]) > llm.count_tokens(two_users[1:])  # still works
     finally:
         llm.unload()

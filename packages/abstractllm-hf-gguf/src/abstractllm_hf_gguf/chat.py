@@ -133,6 +133,7 @@ def make_chat_format(name: str | None, metadata: Mapping[str, Any], bos_token: s
                 lambda chat, given: formatter(messages=chat, tools=given),  # type: ignore[arg-type]
                 messages,
                 tools or None,
+                refusal=ValueError,  # what llama-cpp-python's raise_exception raises
             )
             return RenderedChat(result.prompt, add_bos=not result.added_special, stop=_stops(result.stop))
 

@@ -94,10 +94,12 @@ def apply_template(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, 
     """The chat template applied to ``messages`` and ``tools``, ending with the assistant's turn (core's
     :func:`~abstractllm.blocks.render_chat`: an empty list for a template that cannot take no tools)."""
 
+    from jinja2.exceptions import TemplateError  # what transformers' raise_exception raises
+
     def render(chat: list[dict[str, Any]], given: list[Any] | None) -> str:
         return str(tokenizer.apply_chat_template(chat, tools=given, tokenize=False, add_generation_prompt=True))
 
-    return render_chat(render, messages, tools)
+    return render_chat(render, messages, tools, refusal=TemplateError)
 
 
 def _response_template(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from abstractllm._private.structured import json_error_text
+from abstractllm.errors import InvalidArgumentError
 from abstractllm.tools import ToolCall, ToolDefinition
 
 _Rendered = TypeVar("_Rendered")
@@ -210,19 +211,36 @@ def render_chat(
     render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], _Rendered],
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None,
+    *,
+    refusal: type[BaseException] | None = None,
 ) -> _Rendered:
     """``render(messages, tools)`` (a chat template); with no tools, a template that fails on ``tools=None``
     (one that measures or iterates ``tools`` whenever it is defined: vLLM's FunctionGemma template) is
-    rendered with an empty list, and fails as it first did when that fails too."""
-    if tools is not None:
-        return render(messages, tools)
+    rendered with an empty list, and fails as it first did when that fails too.
+
+    ``refusal`` is the exception class (exactly) that the renderer's ``raise_exception`` raises: a
+    template refusing the conversation (Mistral's "roles must alternate") is then the caller's
+    ``InvalidArgumentError`` (parameter ``messages``) with the template's words, in every mode.
+    """
     try:
-        return render(messages, None)
-    except Exception as exc:  # whatever the template raised; the same template is tried once more
+        if tools is not None:
+            return render(messages, tools)
         try:
-            return render(messages, [])
-        except Exception:
-            raise exc from None
+            return render(messages, None)
+        except Exception as exc:  # whatever the template raised; the same template is tried once more
+            try:
+                return render(messages, [])
+            except Exception:
+                raise exc from None
+    except Exception as exc:
+        if refusal is None or type(exc) is not refusal:
+            raise
+        raise InvalidArgumentError(
+            f"the model's chat template refuses this conversation: {exc}",
+            parameter="messages",
+            value=None,
+            allowed="a conversation the model's chat template accepts",
+        ) from exc
 
 
 def template_renders_tools(render: Callable[[list[dict[str, Any]], list[dict[str, Any]] | None], str]) -> bool:
