@@ -96,7 +96,8 @@ class Batcher:
         with self._condition:
             if self._closed:
                 raise RuntimeError("this model was unloaded")
-            if not self._queue:
+            first = not self._queue
+            if first:
                 self._first_waiting = time.monotonic()
             self._queue.append(entry)
             self._arrived = time.monotonic()
@@ -104,15 +105,17 @@ class Batcher:
                 self._thread = threading.Thread(target=self._work, name="abstractllm-hf-pipeline-batcher", daemon=True)
                 self._thread.start()
                 _LIVE.add(self)
-            self._condition.notify()
+            if first or len(self._queue) >= self._max_rows:  # else the worker's wait is not shortened: not woken
+                self._condition.notify()
         if window > 0 and loop is not None:
             loop.call_soon(self._settle, entry)
 
     def _settle(self, entry: _Queued) -> None:
         """``entry``'s caller has submitted what it had ready: it no longer keeps the worker waiting."""
         with self._condition:
-            entry.window = 0.0
-            self._condition.notify()
+            window, entry.window = entry.window, 0.0
+            if max((queued.window for queued in self._queue), default=0.0) < window:
+                self._condition.notify()  # the queued jobs' window ends sooner, or now
 
     def close(self, *, cancel: bool = False) -> None:
         """Stop the worker and drop the engine.
