@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
+
+from abstractllm import create_llm
 from abstractllm._private.llm import AbstractLLMInterface
 from tinymodel import EXPECTED_COMPLETIONS
 
@@ -18,6 +24,7 @@ SCHEMA = {
     "required": ["city", "country"],
     "additionalProperties": False,
 }
+DEADLINE = 120.0  # seconds: far longer than the calls below take, far shorter than the window of ``patient``
 
 
 def _sequential(llm: AbstractLLMInterface, **params: object) -> list[str]:
@@ -81,3 +88,55 @@ async def test_abandoned_streams_and_cancelled_calls_leave_the_model_working(llm
         break
     await astream.aclose()
     assert str(await llm.generate_async("The sky is", raw=True, temperature=0, max_tokens=8)) == " blue."
+
+
+@pytest.fixture
+def patient(chat_dir: Path) -> Iterator[AbstractLLMInterface]:
+    """A load of its own (device='cpu' makes a different sharing key) whose async calls may wait ten minutes for
+    company; unloading it stops its worker, whatever a failed test left queued."""
+    model = create_llm("huggingface", model=str(chat_dir), device="cpu", batch_window_ms=600_000)
+    yield model
+    model.unload()
+
+
+async def test_a_lone_async_call_does_not_wait_out_the_batching_window(patient: AbstractLLMInterface) -> None:
+    reply = await asyncio.wait_for(patient.generate_async("The sky is", raw=True, temperature=0, max_tokens=8), DEADLINE)
+    assert str(reply) == " blue."
+
+
+async def test_calls_and_streams_started_together_run_as_one_batch_without_waiting_out_the_window(
+    patient: AbstractLLMInterface,
+) -> None:
+    expected = _sequential(patient, max_tokens=24)
+    batcher = patient.backend.loaded.batcher
+    batches = batcher.batches_run
+
+    async def call(prompt: str) -> str:
+        return str(await patient.generate_async(prompt, raw=True, temperature=0, max_tokens=24))
+
+    async def collect(prompt: str) -> str:
+        stream = await patient.generate_async(prompt, raw=True, temperature=0, max_tokens=24, stream=True)
+        return "".join([chunk async for chunk in stream])
+
+    started = [(collect if index % 2 else call)(prompt) for index, prompt in enumerate(PROMPTS)]
+    replies = await asyncio.wait_for(asyncio.gather(*started), DEADLINE)
+    assert list(replies) == expected
+    assert batcher.batches_run == batches + 1  # every call queued in one loop turn: one batch
+
+
+async def test_the_window_still_ends_when_the_callers_loop_does_not_come_round(
+    chat_dir: Path, patient: AbstractLLMInterface
+) -> None:
+    brief = create_llm("huggingface", model=str(chat_dir), device="cpu", batch_window_ms=50)  # shares patient's load
+    try:
+        batcher = brief.backend.loaded.batcher
+        batches = batcher.batches_run
+        task = asyncio.ensure_future(brief.generate_async("The sky is", raw=True, temperature=0, max_tokens=8))
+        await asyncio.sleep(0)  # the call is queued during this turn; its loop comes round only when we await again
+        deadline = time.monotonic() + DEADLINE
+        while batcher.batches_run == batches:  # this loop stays busy: the batch starts when the window runs out
+            assert time.monotonic() < deadline, "the call waited for its busy event loop"
+            time.sleep(0.001)
+        assert str(await task) == " blue."
+    finally:
+        brief.unload()

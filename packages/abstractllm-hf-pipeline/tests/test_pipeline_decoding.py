@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from abstractllm._private.llm import AbstractLLMInterface
+from abstractllm_hf_pipeline import decoding
 from abstractllm_hf_pipeline.decoding import IncrementalDecoder, _decoder
 from tinymodel import EXPECTED_COMPLETIONS
 
@@ -48,6 +49,28 @@ def test_push_all_equals_pushes(tokenizer: Any) -> None:
     at_once = IncrementalDecoder(tokenizer, prompt, **options)
     assert at_once.push_all(reply[:3]) + at_once.push_all(reply[3:]) == "".join(pieces)
     assert at_once.finish() == one_by_one.finish()
+
+
+def test_remembered_single_id_texts_give_the_pieces_of_cold_decoders(tokenizer: Any) -> None:
+    """Texts of single ids are remembered per tokenizer and options; decoders sharing them (options alternating,
+    multi-byte characters held back over several ids, special tokens skipped or kept) give every piece a decoder
+    with nothing remembered gives."""
+    prompt = tokenizer("Numbers:")["input_ids"]
+    reply = [*tokenizer(" Café 🙂 naïve <|im_end|> 1 2 3 é")["input_ids"], *tokenizer.all_special_ids]
+    options = [{"skip_special_tokens": skip, "clean_up_tokenization_spaces": None} for skip in (True, False)]
+
+    def pieces(settings: dict[str, Any]) -> list[str]:
+        decoder = IncrementalDecoder(tokenizer, prompt, **settings)
+        return [decoder.push(token) for token in reply] + [decoder.finish()]
+
+    cold = []
+    for settings in options:
+        decoding._SINGLES.clear()
+        cold.append(pieces(settings))
+    assert cold[0] != cold[1]  # the options decode differently
+    decoding._SINGLES.clear()
+    assert [pieces(settings) for settings in (*options, *options)] == cold * 2
+    assert len(decoding._SINGLES[tokenizer]) == 2  # one table per options
 
 
 async def test_rows_decoded_at_their_end_equal_streamed_rows(llm: AbstractLLMInterface) -> None:

@@ -186,3 +186,34 @@ def test_prefix_cache_can_be_turned_off_and_bad_budgets_are_named(chat_dir: Path
         assert _info(off) == {**_info(off), "hits": 0, "entries": 0, "bytes": 0, "budget_bytes": 0}
     finally:
         off.unload()
+
+
+async def test_a_repeated_batch_is_not_copied_into_the_cache_again(
+    llm: AbstractLLMInterface, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = llm.backend.loaded.prefix_cache
+    adds, copies = [0], [0]
+    real = cache.add
+
+    def counted(ids: Any, make: Any) -> None:
+        def copy() -> Any:
+            copies[0] += 1
+            return make()
+
+        adds[0] += 1
+        real(ids, copy)
+
+    monkeypatch.setattr(cache, "add", counted)
+    prompts = [f"Numbers: {number} {number}" for number in range(4)]  # too short for their prompts to be reused
+
+    async def batch() -> list[str]:
+        replies = await asyncio.gather(*(llm.generate_async(p, raw=True, temperature=0, max_tokens=24) for p in prompts))
+        return [str(reply) for reply in replies]
+
+    first = await batch()
+    assert adds[0] == len(prompts)  # every ended row is offered to the cache once
+    stored, held = copies[0], _info(llm)
+    assert await batch() == first
+    assert adds[0] == 2 * len(prompts)
+    assert copies[0] == stored  # the second time every row was held already: nothing copied
+    assert {key: _info(llm)[key] for key in ("entries", "bytes")} == {key: held[key] for key in ("entries", "bytes")}

@@ -152,16 +152,19 @@ class PipelineBackend(Backend):
         speculative_settings(request, self.info.mode)  # refuses speculation with sampling
         return Job(request=request, prompt=self._prompt(request), output=self._output, sink=sink, streaming=streaming)
 
-    def _submit(self, job: Job, window: float) -> None:
+    def _submit(self, job: Job, *, gather: bool) -> None:
+        """Queue ``job``; ``gather`` (an async call, on its event loop): it waits for company, see
+        :class:`~abstractllm_hf_pipeline.batcher.Batcher`."""
+        window, loop = (self._window, asyncio.get_running_loop()) if gather else (0.0, None)
         try:
-            self.loaded.batcher.submit(job, window=window)
+            self.loaded.batcher.submit(job, window=window, loop=loop)
         except RuntimeError as exc:
             raise UnsupportedOperationError("this model was unloaded; create it again with create_llm(...)") from exc
 
     def generate(self, request: GenerationRequest) -> Completion:
         sink = FutureSink()
         job = self._job(request, sink, streaming=False)
-        self._submit(job, 0.0)
+        self._submit(job, gather=False)
         try:
             return sink.future.result()
         except BaseException:
@@ -171,7 +174,7 @@ class PipelineBackend(Backend):
     async def generate_async(self, request: GenerationRequest) -> Completion:
         sink = AsyncFutureSink()
         job = self._job(request, sink, streaming=False)
-        self._submit(job, self._window)
+        self._submit(job, gather=True)
         try:
             return await sink.future
         except asyncio.CancelledError:
@@ -181,15 +184,15 @@ class PipelineBackend(Backend):
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         sink = QueueSink()
         job = self._job(request, sink, streaming=True)
-        self._open(job, 0.0)
+        self._open(job, gather=False)
         return self._drain(job, sink)
 
-    def _open(self, job: Job, window: float) -> None:
+    def _open(self, job: Job, *, gather: bool) -> None:
         """Submit a streamed ``job`` and keep it among this object's open streams until it ends."""
         with self._streams_lock:
             self._streams[id(job)] = job
         try:
-            self._submit(job, window)
+            self._submit(job, gather=gather)
         except BaseException:
             self._ended(job)
             raise
@@ -225,7 +228,7 @@ class PipelineBackend(Backend):
     async def _stream_async(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         sink = AsyncQueueSink()
         job = self._job(request, sink, streaming=True)
-        self._open(job, self._window)
+        self._open(job, gather=True)
         try:
             while True:
                 item = self._item(await sink.items.get())

@@ -3,9 +3,13 @@
 Callers (sync threads, async tasks, streams) ``submit`` jobs. The worker takes every
 queued job, groups those with equal ``batch_key`` (at most ``max_batch_size`` rows per
 group) and runs each group as one ``generate`` call. When a queued job was submitted
-with a ``window`` (async calls), the worker first waits until ``window`` seconds pass
-without a new arrival (never more than ``max_wait``) so that requests started together
-are batched together.
+with a ``window`` (async calls), the worker first waits for company, so that requests
+started together are batched together: until every such job's caller has submitted what
+it had ready (an asyncio caller: once its event loop has run the callbacks that were ready
+when it submitted, which is when the tasks started beside it have submitted theirs), and
+never longer than until ``window`` seconds pass without a new arrival (in all at most
+``max(max_wait, window)``). So a lone call does not wait, and calls gathered in one loop
+turn run as one batch.
 
 Jobs that arrive while a batch runs join it between two decoding steps when that pays
 (continuous batching): a greedy batch without grammars, with room for them, yields once
@@ -27,6 +31,7 @@ token) and joins the workers before finalisation starts.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
@@ -34,6 +39,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 from abstractllm_hf_pipeline.engine import Engine, Job
 from abstractllm_hf_pipeline.yielding import MIN_STEPS_LEFT, worth_joining
@@ -46,6 +52,14 @@ logger = logging.getLogger(__name__)
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
 
 
+@dataclass(slots=True)
+class _Queued:
+    """A queued job and how long it lets the worker wait for company (seconds; 0 once its caller settled)."""
+
+    job: Job
+    window: float
+
+
 class Batcher:
     """Owns the worker thread of one :class:`Engine` (started on first use, stopped by ``close``)."""
 
@@ -53,7 +67,7 @@ class Batcher:
         self._engine = engine
         self._max_wait = max_wait
         self._max_rows = max_batch_size
-        self._queue: deque[tuple[Job, float]] = deque()
+        self._queue: deque[_Queued] = deque()
         self._running: list[Job] = []
         self._arrived = 0.0
         self._first_waiting = 0.0  # when the oldest queued job was queued
@@ -71,20 +85,37 @@ class Batcher:
         engine = self._engine
         return engine.steps_run if engine is not None else 0
 
-    def submit(self, job: Job, *, window: float = 0.0) -> None:
-        """Queue ``job``; its sink receives the result. ``window`` (seconds) lets the worker wait for company."""
+    def submit(self, job: Job, *, window: float = 0.0, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Queue ``job``; its sink receives the result. ``window`` (seconds) lets the worker wait for company.
+
+        ``loop``, the running event loop of the calling thread, ends that wait early: once the loop has run the
+        callbacks that were ready when ``job`` was submitted (``call_soon``), its caller has submitted what it had
+        ready, and the job no longer keeps the worker waiting.
+        """
+        entry = _Queued(job, window)
         with self._condition:
             if self._closed:
                 raise RuntimeError("this model was unloaded")
-            if not self._queue:
+            first = not self._queue
+            if first:
                 self._first_waiting = time.monotonic()
-            self._queue.append((job, window))
+            self._queue.append(entry)
             self._arrived = time.monotonic()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="abstractllm-hf-pipeline-batcher", daemon=True)
                 self._thread.start()
                 _LIVE.add(self)
-            self._condition.notify()
+            if first or len(self._queue) >= self._max_rows:  # else the worker's wait is not shortened: not woken
+                self._condition.notify()
+        if window > 0 and loop is not None:
+            loop.call_soon(self._settle, entry)
+
+    def _settle(self, entry: _Queued) -> None:
+        """``entry``'s caller has submitted what it had ready: it no longer keeps the worker waiting."""
+        with self._condition:
+            window, entry.window = entry.window, 0.0
+            if max((queued.window for queued in self._queue), default=0.0) < window:
+                self._condition.notify()  # the queued jobs' window ends sooner, or now
 
     def close(self, *, cancel: bool = False) -> None:
         """Stop the worker and drop the engine.
@@ -95,7 +126,7 @@ class Batcher:
         with self._condition:
             self._closed = True
             if cancel:
-                for job in [*self._running, *(job for job, _ in self._queue)]:
+                for job in [*self._running, *(entry.job for entry in self._queue)]:
                     job.cancelled.set()
             self._condition.notify()
             thread = self._thread
@@ -117,15 +148,16 @@ class Batcher:
                 if remaining <= 0:
                     break
                 self._condition.wait(remaining)
-            jobs = [job for job, _ in self._queue]
+            jobs = [entry.job for entry in self._queue]
             self._queue.clear()
             self._running = jobs
             return jobs
 
     def _window_end(self, since: float) -> float | None:
         """When the queued jobs' batching window ends: ``window`` seconds after the last arrival, at most
-        ``max(max_wait, window)`` after ``since``; None when no queued job asked for one. Call with the lock held."""
-        window = max(window for _, window in self._queue)
+        ``max(max_wait, window)`` after ``since``; None when no queued job asks for one (any more: its caller
+        settled). Call with the lock held."""
+        window = max(entry.window for entry in self._queue)
         if window <= 0:
             return None
         return min(self._arrived + window, since + max(self._max_wait, window))
@@ -154,7 +186,8 @@ class Batcher:
                 if self._closed or not self._queue or not self._ready(time.monotonic()):
                     return False
                 joining = tokens = 0
-                for job, _ in self._queue:
+                for entry in self._queue:
+                    job = entry.job
                     if job.batch_key() == key and joining + job.rows <= room:
                         joining += job.rows
                         tokens += job.rows * len(job.ids)
@@ -206,7 +239,7 @@ class Batcher:
                     with self._condition:
                         if not self._queue:
                             self._first_waiting = time.monotonic()
-                        self._queue.extendleft((job, 0.0) for job in reversed(unfinished))
+                        self._queue.extendleft(_Queued(job, 0.0) for job in reversed(unfinished))
             with self._condition:
                 self._running = []
 

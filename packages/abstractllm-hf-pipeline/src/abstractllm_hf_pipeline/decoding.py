@@ -8,6 +8,7 @@ incomplete UTF-8), which are fed to core's reply assembler
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,10 @@ __all__ = ["IncrementalDecoder"]
 #: Prompt tokens decoded as context before the first generated token, so that tokenizers
 #: that drop a leading space at the start of a decode (SentencePiece) keep it.
 _CONTEXT_TOKENS = 4
+
+#: Per tokenizer and decoding options, the text of each single id decoded on its own: ``push`` decodes the id it
+#: just read on its own after every piece (half its tokenizer calls), and that text depends on the id alone.
+_SINGLES: weakref.WeakKeyDictionary[Any, dict[tuple[tuple[str, bool], ...], dict[int, str]]] = weakref.WeakKeyDictionary()
 
 
 class IncrementalDecoder:
@@ -49,9 +54,17 @@ class IncrementalDecoder:
         if clean_up_tokenization_spaces is not None:
             self._kwargs["clean_up_tokenization_spaces"] = clean_up_tokenization_spaces
         self._prefix_text = self._decode(self._prefix, self._read)
+        self._singles = _singles(tokenizer, self._kwargs)
 
     def _decode(self, start: int, end: int | None = None) -> str:
         return str(self._decoder(self._ids[start:end], **self._kwargs))
+
+    def _decode_one(self, token_id: int) -> str:
+        """The text of ``token_id`` decoded on its own (remembered per tokenizer and options)."""
+        text = self._singles.get(token_id)
+        if text is None:
+            text = self._singles[token_id] = str(self._decoder([token_id], **self._kwargs))
+        return text
 
     def push(self, token_id: int) -> str:
         if token_id in self._skipped:
@@ -61,7 +74,8 @@ class IncrementalDecoder:
         if len(text) > len(self._prefix_text) and not text.endswith("\ufffd"):
             piece = text[len(self._prefix_text) :]
             self._prefix, self._read = self._read, len(self._ids)
-            self._prefix_text = self._decode(self._prefix, self._read)
+            read = len(self._ids) - self._prefix
+            self._prefix_text = self._decode_one(token_id) if read == 1 else self._decode(self._prefix, self._read)
             return piece
         return ""
 
@@ -90,6 +104,16 @@ def _decoder(tokenizer: PreTrainedTokenizerBase) -> Callable[..., Any]:
         if callable(direct):
             return direct
     return tokenizer.decode
+
+
+def _singles(tokenizer: PreTrainedTokenizerBase, kwargs: dict[str, bool]) -> dict[int, str]:
+    """The remembered single-id texts of ``tokenizer`` decoded with ``kwargs`` (a tokenizer that cannot be
+    weakly referenced gets a dictionary of the decoder's own)."""
+    try:
+        by_options = _SINGLES.setdefault(tokenizer, {})
+    except TypeError:
+        return {}
+    return by_options.setdefault(tuple(sorted(kwargs.items())), {})
 
 
 def _special_ids(tokenizer: PreTrainedTokenizerBase) -> frozenset[int]:

@@ -30,6 +30,7 @@ import time
 import traceback
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import torch
@@ -286,10 +287,12 @@ class Engine:
         taken = found[0][1] if len(jobs) == 1 and found[0][2] else None
         return [(length, cache) for length, cache, _ in found], taken
 
-    def _remember(self, batch: Batch, starts: list[Sequence[int]], reused: list[tuple[int, Any]], output: Any) -> None:
+    def _remember(
+        self, batch: Batch, starts: list[Sequence[int]], reused: list[tuple[int, Any]], output: Any, generated: list[list[int]]
+    ) -> None:
         """Store every ended row's ids and reply key/values in the prefix cache, and give every unfinished one
         (its batch yielded) its :class:`Resume` (one row per job here; ``starts``: the ids each row started the
-        batch from)."""
+        batch from; ``generated``: the ids each row's output has after the batch's input)."""
         cache = getattr(output, CACHE_FIELD)
         usable = cacheable(cache)
         if not usable and self._prefix_reusable:
@@ -298,7 +301,6 @@ class Engine:
         width = batch.width
         cached = max(length for length, _ in reused)
         fed = cache.get_seq_length() - width if usable else 0  # generated tokens whose key/values exist
-        generated = output.sequences[:, width:].tolist()
         rows = zip(batch.jobs, starts, batch.rows, batch.bases, reused, strict=True)
         for index, (job, ids, row, base, (length, _)) in enumerate(rows):
             made = row.length - base  # tokens this batch generated for the row
@@ -308,7 +310,7 @@ class Engine:
                 resumed = [*ids, *generated[index][:made]]
                 job.resume = Resume(resumed, row_cache(cache, index, spans) if usable else None, row)
             elif usable and self.prefix_cache.enabled and not job.cancelled.is_set():
-                self.prefix_cache.add([*ids, *generated[index][:kept]], row_cache(cache, index, spans))
+                self.prefix_cache.add([*ids, *generated[index][:kept]], partial(row_cache, cache, index, spans))
 
     def _generate(self, jobs: Sequence[Job], yield_to: Callable[[int], bool] | None, delivered: set[int]) -> list[Job]:
         started = time.perf_counter()
@@ -368,13 +370,14 @@ class Engine:
         with torch.inference_mode():
             output = self.speculator.generate(kwargs, jobs[0].speculative)  # model.generate when not speculative
         sequences = output.sequences if remember else output
-        for row, base, ids in zip(rows, batch.bases, sequences[:, width:].tolist(), strict=True):
+        generated = sequences[:, width:].tolist()
+        for row, base, ids in zip(rows, batch.bases, generated, strict=True):
             self.replay(row, base, ids)
             if row.reason is None and not watch.yielded:
                 row.reason = "length"
         if remember:
             with torch.inference_mode():
-                self._remember(batch, starts, reused, output)
+                self._remember(batch, starts, reused, output, generated)
         self.deliver(batch)
         decoding = watch.last - watch.first
         self.costs.measured(seconds=time.perf_counter() - started, steps=watch.steps, decoding=decoding, prefilled=prefilled)

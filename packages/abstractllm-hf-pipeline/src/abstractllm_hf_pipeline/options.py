@@ -86,7 +86,8 @@ PIPELINE_OPTIONS: dict[str, Option] = {
             "batch_window_ms",
             5.0,
             check_float(0.0),
-            "How long concurrent async requests are collected into one batch (milliseconds; 0 disables waiting).",
+            "The longest concurrent async requests wait to be collected into one batch (milliseconds; the wait ends "
+            "sooner, once the requests their event loop had ready are queued; 0 disables waiting).",
         ),
         Option("max_batch_size", 32, check_int(1, optional=False), "Most sequences generated together in one batch."),
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,19 +128,26 @@ class PrefixCache:
             self._entries.move_to_end(best_key)
             return best_length, entry.cache, False
 
-    def add(self, ids: Sequence[int], cache: DynamicCache) -> None:
-        """Remember ``cache`` (one row holding the key/values of ``ids``), evicting least recently used entries."""
+    def add(self, ids: Sequence[int], make: Callable[[], DynamicCache]) -> None:
+        """Remember the key/values of ``ids``, evicting least recently used entries. ``make()`` gives them (one row);
+        it is called only when no entry holds them yet, so a repeated request's reply is not copied again."""
         stored = tuple(ids)
-        nbytes = _nbytes(cache)
-        if nbytes > self.budget_bytes or len(stored) < MIN_REUSED_TOKENS:
+        if len(stored) < MIN_REUSED_TOKENS:
             return
         with self._lock:
-            for key, entry in list(self._entries.items()):
+            covered = []
+            for key, entry in self._entries.items():
                 if len(entry.ids) >= len(stored) and entry.ids[: len(stored)] == stored:
                     self._entries.move_to_end(key)  # already held, as part of a longer entry
                     return
                 if entry.ids == stored[: len(entry.ids)]:  # the new entry covers this one
-                    self.bytes -= self._entries.pop(key).nbytes
+                    covered.append(key)
+            cache = make()
+            nbytes = _nbytes(cache)
+            if nbytes > self.budget_bytes:
+                return
+            for key in covered:
+                self.bytes -= self._entries.pop(key).nbytes
             self._entries[self._next_key] = _Entry(stored, cache, nbytes)
             self._next_key += 1
             self.bytes += nbytes
