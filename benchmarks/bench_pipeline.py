@@ -3,8 +3,11 @@
     python benchmarks/bench_pipeline.py [--repeats N]
 
 1. Overhead: 32 greedy tokens through ``llm.generate`` vs raw ``model.generate`` on the same loaded model (≤ 1.05).
-2. Concurrency: 16 concurrent ``generate_async`` vs 16 sequential ``generate`` calls, 32 tokens each (>= 5x);
-   raw batched ``generate`` of the 16 prompts vs 16 raw sequential calls is shown for reference; and the 16
+2. Concurrency: 16 concurrent ``generate_async`` vs 16 sequential ``generate`` calls, 32 tokens each, against
+   what raw batched ``generate`` of the 16 prompts gains over 16 raw sequential calls in the same run (our gain
+   >= 0.85 of raw's). The gain itself depends on the machine: here raw's is 10-12x with one OpenMP thread and
+   4.5x with two (a tiny model's operations are too small to share; the threads' synchronisation costs more
+   than they save), so the old absolute target (>= 5x, set when raw gained 11.5x) measured the machine; and the 16
    concurrent calls vs raw batched ``generate`` of the same prompts (<= 1.2x: the engine's own work per step),
    alternated, in wall time (which includes the wait for company: the batching window, ended once the 16 calls
    are queued) and in CPU time.
@@ -127,8 +130,9 @@ def bench_concurrency(llm: Any, prompts: list[str], repeats: int) -> dict[str, A
         "raw_batched_cpu_s": raw_batch_cpu,
         "over_raw_batched_cpu": conc_cpu / raw_batch_cpu,
         "batch_window_s": PIPELINE_OPTIONS["batch_window_ms"].default / 1000,  # the llm was created with the default
-        "target": ">= 5x",
-        "ok": speedup >= 5,
+        "of_raw_speedup": speedup / (raw_seq / raw_batch),
+        "target": ">= 0.85 of raw's",
+        "ok": speedup / (raw_seq / raw_batch) >= 0.85,
     }
 
 
@@ -268,12 +272,12 @@ def main() -> None:
             note=f"raw {overhead['raw_s'] * 1e3:.1f} ms",
         ),
         row(
-            "concurrency: 16 sequential / 16 concurrent",
+            "concurrency: 16 sequential / 16 concurrent, of raw batched generate's gain",
             f"{concurrency['speedup']:.1f}x",
-            ratio=concurrency["speedup"],
-            target=">= 5x",
+            ratio=concurrency["of_raw_speedup"],
+            target=">= 0.85",
             ok=concurrency["ok"],
-            note=f"raw batched generate: {concurrency['raw_speedup']:.1f}x",
+            note=f"raw batched generate over 16 raw sequential calls: {concurrency['raw_speedup']:.1f}x",
         ),
         row(
             "concurrency: 16 concurrent / raw batched generate (the engine's own cost per step)",
