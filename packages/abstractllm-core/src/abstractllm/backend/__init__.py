@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from abstractllm.blocks import plain_prompt_text as plain_prompt_text
     from abstractllm.blocks import progress_only_on_a_terminal as progress_only_on_a_terminal
     from abstractllm.blocks import read_tool_calls as read_tool_calls
+    from abstractllm.blocks import render_chat as render_chat
     from abstractllm.blocks import template_renders_tools as template_renders_tools
     from abstractllm.blocks import tool_call_from_data as tool_call_from_data
     from abstractllm.blocks import truncate_at_stop as truncate_at_stop
