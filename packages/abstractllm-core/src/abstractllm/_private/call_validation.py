@@ -100,12 +100,11 @@ class CallValidator:
         """The call's parameters over the configured ones. A params object is immutable, so
         calls giving the same plain values (numbers, strings, None) at the same configuration
         share one: checking them again would cost more than the rest of a call's validation."""
-        key: tuple[Any, ...] | None = (defaults.version, *((name, type(value), value) for name, value in given.items()))
+        key = None
         if all(type(value) in _PLAIN for value in given.values()):
-            if (seen := self._params_seen.get(key)) is not None:  # type: ignore[arg-type]
+            key = (defaults.version, *((name, type(value), value) for name, value in given.items()))
+            if (seen := self._params_seen.get(key)) is not None:
                 return seen
-        else:
-            key = None
         checked = validate_options(given, self.options, where=self.where, provider=self._info.provider, mode=self._info.mode)
         core, extra = dict(defaults.core), dict(defaults.extra)
         for name, value in checked.items():
